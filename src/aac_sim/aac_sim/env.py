@@ -1,0 +1,239 @@
+"""Goal-conditioned PyBullet Panda environment with an asymmetric observation split.
+
+Actor keys (what the real robot has): `rgb` HxWx3 uint8, `depth` HxW uint16 mm (0 = no
+reading), `proprio` (end-effector position, velocity, gripper width), `desired_goal`.
+Privileged keys (simulator only, for the critic): `state` and `achieved_goal`.
+The goal is never drawn into the camera image: on the real robot it is a commanded vector.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+import pybullet as p
+from gymnasium import spaces
+
+from .camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML,
+                     gl_projection_matrix, gl_view_matrix, resized_intrinsics)
+from .config import ConfigError, SimConfig, from_dict
+from .preprocessing import CropResize, metres_to_depth_mm
+from .randomization import DomainRandomizer, EpisodeParams
+from .scene import (GRIPPER_MAX_WIDTH, PandaIK, build_scene, command_joints, make_block, reset_robot)
+from .tasks import goal_distance, make_task
+
+ACTOR_KEYS = ("rgb", "depth", "proprio", "desired_goal")
+PRIVILEGED_KEYS = ("state", "achieved_goal")
+IMAGE_KEYS = ("rgb", "depth")
+PROPRIO_LAYOUT = (("ee_pos", 3), ("ee_vel", 3), ("gripper_width", 1))
+ROBOT_STATE_LAYOUT = (("arm_q", 7), ("arm_qd", 7), ("finger_q", 2), ("finger_qd", 2), ("ee_pos", 3), ("ee_vel", 3))
+OBJECT_STATE_LAYOUT = (("object_pos", 3), ("object_quat", 4), ("object_linvel", 3), ("object_angvel", 3),
+                       ("object_rel_ee", 3), ("contacts", 3))  # contacts: left finger, right finger, table
+WORKSPACE_LOW = np.array([0.20, -0.40, 0.005])   # commanded grasp-point targets are clipped to this box
+WORKSPACE_HIGH = np.array([0.85, 0.40, 0.45])
+NEAR_M, FAR_M = 0.05, 5.0
+RENDER_SIZE = 256   # env.render() for people (videos); the policy gets image_size
+
+
+def layout_slices(layout) -> dict[str, slice]:
+    out, i = {}, 0
+    for name, n in layout:
+        out[name] = slice(i, i + n)
+        i += n
+    return out
+
+
+def _make_config(task, config, overrides) -> SimConfig:
+    if isinstance(config, SimConfig):
+        data = dataclasses.asdict(config)
+    elif config is None:
+        data = {}
+    elif isinstance(config, dict):
+        data = dict(config)
+    else:
+        raise ConfigError(f"config must be a SimConfig or a mapping, got {type(config).__name__}")
+    if task is not None:
+        data["task"] = task
+    data.update(overrides)
+    return from_dict(SimConfig, data)
+
+
+class AacPandaEnv(gym.Env):
+    """One Panda task. Use `gym.make("AAC/Push-v0")` etc. or construct with a SimConfig."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+
+    def __init__(self, task: str | None = None, config: SimConfig | dict | None = None,
+                 render_mode: str | None = None, **overrides):
+        self.cfg = cfg = _make_config(task, config, overrides)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"unsupported render_mode {render_mode!r}; only 'rgb_array'")
+        self.render_mode = render_mode
+        self.task = make_task(cfg.task)
+        self.camera_intrinsics = CameraIntrinsics.from_yaml(cfg.camera_intrinsics or DEFAULT_INTRINSICS_YAML)
+        self.camera_extrinsics = CameraExtrinsics.from_yaml(cfg.camera_extrinsics or DEFAULT_EXTRINSICS_YAML)
+        self.crop = CropResize.center_square(self.camera_intrinsics, cfg.image_size)
+        self.policy_intrinsics = self.crop.intrinsics(self.camera_intrinsics)
+
+        self.client = p.connect(p.DIRECT)
+        self.scene = build_scene(self.client, cfg.render_model, cfg.control_dt / cfg.physics_substeps)
+        self.ik = PandaIK(self.scene)
+        self.block = None
+        self._block_size = None
+
+        layout = ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if self.task.has_object else ())
+        self.state_layout = layout_slices(layout)
+        self.proprio_layout = layout_slices(PROPRIO_LAYOUT)
+        state_dim = sum(n for _, n in layout)
+        S = cfg.image_size
+        vec = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
+        obs_spaces = {}
+        if cfg.render_images:
+            obs_spaces["rgb"] = spaces.Box(0, 255, (S, S, 3), np.uint8)
+            obs_spaces["depth"] = spaces.Box(0, np.iinfo(np.uint16).max, (S, S), np.uint16)
+        obs_spaces.update(proprio=vec(sum(n for _, n in PROPRIO_LAYOUT)), desired_goal=vec(3),
+                          state=vec(state_dim), achieved_goal=vec(3))
+        self.observation_space = spaces.Dict(obs_spaces)
+        self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
+
+        self._dr: DomainRandomizer | None = None
+        self.episode: EpisodeParams | None = None
+        self.goal = np.zeros(3)
+        self._steps = 0
+        self._actions: deque = deque()
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None or self._dr is None:
+            # Domain randomization streams are spawned from the seed, independent of the task's draws.
+            dr_seed = seed if seed is not None else int(self.np_random.integers(2**63))
+            self._dr = DomainRandomizer(self.cfg.randomization, np.random.SeedSequence([dr_seed, 0xAAC]))
+        self.episode = ep = self._dr.episode(self.camera_extrinsics, self.policy_intrinsics, self.cfg.object_size_m)
+        self._apply_episode(ep)
+        sample = self.task.sample(self.np_random, ep.object_size)
+        reset_robot(self.scene)
+        if self.block is not None:
+            p.resetBasePositionAndOrientation(self.block, sample.object_pos.tolist(), (0, 0, 0, 1),
+                                              physicsClientId=self.client)
+            p.resetBaseVelocity(self.block, (0, 0, 0), (0, 0, 0), physicsClientId=self.client)
+        self.goal = sample.goal.astype(np.float64)
+        self._steps = 0
+        hold = np.array([0.0, 0.0, 0.0, 1.0])  # what a delayed controller does before its first command
+        self._actions = deque([hold] * ep.action_latency, maxlen=ep.action_latency + 1)
+        obs = self._observe()
+        return obs, {"is_success": self._success(obs["achieved_goal"])}
+
+    def step(self, action):
+        a = self.check_action(action)
+        self._actions.append(a)
+        applied = self._dr.action(self._actions[0])
+        ee = np.asarray(p.getLinkState(self.scene.robot, self.scene.ee_link, physicsClientId=self.client)[4])
+        target = np.clip(ee + applied[:3] * self.cfg.max_ee_step_m, WORKSPACE_LOW, WORKSPACE_HIGH)
+        width = (applied[3] + 1.0) / 2.0 * GRIPPER_MAX_WIDTH
+        command_joints(self.scene, self.ik.solve(target), width)
+        for _ in range(self.cfg.physics_substeps):
+            p.stepSimulation(physicsClientId=self.client)
+        self._steps += 1
+        obs = self._observe()
+        success = self._success(obs["achieved_goal"])
+        reward = float(self.compute_reward(obs["achieved_goal"], self.goal, None))
+        truncated = self._steps >= self.cfg.max_episode_steps
+        return obs, reward, False, truncated, {"is_success": success}
+
+    def compute_reward(self, achieved_goal, desired_goal, info=None):
+        """Sparse reward, vectorised over leading dimensions: 0 on success, -1 otherwise."""
+        d = goal_distance(achieved_goal, desired_goal)
+        return -(d > self.cfg.distance_threshold_m).astype(np.float32)
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        intr = resized_intrinsics(self.episode.intrinsics, RENDER_SIZE, RENDER_SIZE)
+        rgb, _ = self._render(intr, with_depth=False)
+        return rgb
+
+    def close(self):
+        if getattr(self, "client", None) is not None:
+            try:
+                p.disconnect(physicsClientId=self.client)
+            except p.error:
+                pass
+            self.client = None
+
+    # ------------------------------------------------------------------ helpers
+    def check_action(self, action) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (4,):
+            raise ValueError(f"action must have shape (4,) [dx, dy, dz, gripper], got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action contains NaN or inf: {a.tolist()}")
+        if np.any(np.abs(a) > 1.0 + 1e-6):
+            raise ValueError(f"action out of range [-1, 1]: {a.tolist()} (clip it in the policy, not here)")
+        return np.clip(a, -1.0, 1.0)
+
+    def _success(self, achieved) -> float:
+        return float(goal_distance(achieved, self.goal) < self.cfg.distance_threshold_m)
+
+    def _apply_episode(self, ep: EpisodeParams) -> None:
+        c, s = self.client, self.scene
+        if self.task.has_object:
+            if self.block is None or ep.object_size != self._block_size:
+                if self.block is not None:
+                    p.removeBody(self.block, physicsClientId=c)
+                self.block = make_block(c, ep.object_size, ep.object_mass, ep.object_friction, ep.colors["object"])
+                self._block_size = ep.object_size
+            p.changeDynamics(self.block, -1, mass=ep.object_mass, lateralFriction=ep.object_friction,
+                             physicsClientId=c)
+            p.changeVisualShape(self.block, -1, rgbaColor=ep.colors["object"], physicsClientId=c)
+        p.changeVisualShape(s.table, -1, rgbaColor=ep.colors["table"], physicsClientId=c)
+        p.changeVisualShape(s.floor, -1, rgbaColor=ep.colors["floor"], physicsClientId=c)
+        for link in s.robot_links:
+            color = ep.colors["robot_dark"] if link in s.robot_dark_links else ep.colors["robot"]
+            p.changeVisualShape(s.robot, link, rgbaColor=color, physicsClientId=c)
+        self._view = gl_view_matrix(ep.extrinsics)
+        self._proj = gl_projection_matrix(ep.intrinsics, NEAR_M, FAR_M)
+        self._light = ep.lighting.pybullet_kwargs()
+
+    def _render(self, intr: CameraIntrinsics, with_depth: bool = True):
+        proj = self._proj if intr is self.episode.intrinsics else gl_projection_matrix(intr, NEAR_M, FAR_M)
+        _, _, rgba, depth_buf, _ = p.getCameraImage(
+            intr.width, intr.height, self._view, proj, renderer=p.ER_TINY_RENDERER,
+            flags=p.ER_NO_SEGMENTATION_MASK, physicsClientId=self.client, **self._light)
+        rgb = np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(intr.height, intr.width, 4)[..., :3])
+        if not with_depth:
+            return rgb, None
+        d = np.asarray(depth_buf, dtype=np.float32).reshape(intr.height, intr.width)
+        z = FAR_M * NEAR_M / (FAR_M - (FAR_M - NEAR_M) * d)    # OpenGL depth buffer -> metric z-depth
+        z = self._dr.depth(z)
+        return rgb, metres_to_depth_mm(z, intr.depth_min_m, intr.depth_max_m)
+
+    def _observe(self) -> dict:
+        c, s = self.client, self.scene
+        joints = p.getJointStates(s.robot, s.arm_joints + s.finger_joints, physicsClientId=c)
+        q = np.array([j[0] for j in joints])
+        qd = np.array([j[1] for j in joints])
+        link = p.getLinkState(s.robot, s.ee_link, computeLinkVelocity=1, physicsClientId=c)
+        ee_pos, ee_vel = np.asarray(link[4]), np.asarray(link[6])
+        width = q[7] + q[8]
+        parts = [q[:7], qd[:7], q[7:], qd[7:], ee_pos, ee_vel]
+        achieved = ee_pos
+        if self.block is not None and self.task.has_object:
+            pos, quat = p.getBasePositionAndOrientation(self.block, physicsClientId=c)
+            lin, ang = p.getBaseVelocity(self.block, physicsClientId=c)
+            pos, quat = np.asarray(pos), np.asarray(quat)
+            quat = quat if quat[3] >= 0 else -quat   # q and -q are the same rotation: keep one
+            contacts = [float(bool(p.getContactPoints(s.robot, self.block, linkIndexA=j, physicsClientId=c)))
+                        for j in s.finger_joints]
+            contacts.append(float(bool(p.getContactPoints(s.table, self.block, physicsClientId=c))))
+            parts += [pos, quat, lin, ang, pos - ee_pos, contacts]
+            achieved = pos
+        obs = {}
+        if self.cfg.render_images:
+            obs["rgb"], obs["depth"] = self._render(self.episode.intrinsics)
+        obs["proprio"] = np.concatenate([ee_pos, ee_vel, [width]]).astype(np.float32)
+        obs["desired_goal"] = self.goal.astype(np.float32)
+        obs["state"] = np.concatenate(parts).astype(np.float32)
+        obs["achieved_goal"] = np.asarray(achieved, dtype=np.float32)
+        return obs

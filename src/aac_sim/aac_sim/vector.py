@@ -1,0 +1,29 @@
+"""Vectorised envs across processes (gymnasium's AsyncVectorEnv with shared-memory observations)."""
+from __future__ import annotations
+
+import gymnasium as gym
+
+from .config import SimConfig
+from .env import AacPandaEnv
+
+
+def _env_factory(config: SimConfig):
+    def make():
+        return AacPandaEnv(config=config)
+    return make
+
+
+def make_vector_env(config: SimConfig, num_envs: int, asynchronous: bool = True,
+                    context: str | None = "forkserver") -> gym.vector.VectorEnv:
+    """`num_envs` copies of the env, one worker process each when `asynchronous`.
+
+    Workers build their PyBullet client after start-up (nothing PyBullet crosses a process
+    boundary). `forkserver` keeps workers clean of the parent's torch threads.
+    Seed with `reset(seed=s)`: env i gets seed s + i.
+    """
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    fns = [_env_factory(config) for _ in range(num_envs)]
+    if not asynchronous:
+        return gym.vector.SyncVectorEnv(fns)
+    return gym.vector.AsyncVectorEnv(fns, shared_memory=True, context=context)
