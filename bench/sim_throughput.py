@@ -1,10 +1,11 @@
 """Simulator throughput: env steps/s with 84x84 RGB-D for 1 and 2 worker processes, against
 the raw PyBullet limit on the same scene, measured in the same run.
 
-Raw limit = per step only one setJointMotorControlArray (a precomputed joint-space random walk,
-so the arm moves and the physics does the same kind of work as in the env), `physics_substeps`
-x stepSimulation and one getCameraImage of the same scene, render model, camera and light
-settings. No IK, no observation assembly, no depth conversion, no domain randomization, no
+Raw limit = per step only one setJointMotorControlArray, `physics_substeps` x stepSimulation
+and one getCameraImage of the same scene, render model, camera and light settings. It replays
+8 recorded env episodes (their randomized cameras and lights, and the joint trajectories the
+env's controller produced for random actions), so the arm moves and touches the table and
+the block as in the env, and the renderer sees the same views. No IK, no observation assembly, no depth conversion, no domain randomization, no
 IPC; one independent process per "worker".
 
     .venv/bin/python bench/sim_throughput.py [--seconds 8] [--task push] [--image-size 84]
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+RECORDED_EPISODES = 8
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src" / "aac_sim"))  # runs from a checkout without installing
 
@@ -32,22 +34,33 @@ def _raw_worker(cfg_dict, seconds, start_evt, out_q):
     import pybullet as p
     from aac_sim.config import SimConfig
     from aac_sim.env import AacPandaEnv
-    from aac_sim.scene import ARM_FORCES, NEUTRAL_ARM_Q
+    from aac_sim.scene import ARM_FORCES, FINGER_FORCE
 
     cfg = SimConfig.from_dict(cfg_dict)
     # Build the identical scene and camera through the env once, then never call env code again.
     env = AacPandaEnv(config=cfg)
-    env.reset(seed=0)
-    c, intr = env.client, env.episode.intrinsics
-    view, proj, light = env._view, env._proj, env._light
-    robot, joints = env.scene.robot, list(env.scene.arm_joints)
-    walk = np.cumsum(np.random.default_rng(0).normal(0, 0.03, (1000, 7)), axis=0)
-    targets = (np.asarray(NEUTRAL_ARM_Q) + 0.4 * np.sin(walk)).tolist()
+    robot, joints = env.scene.robot, list(env.scene.arm_joints + env.scene.finger_joints)
+    c = env.client
+    # Record RECORDED_EPISODES episodes of the env (randomized camera, light, block) and the
+    # joint trajectory the env's own controller produced for random actions ...
+    rng, episodes = np.random.default_rng(0), []
+    for ep in range(RECORDED_EPISODES):
+        env.reset(seed=ep)
+        cam = (env.episode.intrinsics, env._view, env._proj, env._light)
+        targets = []
+        for _ in range(cfg.max_episode_steps):
+            env.step(rng.uniform(-1, 1, 4))
+            targets.append([s[0] for s in p.getJointStates(robot, joints, physicsClientId=c)])
+        episodes.append((cam, targets))
+    forces = list(ARM_FORCES) + [FINGER_FORCE] * 2
     start_evt.wait()
+    # ... then replay them with bare PyBullet calls.
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        p.setJointMotorControlArray(robot, joints, p.POSITION_CONTROL, targetPositions=targets[n % 1000],
-                                    forces=ARM_FORCES, physicsClientId=c)
+        (intr, view, proj, light), targets = episodes[(n // cfg.max_episode_steps) % RECORDED_EPISODES]
+        p.setJointMotorControlArray(robot, joints, p.POSITION_CONTROL,
+                                    targetPositions=targets[n % cfg.max_episode_steps],
+                                    forces=forces, physicsClientId=c)
         for _ in range(cfg.physics_substeps):
             p.stepSimulation(physicsClientId=c)
         p.getCameraImage(intr.width, intr.height, view, proj, renderer=p.ER_TINY_RENDERER,
@@ -61,7 +74,7 @@ def raw_limit(cfg, workers, seconds, ctx):
     procs = [ctx.Process(target=_raw_worker, args=(cfg, seconds, start_evt, out_q)) for _ in range(workers)]
     for pr in procs:
         pr.start()
-    time.sleep(3.0)  # let every worker finish building its scene before the clock starts
+    time.sleep(8.0)  # let every worker build its scene and record its episodes before the clock starts
     start_evt.set()
     results = [out_q.get() for _ in procs]
     for pr in procs:

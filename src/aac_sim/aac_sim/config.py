@@ -100,7 +100,7 @@ class RandomizationConfig:
     depth_noise_std_m_at_1m: float = 0.002
     depth_dropout_prob: float = 0.02
     object_physics: bool = True       # block size / mass / friction, per episode
-    object_size_m: tuple[float, float] = (0.035, 0.05)
+    object_size_m: tuple[float, float] = (0.035, 0.05)   # 6 evenly spaced sizes in this range
     object_mass_kg: tuple[float, float] = (0.05, 0.3)
     object_friction: tuple[float, float] = (0.6, 1.2)
     action: bool = True               # per step Gaussian action noise + per episode latency

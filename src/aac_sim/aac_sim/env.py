@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 
+import cv2
 import gymnasium as gym
 import numpy as np
 import pybullet as p
@@ -33,6 +34,7 @@ OBJECT_STATE_LAYOUT = (("object_pos", 3), ("object_quat", 4), ("object_linvel", 
 WORKSPACE_LOW = np.array([0.20, -0.40, 0.005])   # commanded grasp-point targets are clipped to this box
 WORKSPACE_HIGH = np.array([0.85, 0.40, 0.45])
 NEAR_M, FAR_M = 0.05, 5.0
+_Z_NUM, _Z_DEN, _Z_SLOPE = np.float32(FAR_M * NEAR_M), np.float32(FAR_M), np.float32(FAR_M - NEAR_M)
 RENDER_SIZE = 256   # env.render() for people (videos); the policy gets image_size
 
 
@@ -80,7 +82,8 @@ class AacPandaEnv(gym.Env):
         self.scene = build_scene(self.client, cfg.render_model, cfg.control_dt / cfg.physics_substeps)
         self.ik = PandaIK(self.scene)
         self.block = None
-        self._block_size = None
+        self._blocks: dict[float, int] = {}
+        self._parking: dict[int, tuple] = {}
 
         layout = ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if self.task.has_object else ())
         self.state_layout = layout_slices(layout)
@@ -129,8 +132,8 @@ class AacPandaEnv(gym.Env):
         a = self.check_action(action)
         self._actions.append(a)
         applied = self._dr.action(self._actions[0])
-        ee = np.asarray(p.getLinkState(self.scene.robot, self.scene.ee_link, physicsClientId=self.client)[4])
-        target = np.clip(ee + applied[:3] * self.cfg.max_ee_step_m, WORKSPACE_LOW, WORKSPACE_HIGH)
+        # grasp-point position from the last observation: nothing has moved since then
+        target = np.clip(self._ee + applied[:3] * self.cfg.max_ee_step_m, WORKSPACE_LOW, WORKSPACE_HIGH)
         width = (applied[3] + 1.0) / 2.0 * GRIPPER_MAX_WIDTH
         command_joints(self.scene, self.ik.solve(target), width)
         for _ in range(self.cfg.physics_substeps):
@@ -138,7 +141,7 @@ class AacPandaEnv(gym.Env):
         self._steps += 1
         obs = self._observe()
         success = self._success(obs["achieved_goal"])
-        reward = float(self.compute_reward(obs["achieved_goal"], self.goal, None))
+        reward = success - 1.0   # == compute_reward(achieved, goal): 0 on success, -1 otherwise
         truncated = self._steps >= self.cfg.max_episode_steps
         return obs, reward, False, truncated, {"is_success": success}
 
@@ -164,14 +167,15 @@ class AacPandaEnv(gym.Env):
 
     # ------------------------------------------------------------------ helpers
     def check_action(self, action) -> np.ndarray:
-        a = np.asarray(action, dtype=np.float64)
+        a = np.array(action, dtype=np.float64)
         if a.shape != (4,):
             raise ValueError(f"action must have shape (4,) [dx, dy, dz, gripper], got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"action contains NaN or inf: {a.tolist()}")
-        if np.any(np.abs(a) > 1.0 + 1e-6):
+        peak = np.abs(a).max()
+        if not peak <= 1.0 + 1e-6:   # also catches NaN
+            if not np.isfinite(a).all():
+                raise ValueError(f"action contains NaN or inf: {a.tolist()}")
             raise ValueError(f"action out of range [-1, 1]: {a.tolist()} (clip it in the policy, not here)")
-        return np.clip(a, -1.0, 1.0)
+        return np.clip(a, -1.0, 1.0, out=a)
 
     def _success(self, achieved) -> float:
         return float(goal_distance(achieved, self.goal) < self.cfg.distance_threshold_m)
@@ -179,14 +183,15 @@ class AacPandaEnv(gym.Env):
     def _apply_episode(self, ep: EpisodeParams) -> None:
         c, s = self.client, self.scene
         if self.task.has_object:
-            if self.block is None or ep.object_size != self._block_size:
-                if self.block is not None:
-                    p.removeBody(self.block, physicsClientId=c)
-                self.block = make_block(c, ep.object_size, ep.object_mass, ep.object_friction, ep.colors["object"])
-                self._block_size = ep.object_size
-            p.changeDynamics(self.block, -1, mass=ep.object_mass, lateralFriction=ep.object_friction,
-                             physicsClientId=c)
-            p.changeVisualShape(self.block, -1, rgbaColor=ep.colors["object"], physicsClientId=c)
+            block = self._block_for_size(ep.object_size)
+            if block != self.block:
+                if self.block is not None:   # park the previous block, frozen (mass 0), out of sight
+                    p.changeDynamics(self.block, -1, mass=0.0, physicsClientId=c)
+                    p.resetBasePositionAndOrientation(self.block, self._parking[self.block], (0, 0, 0, 1),
+                                                      physicsClientId=c)
+                self.block = block
+            p.changeDynamics(block, -1, mass=ep.object_mass, lateralFriction=ep.object_friction, physicsClientId=c)
+            p.changeVisualShape(block, -1, rgbaColor=ep.colors["object"], physicsClientId=c)
         p.changeVisualShape(s.table, -1, rgbaColor=ep.colors["table"], physicsClientId=c)
         p.changeVisualShape(s.floor, -1, rgbaColor=ep.colors["floor"], physicsClientId=c)
         for link in s.robot_links:
@@ -196,16 +201,25 @@ class AacPandaEnv(gym.Env):
         self._proj = gl_projection_matrix(ep.intrinsics, NEAR_M, FAR_M)
         self._light = ep.lighting.pybullet_kwargs()
 
+    def _block_for_size(self, size: float) -> int:
+        """Blocks are created once per size and reused. Creating a body per episode made every
+        later frame slower (TinyRenderer keeps removed bodies' graphics: +6 % after 300 resets)."""
+        key = round(size, 4)
+        if key not in self._blocks:
+            self._blocks[key] = body = make_block(self.client, size, 0.0, 1.0, (1, 1, 1, 1))
+            self._parking[body] = (5.0 + 0.2 * len(self._blocks), 5.0, 0.1)
+        return self._blocks[key]
+
     def _render(self, intr: CameraIntrinsics, with_depth: bool = True):
         proj = self._proj if intr is self.episode.intrinsics else gl_projection_matrix(intr, NEAR_M, FAR_M)
         _, _, rgba, depth_buf, _ = p.getCameraImage(
             intr.width, intr.height, self._view, proj, renderer=p.ER_TINY_RENDERER,
             flags=p.ER_NO_SEGMENTATION_MASK, physicsClientId=self.client, **self._light)
-        rgb = np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(intr.height, intr.width, 4)[..., :3])
+        rgb = cv2.cvtColor(np.asarray(rgba, dtype=np.uint8).reshape(intr.height, intr.width, 4), cv2.COLOR_RGBA2RGB)
         if not with_depth:
             return rgb, None
         d = np.asarray(depth_buf, dtype=np.float32).reshape(intr.height, intr.width)
-        z = FAR_M * NEAR_M / (FAR_M - (FAR_M - NEAR_M) * d)    # OpenGL depth buffer -> metric z-depth
+        z = _Z_NUM / (_Z_DEN - _Z_SLOPE * d)    # OpenGL depth buffer -> metric z-depth
         z = self._dr.depth(z)
         return rgb, metres_to_depth_mm(z, intr.depth_min_m, intr.depth_max_m)
 
@@ -216,6 +230,7 @@ class AacPandaEnv(gym.Env):
         qd = np.array([j[1] for j in joints])
         link = p.getLinkState(s.robot, s.ee_link, computeLinkVelocity=1, physicsClientId=c)
         ee_pos, ee_vel = np.asarray(link[4]), np.asarray(link[6])
+        self._ee = ee_pos
         width = q[7] + q[8]
         parts = [q[:7], qd[:7], q[7:], qd[7:], ee_pos, ee_vel]
         achieved = ee_pos

@@ -100,6 +100,7 @@ def check_depth_frame(frame, width: int, height: int) -> None:
 def metres_to_depth_mm(z: np.ndarray, depth_min_m: float, depth_max_m: float) -> np.ndarray:
     """Metric z-depth -> RealSense uint16 millimetres; out-of-range or non-finite -> 0."""
     z = np.asarray(z, dtype=np.float32)
-    valid = np.isfinite(z) & (z >= depth_min_m) & (z <= depth_max_m)
-    mm = np.where(valid, np.rint(z * 1000.0), 0.0)
+    mm = z * np.float32(1000.0)
+    mm += np.float32(0.5)                                  # round half up on truncation below
+    mm[~((z >= depth_min_m) & (z <= depth_max_m))] = 0.0   # NaN compares False -> 0 as well
     return mm.astype(np.uint16)

@@ -15,6 +15,8 @@ from .camera import CameraExtrinsics, CameraIntrinsics
 from .config import RandomizationConfig
 from .scene import NOMINAL_COLORS
 
+BANK_FRAMES = 32
+OBJECT_SIZE_LEVELS = 6
 STREAMS = ("colors", "lighting", "camera", "depth_noise", "object_physics", "action")
 
 
@@ -56,6 +58,7 @@ class DomainRandomizer:
     def __init__(self, cfg: RandomizationConfig, seed: int | np.random.SeedSequence | None):
         self.cfg = cfg
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self._bank = None
         self.rng = {name: np.random.Generator(np.random.PCG64(child))
                     for name, child in zip(STREAMS, ss.spawn(len(STREAMS)))}
 
@@ -87,7 +90,8 @@ class DomainRandomizer:
         size, mass, friction = nominal_object_size, 0.1, 1.0
         if cfg.object_physics:
             r = rng["object_physics"]
-            size = float(r.uniform(*cfg.object_size_m))
+            # a few discrete sizes: each size is a separate PyBullet body, created once and reused
+            size = float(np.linspace(*cfg.object_size_m, OBJECT_SIZE_LEVELS)[r.integers(OBJECT_SIZE_LEVELS)])
             mass = float(r.uniform(*cfg.object_mass_kg))
             friction = float(r.uniform(*cfg.object_friction))
         latency = 0
@@ -96,13 +100,26 @@ class DomainRandomizer:
         return EpisodeParams(colors, lighting, extrinsics, intrinsics, size, mass, friction, latency)
 
     def depth(self, z: np.ndarray) -> np.ndarray:
-        """Stereo-like noise on metric depth: std grows with z^2; dropped pixels become 0 (no reading)."""
+        """Stereo-like noise on metric depth: std grows with z^2; dropped pixels become 0 (no reading).
+
+        Drawing 2 x H x W fresh random numbers per frame cost ~0.1 ms, 3 % of a whole env step.
+        Instead a bank of BANK_FRAMES frames of noise is drawn once per seed and each frame takes
+        a window at a random offset: still seeded and reproducible, ~10x cheaper.
+        """
         if not self.cfg.depth_noise:
             return z
-        r = self.rng["depth_noise"]
-        noisy = z + r.standard_normal(z.shape, dtype=np.float32) * (self.cfg.depth_noise_std_m_at_1m * z * z)
+        r, n = self.rng["depth_noise"], z.size
+        if self._bank is None or self._bank[0].size < 2 * n:
+            self._bank = (r.standard_normal(BANK_FRAMES * n, dtype=np.float32),
+                          r.random(BANK_FRAMES * n, dtype=np.float32))
+        normal, uniform = self._bank
+        i, j = r.integers(0, normal.size - n, size=2)
+        z2 = z * z
+        z2 *= self.cfg.depth_noise_std_m_at_1m
+        z2 *= normal[i:i + n].reshape(z.shape)
+        noisy = z + z2
         if self.cfg.depth_dropout_prob > 0:
-            noisy[r.random(z.shape, dtype=np.float32) < self.cfg.depth_dropout_prob] = 0.0
+            noisy[uniform[j:j + n].reshape(z.shape) < self.cfg.depth_dropout_prob] = 0.0
         return noisy
 
     def action(self, a: np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ NEUTRAL_ARM_Q = (0.0, -0.215, 0.0, -2.57, 0.0, 2.356, 0.785)
 GRIPPER_MAX_WIDTH = 0.08
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 FINGER_FORCE = 40.0
+# 20 iterations: fewer (8, 12) measurably hurt tracking (scripted push success 96 % -> 86-92 %).
+IK_ITERATIONS = 20
 EE_DOWN_QUAT = (1.0, 0.0, 0.0, 0.0)  # gripper z axis pointing at the table
 
 TABLE_HALF = (0.575, 0.5, 0.2)    # top surface at z = 0, robot base on it at the origin
@@ -157,7 +159,7 @@ class PandaIK:
         q = p.calculateInverseKinematics(s.robot, s.ee_link, list(target_pos), EE_DOWN_QUAT,
                                          lowerLimits=self.lower, upperLimits=self.upper,
                                          jointRanges=self.ranges, restPoses=self.rest,
-                                         maxNumIterations=20, residualThreshold=1e-4, physicsClientId=s.client)
+                                         maxNumIterations=IK_ITERATIONS, residualThreshold=1e-4, physicsClientId=s.client)
         return np.asarray(q)[self.arm_index]
 
 
