@@ -215,15 +215,18 @@ def gl_view_matrix(extrinsics: CameraExtrinsics) -> list[float]:
 def gl_projection_matrix(intr: CameraIntrinsics, near: float, far: float) -> list[float]:
     """Column-major OpenGL projection for a pinhole camera with any principal point.
 
-    Pixel u spans [u-0.5, u+0.5] in continuous image coordinates, so the image covers
-    [-0.5, W-0.5]; that is why (cx + 0.5) appears below.
+    PyBullet's TinyRenderer samples pixel corners, not centres, and flips rows: column i is
+    sampled at NDC 2i/W - 1 and image row j at the corner below it. The offsets below (0 in x,
+    +1 in y) put OpenCV pixel centre (i, j) exactly on those sample points; they were measured
+    (tests/test_sim_camera.py): a direct 84x84 render then matches crop+resize of a 640x480
+    render with 0 mm median depth difference (the textbook +0.5 gave 4 mm, i.e. 1/3 px).
     """
     W, H = intr.width, intr.height
     P = np.zeros((4, 4))
     P[0, 0] = 2 * intr.fx / W
-    P[0, 2] = 1 - 2 * (intr.cx + 0.5) / W
+    P[0, 2] = 1 - 2 * intr.cx / W
     P[1, 1] = 2 * intr.fy / H
-    P[1, 2] = 2 * (intr.cy + 0.5) / H - 1
+    P[1, 2] = 2 * (intr.cy + 1.0) / H - 1
     P[2, 2] = -(far + near) / (far - near)
     P[2, 3] = -2 * far * near / (far - near)
     P[3, 2] = -1.0
