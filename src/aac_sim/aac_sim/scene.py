@@ -161,9 +161,3 @@ class PandaIK:
                                          jointRanges=self.ranges, restPoses=self.rest,
                                          maxNumIterations=IK_ITERATIONS, residualThreshold=1e-4, physicsClientId=s.client)
         return np.asarray(q)[self.arm_index]
-
-
-def neutral_ee_position(scene: SceneIds) -> np.ndarray:
-    """Resets the robot to the neutral pose and returns the grasp point position."""
-    reset_robot(scene)
-    return np.asarray(p.getLinkState(scene.robot, scene.ee_link, physicsClientId=scene.client)[4])
