@@ -23,6 +23,10 @@ setup(
     description='Asymmetric actor-critic learner and policy node for AAC.',
     license='Apache-2.0',
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'aac_train = aac_policy.train:main',
+            'aac_evaluate = aac_policy.evaluate:main',
+            'aac_compare = aac_policy.compare:main',
+        ],
     },
 )

@@ -1,0 +1,168 @@
+"""Off-policy actor-critic (DDPG or TD3) over the three observation wirings.
+
+asymmetric: PixelActor(images, proprio, goal)   StateCritic(state, goal, action)   <- the paper
+symmetric:  PixelActor(images, proprio, goal)   PixelCritic(images, proprio, goal, action)
+state:      StateActor(state, goal)             StateCritic(state, goal, action)   <- oracle
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .networks import PixelActor, PixelCritic, RunningNorm, StateActor, StateCritic, image_tensor, random_shift
+from .spec import ObsSpec
+
+GOAL_KEYS = ("desired_goal", "achieved_goal")
+
+
+def norm_name(key: str) -> str:
+    """Desired and achieved goals live in the same space and share one normalizer (as in HER)."""
+    return "goal" if key in GOAL_KEYS else key
+
+
+def _polyak(target: nn.Module, online: nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        for t, o in zip(target.parameters(), online.parameters()):
+            t.lerp_(o, tau)
+
+
+class Agent:
+    def __init__(self, spec: ObsSpec, cfg: TrainConfig, device: str | torch.device = "cpu"):
+        self.spec, self.cfg, self.device = spec, cfg, torch.device(device)
+        A, H = spec.action_dim, cfg.hidden_dim
+        n_q = 2 if cfg.algo == "td3" else 1
+        names = sorted({norm_name(k) for k in spec.vec_dims})
+        dims = {norm_name(k): d for k, d in spec.vec_dims.items()}
+        self.norms = nn.ModuleDict({n: RunningNorm(dims[n]) for n in names}).to(self.device)
+        if cfg.pixels:
+            self.actor = PixelActor(spec.in_channels, spec.image_size, spec.dim(spec.actor_vec_keys), A, H,
+                                    cfg.feature_dim, spec.aux_dim if cfg.aux_loss else 0)
+        else:
+            self.actor = StateActor(spec.dim(spec.actor_vec_keys), A, H)
+        if spec.critic_images:
+            self.critic = PixelCritic(spec.in_channels, spec.image_size, spec.dim(spec.critic_vec_keys), A, H,
+                                      cfg.feature_dim, n_q)
+        else:
+            self.critic = StateCritic(spec.dim(spec.critic_vec_keys), A, H, n_q)
+        self.actor.to(self.device)
+        self.critic.to(self.device)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.critic_updates = 0
+        self.q_low, self.q_high = -1.0 / (1.0 - cfg.gamma), 0.0   # sparse {-1, 0} rewards bound the return
+
+    # ------------------------------------------------------------------ inputs
+    def _t(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+
+    def vec(self, obs: dict, keys) -> torch.Tensor:
+        return torch.cat([self.norms[norm_name(k)](self._t(obs[k]).float()) for k in keys], dim=-1)
+
+    def images(self, obs: dict, shift_pad: int = 0) -> torch.Tensor:
+        keys = self.spec.image_keys
+        raw = random_shift([self._t(obs[k]) for k in keys], shift_pad)
+        named = dict(zip(keys, raw))
+        return image_tensor(named.get("rgb"), named.get("depth"))
+
+    def update_norms(self, obs: dict) -> None:
+        """Feed newly collected vectors (any leading shape) to the running normalizers."""
+        for k in self.spec.vec_dims:
+            if k in obs:
+                self.norms[norm_name(k)].update(self._t(obs[k]).float())
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def act(self, obs: dict) -> np.ndarray:
+        """Deterministic actions for a batch of actor observations (only actor keys are read)."""
+        vec = self.vec(obs, self.spec.actor_vec_keys)
+        a = self.actor(self.images(obs), vec) if self.cfg.pixels else self.actor(vec)
+        return a.cpu().numpy()
+
+    # ------------------------------------------------------------------ learning
+    def update(self, batch: dict) -> dict:
+        cfg, spec = self.cfg, self.spec
+        o, o2 = batch["obs"], batch["next_obs"]
+        action = self._t(batch["action"])
+        reward = self._t(batch["reward"])
+        img = img2 = None
+        if cfg.pixels:
+            pad = cfg.augment_pad if cfg.augment else 0
+            img, img2 = self.images(o, pad), self.images(o2, pad)
+
+        critic_vec, critic_vec2 = self.vec(o, spec.critic_vec_keys), self.vec(o2, spec.critic_vec_keys)
+        with torch.no_grad():
+            if cfg.pixels:
+                a2 = self.actor_target(img2, self.vec(o2, spec.actor_vec_keys))
+            else:
+                a2 = self.actor_target(self.vec(o2, spec.actor_vec_keys))
+            if cfg.algo == "td3":   # target policy smoothing
+                noise = (torch.randn_like(a2) * cfg.target_noise).clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
+                a2 = (a2 + noise).clamp(-1.0, 1.0)
+            q2 = torch.stack(self.critic_target(critic_vec2, a2, img2)).min(dim=0).values
+            target = (reward + cfg.gamma * q2).clamp(self.q_low, self.q_high)
+        qs = self.critic(critic_vec, action, img)
+        critic_loss = sum(F.mse_loss(q, target) for q in qs)
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        _polyak(self.critic_target, self.critic, cfg.tau)
+        self.critic_updates += 1
+        metrics = {"loss/critic": critic_loss.item(), "q/mean": qs[0].mean().item(), "q/target": target.mean().item()}
+
+        if self.critic_updates % cfg.actor_update_every == 0:
+            metrics.update(self._update_actor(o, img, critic_vec.detach()))
+        return metrics
+
+    def _update_actor(self, o: dict, img, critic_vec) -> dict:
+        cfg, spec = self.cfg, self.spec
+        actor_vec = self.vec(o, spec.actor_vec_keys)
+        aux_loss = None
+        if cfg.pixels:
+            a, feat = self.actor.act(img, actor_vec)
+            if self.actor.aux is not None:
+                aux_loss = F.mse_loss(self.actor.aux(feat), self.aux_target(o))
+        else:
+            a = self.actor(actor_vec)
+        # the critic only scores the action here: freezing its weights skips their gradients
+        # (the pixel critic's conv backward would otherwise double the cost)
+        self.critic.requires_grad_(False)
+        q = self.critic(critic_vec, a, img.detach() if img is not None else None)[0]
+        self.critic.requires_grad_(True)
+        actor_loss = -q.mean() + cfg.action_l2 * a.pow(2).mean()
+        loss = actor_loss + (cfg.aux_weight * aux_loss if aux_loss is not None else 0.0)
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.actor_opt.step()
+        _polyak(self.actor_target, self.actor, cfg.tau)
+        out = {"loss/actor": actor_loss.item()}
+        if aux_loss is not None:
+            out["loss/aux"] = aux_loss.item()
+        return out
+
+    def aux_target(self, o: dict) -> torch.Tensor:
+        """Privileged quantities (object / gripper position) as z-scores of the running normalizer."""
+        key = self.spec.aux_key
+        x = self._t(o[key]).float()
+        norm = self.norms[norm_name(key)]
+        idx = torch.cat([torch.arange(a, b) for _, a, b in self.spec.aux_slices])
+        std = torch.sqrt(norm.var[idx] + norm.eps ** 2)
+        return ((x[:, idx] - norm.mean[idx]) / std).clamp(-5.0, 5.0)
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
+                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "norms": self.norms.state_dict(), "critic_updates": self.critic_updates}
+
+    def load_state_dict(self, sd: dict) -> None:
+        for name in ("actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt", "norms"):
+            getattr(self, name).load_state_dict(sd[name])
+        self.critic_updates = int(sd["critic_updates"])

@@ -1,0 +1,104 @@
+"""Atomic checkpoints: write to a temp file, fsync, rename. Load with `weights_only=True`.
+
+A checkpoint is a plain dict of tensors / numbers / strings (no pickled objects), so loading it
+never runs code. If the newest file is truncated or corrupt, the previous one is used.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+PATTERN = re.compile(r"^checkpoint_(\d{9})\.pt$")
+FORMAT = "aac_checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """No usable checkpoint, or a checkpoint that does not match this run."""
+
+
+def atomic_file_bytes(data: bytes, path: str | Path) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)   # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_file_bytes(buf.getvalue(), path)
+
+
+def checkpoint_path(directory: str | Path, step: int) -> Path:
+    return Path(directory) / f"checkpoint_{step:09d}.pt"
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    return sorted((p for p in d.iterdir() if PATTERN.match(p.name)), key=lambda p: p.name)
+
+
+def save_checkpoint(directory: str | Path, step: int, payload: dict, keep: int = 2) -> Path:
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    path = checkpoint_path(directory, step)
+    atomic_torch_save({"format": FORMAT, "step": step, **payload}, path)
+    for old in list_checkpoints(directory)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint_file(path: str | Path) -> dict:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:   # truncated zip, bad pickle opcode, disallowed global, ...
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an {FORMAT} checkpoint")
+    return data
+
+
+def load_latest(directory: str | Path) -> tuple[dict, Path] | None:
+    """Newest readable checkpoint in `directory`, falling back past corrupt ones; None if there is none."""
+    errors = []
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            return load_checkpoint_file(path), path
+        except CheckpointError as exc:
+            log.warning("skipping corrupt checkpoint: %s", exc)
+            errors.append(str(exc))
+    if errors:
+        raise CheckpointError("every checkpoint is unreadable:\n  " + "\n  ".join(errors))
+    return None
+
+
+def config_mismatch(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """Field-by-field differences between two nested config dicts ("sim.image_size: 84 != 64")."""
+    out = []
+    for k in sorted(set(saved) | set(current)):
+        a, b = saved.get(k, "<missing>"), current.get(k, "<missing>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_mismatch(a, b, f"{prefix}{k}.")
+        elif (list(a) if isinstance(a, (list, tuple)) else a) != (list(b) if isinstance(b, (list, tuple)) else b):
+            out.append(f"{prefix}{k}: checkpoint has {a!r}, this run has {b!r}")
+    return out

@@ -1,0 +1,142 @@
+"""Export the trained actor as ONE TorchScript file that carries its observation spec.
+
+The file holds the actor weights, the input normalization and image preprocessing, plus
+`obs_spec.json` (image size, depth scaling, proprio layout, goal frame, action scaling, camera)
+as a TorchScript extra file. Loading needs only torch — no aac_policy code, no pickles:
+
+    spec = {"obs_spec.json": ""}
+    actor = torch.jit.load("actor.pt", _extra_files=spec)
+    action = actor({"rgb": rgb_u8[None], "depth": depth_mm[None], "proprio": p[None], "desired_goal": g[None]})
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+import torch.nn as nn
+
+from .networks import DEPTH_RANGE_M, NORM_CLIP, image_tensor
+
+SPEC_FILE = "obs_spec.json"
+SPEC_FORMAT = "aac_actor/1"
+
+
+class _DeployBase(nn.Module):
+    def __init__(self, actor: nn.Module, image_keys: List[str], vec_keys: List[str],
+                 mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.actor = actor
+        self.use_rgb = "rgb" in image_keys
+        self.use_depth = "depth" in image_keys
+        self.vec_keys = vec_keys
+        self.clip = float(NORM_CLIP)
+        self.register_buffer("mean", mean.clone())
+        self.register_buffer("std", std.clone())
+
+    def _vec(self, obs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        vec = torch.cat([obs[k].float() for k in self.vec_keys], dim=-1)
+        return torch.clamp((vec - self.mean) / self.std, -self.clip, self.clip)
+
+
+class DeployPixelActor(_DeployBase):
+    """Raw observations in (batched: rgb (B,H,W,3) 0..255, depth (B,H,W) mm, vectors (B,n)),
+    actions in [-1, 1] out. Normalization and image preprocessing are inside this module."""
+
+    def forward(self, obs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        rgb = obs["rgb"] if self.use_rgb else None
+        depth = obs["depth"] if self.use_depth else None
+        return self.actor(image_tensor(rgb, depth), self._vec(obs))
+
+
+class DeployStateActor(_DeployBase):
+    def forward(self, obs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.actor(self._vec(obs))
+
+
+def build_obs_spec(agent, env=None, task: str | None = None) -> dict:
+    """Everything a deployment needs to feed the actor the same numbers it was trained on."""
+    spec = agent.spec
+    base = getattr(env, "unwrapped", env)
+    out = {
+        "format": SPEC_FORMAT,
+        "wiring": spec.wiring,
+        "task": task,
+        "inputs": list(spec.actor_keys),
+        "batched": True,
+        "image_size": spec.image_size,
+        "image_keys": list(spec.image_keys),
+        "rgb": {"dtype": "uint8", "layout": "HWC", "range": [0, 255]} if "rgb" in spec.image_keys else None,
+        "depth": ({"dtype": "uint16", "units": "mm", "zero_means": "no reading",
+                   "network_input": f"clip(depth_mm / 1000, 0, {DEPTH_RANGE_M}) / {DEPTH_RANGE_M}"}
+                  if "depth" in spec.image_keys else None),
+        "vectors": {k: spec.vec_dims[k] for k in spec.actor_vec_keys},
+        "goal_frame": "robot base frame (panda_link0), metres",
+        "action": {"dim": spec.action_dim, "range": [-1.0, 1.0]},
+    }
+    if base is not None and hasattr(base, "cfg") and hasattr(base, "proprio_layout"):
+        cfg = base.cfg
+        out["vectors_layout"] = {"proprio": [[n, s.stop - s.start] for n, s in base.proprio_layout.items()],
+                                 "desired_goal": [["xyz", 3]]}
+        out["action"].update(layout=["dx", "dy", "dz", "gripper"], max_ee_step_m=cfg.max_ee_step_m,
+                             control_dt_s=cfg.control_dt, frame="robot base frame (panda_link0)",
+                             gripper="+1 fully open, -1 closed (width linear in between)")
+        out["task"] = cfg.task
+        out["distance_threshold_m"] = cfg.distance_threshold_m
+        if spec.image_keys:
+            intr = base.policy_intrinsics
+            out["camera"] = {
+                "policy_intrinsics": {k: getattr(intr, k) for k in ("width", "height", "fx", "fy", "cx", "cy")},
+                "source_intrinsics": {k: getattr(base.camera_intrinsics, k)
+                                      for k in ("width", "height", "fx", "fy", "cx", "cy")},
+                "crop_xywh": [base.crop.x0, base.crop.y0, base.crop.w, base.crop.h],
+                "extrinsics": {"translation": list(base.camera_extrinsics.translation),
+                               "rotation_xyzw": list(base.camera_extrinsics.rotation_xyzw),
+                               "parent_frame": base.camera_extrinsics.parent_frame,
+                               "child_frame": base.camera_extrinsics.child_frame},
+            }
+    return out
+
+
+def deploy_module(agent) -> nn.Module:
+    spec = agent.spec
+    from .agent import norm_name
+    norms = [agent.norms[norm_name(k)] for k in spec.actor_vec_keys]
+    mean = torch.cat([n.mean for n in norms]).cpu()
+    std = torch.cat([torch.sqrt(n.var + n.eps ** 2) for n in norms]).cpu()
+    actor = copy.deepcopy(agent.actor).cpu().eval()
+    if hasattr(actor, "aux"):
+        actor.aux = None   # training-only head
+    cls = DeployPixelActor if agent.cfg.pixels else DeployStateActor
+    return cls(actor, list(spec.image_keys), list(spec.actor_vec_keys), mean, std).eval()
+
+
+def export_actor(agent, path: str | Path, obs_spec: dict) -> Path:
+    """Script the actor and write it atomically with its spec."""
+    from .checkpoint import atomic_file_bytes
+    module = torch.jit.script(deploy_module(agent))
+    buf = io.BytesIO()
+    torch.jit.save(module, buf, _extra_files={SPEC_FILE: json.dumps(obs_spec, indent=2)})
+    path = Path(path)
+    atomic_file_bytes(buf.getvalue(), path)
+    return path
+
+
+def load_actor(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
+    """Load an exported actor (no training code involved) and its observation spec."""
+    extra = {SPEC_FILE: ""}
+    try:
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a loadable exported actor ({type(exc).__name__}: {exc})") from exc
+    try:
+        spec = json.loads(extra[SPEC_FILE])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: exported actor has no valid {SPEC_FILE}") from exc
+    if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT:
+        raise ValueError(f"{path}: obs spec format is {spec.get('format') if isinstance(spec, dict) else None!r}, "
+                         f"expected {SPEC_FORMAT!r}")
+    return module.eval(), spec

@@ -1,0 +1,81 @@
+"""Learning-curve plots (matplotlib, headless) from the runs' metrics.jsonl files."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_learning_curve(metrics_path: str | Path, out_png: str | Path, title: str = "") -> Path:
+    rows = read_metrics(metrics_path)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    if rows:
+        steps = [r["env_steps"] for r in rows]
+        wall = [r["wall_time_s"] / 60 for r in rows]
+        succ = [r["success_rate"] for r in rows]
+        axes[0].plot(steps, succ, marker="o", ms=3)
+        axes[1].plot(wall, succ, marker="o", ms=3)
+    axes[0].set_xlabel("env steps")
+    axes[1].set_xlabel("wall time (min)")
+    axes[0].set_ylabel("eval success rate")
+    for ax in axes:
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_comparison(runs: dict[str, list[Path]], out_png: str | Path, title: str = "") -> Path:
+    """runs: label -> run folders (one per seed). Mean over seeds with min-max band, vs env steps and wall time."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for label, dirs in runs.items():
+        curves = [read_metrics(Path(d) / "metrics.jsonl") for d in dirs]
+        curves = [c for c in curves if c]
+        if not curves:
+            continue
+        by_step = defaultdict(list)
+        by_step_wall = defaultdict(list)
+        for c in curves:
+            for r in c:
+                by_step[r["env_steps"]].append(r["success_rate"])
+                by_step_wall[r["env_steps"]].append(r["wall_time_s"] / 60)
+        steps = sorted(s for s in by_step if len(by_step[s]) == len(curves))
+        mean = np.array([np.mean(by_step[s]) for s in steps])
+        lo = np.array([np.min(by_step[s]) for s in steps])
+        hi = np.array([np.max(by_step[s]) for s in steps])
+        wall = np.array([np.mean(by_step_wall[s]) for s in steps])
+        name = f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
+        line, = axes[0].plot(steps, mean, label=name)
+        axes[0].fill_between(steps, lo, hi, alpha=0.2, color=line.get_color())
+        axes[1].plot(wall, mean, color=line.get_color(), label=name)
+        axes[1].fill_between(wall, lo, hi, alpha=0.2, color=line.get_color())
+    axes[0].set_xlabel("env steps")
+    axes[1].set_xlabel("wall time (min, mean over seeds)")
+    axes[0].set_ylabel("eval success rate (mean, min-max over seeds)")
+    for ax in axes:
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

@@ -1,0 +1,316 @@
+"""Training: vector envs -> HER replay -> agent updates -> evals, checkpoints -> exported actor + report.
+
+    aac_train --run-dir runs/push                      # default config: push, asymmetric, TD3
+    aac_train --set sim.task=reach --set total_env_steps=20000 --run-dir runs/reach
+    aac_train --config my.yaml --run-dir runs/x        # strict YAML (unknown keys are errors)
+
+Re-running the same command resumes from the newest readable checkpoint in the run folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from aac_sim.config import ConfigError
+from aac_sim.env import AacPandaEnv
+from aac_sim.vector import make_vector_env
+
+from .agent import Agent
+from .checkpoint import CheckpointError, config_mismatch, load_latest, save_checkpoint
+from .config import TrainConfig, set_by_path
+from .export import build_obs_spec, export_actor
+from .replay import EpisodeStore, HerReplay
+from .rollout import EVAL_SEED_BASE, run_episodes, summarize
+from .spec import build_spec
+
+log = logging.getLogger("aac_train")
+# may change between a run and its resume; everything else must match the checkpoint
+RESUMABLE_CHANGES = {"total_env_steps", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
+                     "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads"}
+ACTOR_FILE = "actor.pt"
+
+
+def sim_config_for(cfg: TrainConfig):
+    # the state wiring never looks at pixels: do not render them (~5x faster env steps)
+    return cfg.sim.replace(render_images=cfg.pixels)
+
+
+def make_train_env(cfg: TrainConfig) -> gym.vector.VectorEnv:
+    disabled = gym.vector.AutoresetMode.DISABLED
+    if cfg.env_id:
+        fns = [lambda: gym.make(cfg.env_id) for _ in range(cfg.num_envs)]
+        if cfg.num_envs == 1:
+            return gym.vector.SyncVectorEnv(fns, autoreset_mode=disabled)
+        return gym.vector.AsyncVectorEnv(fns, context="forkserver", autoreset_mode=disabled)
+    return make_vector_env(sim_config_for(cfg), cfg.num_envs, asynchronous=cfg.num_envs > 1,
+                           autoreset_mode=disabled)
+
+
+def make_eval_env(cfg: TrainConfig, render: bool = True):
+    if cfg.env_id:
+        try:
+            return gym.make(cfg.env_id, render_mode="rgb_array" if render else None)
+        except TypeError:
+            return gym.make(cfg.env_id)
+    return AacPandaEnv(config=sim_config_for(cfg), render_mode="rgb_array" if render else None)
+
+
+def episode_length(env) -> int:
+    base = env.unwrapped
+    if hasattr(base, "cfg") and hasattr(base.cfg, "max_episode_steps"):
+        return base.cfg.max_episode_steps
+    if env.spec is not None and env.spec.max_episode_steps:
+        return env.spec.max_episode_steps
+    raise ConfigError("the env has no fixed episode length (env.spec.max_episode_steps); HER replay needs one")
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = True, progress: bool = True):
+        self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.set_num_threads(cfg.torch_threads)
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+
+        self.eval_env = make_eval_env(cfg)
+        base = self.eval_env.unwrapped
+        self.T = episode_length(self.eval_env)
+        self.spec = build_spec(self.eval_env.observation_space, self.eval_env.action_space, cfg.wiring,
+                               cfg.aux_loss, getattr(base, "state_layout", None))
+        self.agent = Agent(self.spec, cfg)
+        self.replay = HerReplay(self.spec, self.eval_env.observation_space, cfg.replay_capacity, self.T,
+                                cfg.her_k, base.compute_reward, seed=cfg.seed)
+        self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
+        self.env_steps = self.episodes = 0
+        self.wall_time = 0.0
+        self.update_credit = 0.0
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.metrics_path = self.run_dir / "metrics.jsonl"
+        if resume:
+            self._resume()
+        elif any(self.ckpt_dir.glob("checkpoint_*.pt")):
+            raise ConfigError(f"{self.run_dir} already holds a run; resume it or pick another --run-dir")
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    # ------------------------------------------------------------------ resume
+    def _resume(self) -> None:
+        found = load_latest(self.ckpt_dir)
+        if found is None:
+            return
+        ckpt, path = found
+        diffs = [d for d in config_mismatch(ckpt["config"], self.cfg.to_dict())
+                 if d.split(":")[0] not in RESUMABLE_CHANGES]
+        if diffs:
+            raise CheckpointError(f"{path} was trained with a different config; refusing to resume:\n  "
+                                  + "\n  ".join(diffs) + "\n(use another --run-dir for a new run)")
+        if ckpt["obs_spec"] != json.loads(json.dumps(self.spec.to_dict())):
+            raise CheckpointError(f"{path}: observation spec differs from this env's: "
+                                  f"{ckpt['obs_spec']} vs {self.spec.to_dict()}")
+        self.agent.load_state_dict(ckpt["agent"])
+        self.env_steps, self.episodes = int(ckpt["env_steps"]), int(ckpt["episodes"])
+        self.wall_time, self.update_credit = float(ckpt["wall_time"]), float(ckpt["update_credit"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        reloaded = self.store.reload(self.replay, self.episodes) if self.store else 0
+        if self.metrics_path.exists():   # drop evals logged after the checkpoint
+            rows = [r for r in self.metrics_path.read_text().splitlines() if r.strip()]
+            kept = [r for r in rows if json.loads(r)["env_steps"] <= self.env_steps]
+            self.metrics_path.write_text("".join(r + "\n" for r in kept))
+        log.info("resumed from %s at %d env steps (%d episodes reloaded into replay)", path.name,
+                 self.env_steps, reloaded)
+        print(f"resumed from {path} at {self.env_steps} env steps; replay reloaded {reloaded} episodes",
+              file=sys.stderr)
+
+    def save(self) -> Path:
+        payload = {"config": self.cfg.to_dict(), "obs_spec": json.loads(json.dumps(self.spec.to_dict())),
+                   "agent": self.agent.state_dict(), "env_steps": self.env_steps, "episodes": self.episodes,
+                   "wall_time": self.wall_time, "update_credit": self.update_credit,
+                   "torch_rng": torch.get_rng_state()}
+        return save_checkpoint(self.ckpt_dir, self.env_steps, payload, keep=self.cfg.keep_checkpoints)
+
+    # ------------------------------------------------------------------ data collection
+    def _explore(self, obs: dict, n: int) -> np.ndarray:
+        cfg, A = self.cfg, self.spec.action_dim
+        if self.env_steps < cfg.random_steps:
+            return self.rng.uniform(-1, 1, (n, A)).astype(np.float32)
+        a = self.agent.act({k: obs[k] for k in self.spec.actor_keys})
+        a = np.clip(a + cfg.exploration_noise * self.rng.standard_normal(a.shape), -1, 1)
+        random = self.rng.random(n) < cfg.random_action_prob   # HER's epsilon-random actions
+        a[random] = self.rng.uniform(-1, 1, (int(random.sum()), A))
+        return a.astype(np.float32)
+
+    def collect(self, envs, seed: int | None) -> dict:
+        """One episode in every env (all envs have the same fixed length); stores them in replay."""
+        n = envs.num_envs
+        obs, _ = envs.reset(seed=seed)
+        frames = {k: [obs[k]] for k in self.replay.keys}
+        actions, successes, returns = [], np.zeros(n), np.zeros(n)
+        for _ in range(self.T):
+            a = self._explore(obs, n)
+            obs, reward, terminated, truncated, info = envs.step(a)
+            actions.append(a)
+            returns += reward
+            for k in self.replay.keys:
+                frames[k].append(obs[k])
+            done = np.logical_or(terminated, truncated)
+            if done.any():
+                if not done.all():
+                    raise RuntimeError("envs finished at different steps; the collector needs fixed-length "
+                                       "episodes (use num_envs=1 for variable-length envs)")
+                successes = np.asarray(info["is_success"], dtype=float)
+                break
+        stacked = {k: np.stack(v, axis=1) for k, v in frames.items()}   # (n, L + 1, ...)
+        acts = np.stack(actions, axis=1)
+        for i in range(n):
+            ep_obs = {k: v[i] for k, v in stacked.items()}
+            self.replay.add_episode(ep_obs, acts[i])
+            if self.store:
+                self.store.write(self.episodes, ep_obs, acts[i])
+            self.episodes += 1
+        self.agent.update_norms({k: stacked[k] for k in self.spec.vec_dims if k in stacked})
+        steps = n * acts.shape[1]
+        self.env_steps += steps
+        return {"steps": steps, "success": float(successes.mean()), "return": float(returns.mean())}
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, episodes: int) -> dict:
+        def policy(o):
+            return self.agent.act({k: o[k][None] for k in self.spec.actor_keys})[0]
+        results, _ = run_episodes(self.eval_env, policy, episodes, seed=EVAL_SEED_BASE)
+        return summarize(results)
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> dict:
+        from torch.utils.tensorboard import SummaryWriter
+        cfg = self.cfg
+        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
+        envs = make_train_env(cfg)
+        # a resumed run re-seeds from its episode count, so it does not replay the same episodes
+        seed = cfg.seed * 1_000_003 + self.episodes
+        next_eval = (self.env_steps // cfg.eval_every_steps + 1) * cfg.eval_every_steps
+        next_ckpt = (self.env_steps // cfg.checkpoint_every_steps + 1) * cfg.checkpoint_every_steps
+        bar = tqdm(total=cfg.total_env_steps, initial=self.env_steps, unit="step", disable=not self.progress,
+                   dynamic_ncols=True, desc=f"{cfg.sim.task if not cfg.env_id else cfg.env_id} {cfg.wiring}")
+        t_env = t_learn = 0.0
+        updates = 0
+        last = {}
+        try:
+            if self.env_steps == 0:
+                self._log_eval(writer, 0, self.evaluate(cfg.eval_episodes))
+            while self.env_steps < cfg.total_env_steps:
+                t0 = time.perf_counter()
+                roll = self.collect(envs, seed)
+                seed = None   # later resets continue each env's own random stream
+                t1 = time.perf_counter()
+                if self.env_steps >= cfg.random_steps and self.replay.transitions >= cfg.batch_size:
+                    self.update_credit += cfg.updates_per_step * roll["steps"]
+                    n_up = int(self.update_credit)
+                    self.update_credit -= n_up
+                    for _ in range(n_up):
+                        last = self.agent.update(self.replay.sample(cfg.batch_size))
+                    updates += n_up
+                t2 = time.perf_counter()
+                t_env += t1 - t0
+                t_learn += t2 - t1
+                self.wall_time += t2 - t0
+                bar.update(roll["steps"])
+                step = self.env_steps
+                writer.add_scalar("train/success_rate", roll["success"], step)
+                writer.add_scalar("train/return", roll["return"], step)
+                for k, v in last.items():
+                    writer.add_scalar(k, v, step)
+                if step >= next_eval or step >= cfg.total_env_steps:
+                    next_eval += cfg.eval_every_steps
+                    speed = {"env_steps_per_s": step / max(self.wall_time, 1e-9),
+                             "collect_steps_per_s": roll["steps"] / max(t1 - t0, 1e-9),
+                             "updates_per_s": updates / max(t_learn, 1e-9) if updates else None,
+                             "time_collect_fraction": t_env / max(t_env + t_learn, 1e-9)}
+                    for k, v in speed.items():
+                        if v is not None:
+                            writer.add_scalar(f"speed/{k}", v, step)
+                    result = self.evaluate(cfg.eval_episodes)
+                    self._log_eval(writer, step, result)
+                    bar.set_postfix(success=f"{result['success_rate']:.2f}", refresh=False)
+                if step >= next_ckpt or step >= cfg.total_env_steps:
+                    next_ckpt += cfg.checkpoint_every_steps
+                    self.save()
+        finally:
+            bar.close()
+            writer.close()
+            envs.close()
+        return self.finish()
+
+    def _log_eval(self, writer, step: int, result: dict) -> None:
+        row = {"env_steps": step, "wall_time_s": round(self.wall_time, 2), **result}
+        for k in ("success_rate", "mean_return", "mean_time_to_success_steps"):
+            if result.get(k) is not None:
+                writer.add_scalar(f"eval/{k}", result[k], step)
+        writer.flush()
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def finish(self) -> dict:
+        """Exported actor, learning curve and the evaluation report in the run folder."""
+        from .evaluate import evaluate_actor
+        from .plots import plot_learning_curve
+        actor_path = export_actor(self.agent, self.run_dir / ACTOR_FILE,
+                                  build_obs_spec(self.agent, self.eval_env))
+        plot_learning_curve(self.metrics_path, self.run_dir / "learning_curve.png",
+                            title=f"{self.cfg.sim.task if not self.cfg.env_id else self.cfg.env_id} "
+                                  f"({self.cfg.wiring}, {self.cfg.algo}, seed {self.cfg.seed})")
+        report = None
+        if self.cfg.final_eval_episodes > 0:
+            report = evaluate_actor(actor_path, self.run_dir / "eval", episodes=self.cfg.final_eval_episodes,
+                                    train_config=self.cfg, video_episodes=self.cfg.video_episodes,
+                                    eval_env=self.eval_env)
+        self.eval_env.close()
+        return {"run_dir": str(self.run_dir), "env_steps": self.env_steps, "actor": str(actor_path),
+                "report": report}
+
+
+def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
+    data = TrainConfig.from_yaml(path).to_dict() if path else TrainConfig().to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        set_by_path(data, key.strip(), yaml.safe_load(value))
+    return TrainConfig.from_dict(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", help="training config YAML (strict: unknown keys are errors)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config field, e.g. --set sim.task=reach --set wiring=state")
+    ap.add_argument("--run-dir", default="runs/train", help="run folder (resumed if it holds checkpoints)")
+    ap.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config, args.set)
+        trainer = Trainer(cfg, args.run_dir, resume=not args.no_resume, progress=not args.no_progress)
+        out = trainer.run()
+    except (ConfigError, CheckpointError) as exc:
+        print(f"aac_train: error: {exc}", file=sys.stderr)
+        return 2
+    rep = out["report"]
+    print(f"run folder: {out['run_dir']}  ({out['env_steps']} env steps)")
+    print(f"exported actor: {out['actor']}")
+    if rep:
+        print(f"eval report: {rep['paths']['markdown']}  success {rep['conditions']['train']['success_rate']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
