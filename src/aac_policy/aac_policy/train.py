@@ -89,7 +89,7 @@ class Trainer:
                                cfg.aux_loss, getattr(base, "state_layout", None))
         self.agent = Agent(self.spec, cfg)
         self.replay = HerReplay(self.spec, self.eval_env.observation_space, cfg.replay_capacity, self.T,
-                                cfg.her_k, base.compute_reward, seed=cfg.seed)
+                                cfg.her_k, lambda ag, g: base.compute_reward(ag, g, None), seed=cfg.seed)
         self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
         self.env_steps = self.episodes = 0
         self.wall_time = 0.0

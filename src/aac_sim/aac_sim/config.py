@@ -92,6 +92,11 @@ class RandomizationConfig:
 
     colors: bool = True               # table / floor / object / robot colours, per episode
     lighting: bool = True             # light direction, ambient / diffuse / specular, per episode
+    light_elevation_deg: tuple[float, float] = (25.0, 85.0)   # above the horizon; azimuth is uniform
+    light_color_min: float = 0.8      # each RGB channel of the light uniform in [light_color_min, 1]
+    light_ambient: tuple[float, float] = (0.3, 0.8)
+    light_diffuse: tuple[float, float] = (0.2, 0.7)
+    light_specular: tuple[float, float] = (0.0, 0.3)
     camera: bool = True               # extrinsic pose and FOV jitter, per episode
     camera_pos_jitter_m: float = 0.02
     camera_rot_jitter_deg: float = 2.0
@@ -106,6 +111,8 @@ class RandomizationConfig:
     action: bool = True               # per step Gaussian action noise + per episode latency
     action_noise_std: float = 0.02
     action_latency_max_steps: int = 1
+    textures: bool = False            # procedural texture on table and floor, per episode (off in training:
+                                      # a held-out condition for evaluation)
 
     def __post_init__(self):
         w = "randomization"
@@ -117,6 +124,11 @@ class RandomizationConfig:
             raise ConfigError(f"{w}.depth_dropout_prob must be in [0, 1), got {self.depth_dropout_prob}")
         if self.camera_fov_jitter >= 0.5:
             raise ConfigError(f"{w}.camera_fov_jitter must be < 0.5, got {self.camera_fov_jitter}")
+        _check_range(f"{w}.light_elevation_deg", self.light_elevation_deg, 0.0, 90.0)
+        if not 0 <= self.light_color_min <= 1:
+            raise ConfigError(f"{w}.light_color_min must be in [0, 1], got {self.light_color_min}")
+        for name in ("light_ambient", "light_diffuse", "light_specular"):
+            _check_range(f"{w}.{name}", getattr(self, name), 0.0, 1.0)
         _check_range(f"{w}.object_size_m", self.object_size_m, 0.02, 0.07)  # must fit the 8 cm gripper
         _check_range(f"{w}.object_mass_kg", self.object_mass_kg, 1e-3, 2.0)
         _check_range(f"{w}.object_friction", self.object_friction, 0.0, 5.0)
@@ -125,7 +137,8 @@ class RandomizationConfig:
 
     @classmethod
     def off(cls) -> "RandomizationConfig":
-        return cls(colors=False, lighting=False, camera=False, depth_noise=False, object_physics=False, action=False)
+        return cls(colors=False, lighting=False, camera=False, depth_noise=False, object_physics=False, action=False,
+                   textures=False)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from .camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML
 from .config import ConfigError, SimConfig, from_dict
 from .preprocessing import CropResize, metres_to_depth_mm
 from .randomization import DomainRandomizer, EpisodeParams
-from .scene import (GRIPPER_MAX_WIDTH, PandaIK, build_scene, command_joints, make_block, reset_robot)
+from .scene import (GRIPPER_MAX_WIDTH, PandaIK, build_scene, command_joints, load_textures, make_block,
+                    reset_robot)
 from .tasks import goal_distance, make_task
 
 ACTOR_KEYS = ("rgb", "depth", "proprio", "desired_goal")
@@ -84,6 +85,7 @@ class AacPandaEnv(gym.Env):
         self.block = None
         self._blocks: dict[float, int] = {}
         self._parking: dict[int, tuple] = {}
+        self._texture_ids: tuple[int, ...] | None = None   # loaded on the first textured episode
 
         layout = ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if self.task.has_object else ())
         self.state_layout = layout_slices(layout)
@@ -192,8 +194,15 @@ class AacPandaEnv(gym.Env):
                 self.block = block
             p.changeDynamics(block, -1, mass=ep.object_mass, lateralFriction=ep.object_friction, physicsClientId=c)
             p.changeVisualShape(block, -1, rgbaColor=ep.colors["object"], physicsClientId=c)
-        p.changeVisualShape(s.table, -1, rgbaColor=ep.colors["table"], physicsClientId=c)
-        p.changeVisualShape(s.floor, -1, rgbaColor=ep.colors["floor"], physicsClientId=c)
+        if ep.textures is None:
+            p.changeVisualShape(s.table, -1, rgbaColor=ep.colors["table"], physicsClientId=c)
+            p.changeVisualShape(s.floor, -1, rgbaColor=ep.colors["floor"], physicsClientId=c)
+        else:   # white base colour: TinyRenderer multiplies the texture by it
+            if self._texture_ids is None:
+                self._texture_ids = load_textures(c)
+            for part, body in (("table", s.table), ("floor", s.floor)):
+                tid = self._texture_ids[ep.textures[part]]
+                p.changeVisualShape(body, -1, rgbaColor=(1, 1, 1, 1), textureUniqueId=tid, physicsClientId=c)
         for link in s.robot_links:
             color = ep.colors["robot_dark"] if link in s.robot_dark_links else ep.colors["robot"]
             p.changeVisualShape(s.robot, link, rgbaColor=color, physicsClientId=c)

@@ -13,11 +13,13 @@ import numpy as np
 
 from .camera import CameraExtrinsics, CameraIntrinsics
 from .config import RandomizationConfig
-from .scene import NOMINAL_COLORS
+from .scene import NOMINAL_COLORS, NUM_TEXTURES
 
 BANK_FRAMES = 32
 OBJECT_SIZE_LEVELS = 6
-STREAMS = ("colors", "lighting", "camera", "depth_noise", "object_physics", "action")
+# Append new streams at the END: SeedSequence.spawn children are indexed, so the earlier
+# streams (and everything they draw) stay identical.
+STREAMS = ("colors", "lighting", "camera", "depth_noise", "object_physics", "action", "textures")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class EpisodeParams:
     object_mass: float = 0.1
     object_friction: float = 1.0
     action_latency: int = 0
+    textures: dict | None = None   # {"table": i, "floor": j}: indices into the texture bank; None = plain colours
 
 
 def _random_color(rng, lo=0.05, hi=0.95):
@@ -73,14 +76,15 @@ class DomainRandomizer:
         lighting = Lighting()
         if cfg.lighting:
             r = rng["lighting"]
-            azimuth, elevation = r.uniform(-math.pi, math.pi), r.uniform(math.radians(25), math.radians(85))
+            el_lo, el_hi = cfg.light_elevation_deg
+            azimuth, elevation = r.uniform(-math.pi, math.pi), r.uniform(math.radians(el_lo), math.radians(el_hi))
             dist = 2.0
             lighting = Lighting(
                 direction=(dist * math.cos(elevation) * math.cos(azimuth),
                            dist * math.cos(elevation) * math.sin(azimuth), dist * math.sin(elevation)),
-                color=tuple(r.uniform(0.8, 1.0, size=3).tolist()),
-                ambient=float(r.uniform(0.3, 0.8)), diffuse=float(r.uniform(0.2, 0.7)),
-                specular=float(r.uniform(0.0, 0.3)))
+                color=tuple(r.uniform(cfg.light_color_min, 1.0, size=3).tolist()),
+                ambient=float(r.uniform(*cfg.light_ambient)), diffuse=float(r.uniform(*cfg.light_diffuse)),
+                specular=float(r.uniform(*cfg.light_specular)))
         if cfg.camera:
             r = rng["camera"]
             dpos = r.uniform(-cfg.camera_pos_jitter_m, cfg.camera_pos_jitter_m, size=3)
@@ -97,7 +101,11 @@ class DomainRandomizer:
         latency = 0
         if cfg.action and cfg.action_latency_max_steps > 0:
             latency = int(rng["action"].integers(0, cfg.action_latency_max_steps + 1))
-        return EpisodeParams(colors, lighting, extrinsics, intrinsics, size, mass, friction, latency)
+        textures = None
+        if cfg.textures:
+            r = rng["textures"]
+            textures = {"table": int(r.integers(NUM_TEXTURES)), "floor": int(r.integers(NUM_TEXTURES))}
+        return EpisodeParams(colors, lighting, extrinsics, intrinsics, size, mass, friction, latency, textures)
 
     def depth(self, z: np.ndarray) -> np.ndarray:
         """Stereo-like noise on metric depth: std grows with z^2; dropped pixels become 0 (no reading).

@@ -8,6 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pybullet as p
 import pybullet_data
@@ -71,6 +72,78 @@ def panda_urdf(render_model: str = "low_poly") -> str:
             f.write(text)
         os.replace(tmp, out)
     return str(out)
+
+
+TEXTURE_SIZE = 256
+# Procedural texture bank (domain randomization `textures`): the content of texture i is a fixed
+# function of i, written once as a PNG into the cache dir and loaded once per PyBullet client.
+# A texture spans a whole face of a box (the 1.15 x 1.0 m table top, of which the camera sees only
+# a fifth to a quarter in each direction): the pattern scales below are chosen for that view.
+TEXTURE_KINDS = ("checker", "checker", "checker", "stripes", "stripes", "noise", "noise", "grid")
+NUM_TEXTURES = len(TEXTURE_KINDS)
+
+
+def _value_noise(rng, cells: int, n: int) -> np.ndarray:
+    """Smooth random field in [0, 1]: a cells x cells random grid, bilinearly upsampled to n x n."""
+    grid = rng.random((cells + 1, cells + 1))
+    t = np.linspace(0, cells, n, endpoint=False)
+    i = t.astype(int)
+    f = t - i
+    f = f * f * (3 - 2 * f)   # smoothstep
+    rows = grid[i] * (1 - f)[:, None] + grid[i + 1] * f[:, None]
+    return rows[:, i] * (1 - f)[None, :] + rows[:, i + 1] * f[None, :]
+
+
+def make_texture(index: int, n: int = TEXTURE_SIZE) -> np.ndarray:
+    """Texture `index` of the bank as an n x n x 3 uint8 RGB image (deterministic)."""
+    if not 0 <= index < NUM_TEXTURES:
+        raise ValueError(f"texture index must be in [0, {NUM_TEXTURES}), got {index}")
+    rng = np.random.default_rng(1000 + index)
+    c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
+    if np.abs(c0 - c1).sum() < 0.9:   # keep the two colours of a pattern well apart
+        c1 = 1.0 - c0
+    y, x = np.mgrid[0:n, 0:n] / n
+    kind = TEXTURE_KINDS[index]
+    if kind == "checker":
+        cells = (6, 12, 20)[index % 3]
+        w = ((np.floor(x * cells) + np.floor(y * cells)) % 2)
+    elif kind == "stripes":
+        period = (1 / 24, 1 / 20)[index % 2]
+        u = y if index % 2 else (x + y) / np.sqrt(2)   # straight or diagonal stripes
+        w = (np.floor(u / period) % 2)
+    elif kind == "noise":
+        w = 0.6 * _value_noise(rng, 16, n) + 0.4 * _value_noise(rng, 48, n)
+        w = (w - w.min()) / max(w.max() - w.min(), 1e-9)
+    else:   # grid: thin lines on a plain background (tiles)
+        cells = 24
+        w = ((np.abs((x * cells) % 1 - 0.5) > 0.42) | (np.abs((y * cells) % 1 - 0.5) > 0.42)).astype(float)
+    img = c0[None, None] * (1 - w[..., None]) + c1[None, None] * w[..., None]
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def texture_files() -> tuple[str, ...]:
+    """PNG paths of the texture bank, generated into the cache dir on first use (content-addressed)."""
+    paths = []
+    out_dir = _cache_dir() / "textures"
+    for i in range(NUM_TEXTURES):
+        img = make_texture(i)
+        digest = hashlib.sha1(img.tobytes()).hexdigest()[:12]
+        out = out_dir / f"texture_{i}_{digest}.png"
+        if not out.exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".png")   # several workers may get here at once
+            os.close(fd)
+            if not cv2.imwrite(tmp, cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+                os.unlink(tmp)
+                raise OSError(f"could not write texture {tmp}")
+            os.replace(tmp, out)
+        paths.append(str(out))
+    return tuple(paths)
+
+
+def load_textures(client: int) -> tuple[int, ...]:
+    """Load the texture bank into a PyBullet client; returns texture ids indexed like the bank."""
+    return tuple(p.loadTexture(path, physicsClientId=client) for path in texture_files())
 
 
 @dataclass

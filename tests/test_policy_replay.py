@@ -1,0 +1,127 @@
+"""HER replay: relabelling by index, recomputed rewards, memory layout, disk round trip."""
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from aac_policy.replay import EpisodeStore, HerReplay
+from aac_policy.spec import build_spec
+
+T, S = 6, 8
+
+
+def pixel_space():
+    vec = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
+    return spaces.Dict({"rgb": spaces.Box(0, 255, (S, S, 3), np.uint8), "depth": spaces.Box(0, 65535, (S, S), np.uint16),
+                        "proprio": vec(7), "desired_goal": vec(3), "state": vec(5), "achieved_goal": vec(3)})
+
+
+def reward_fn(ag, g):
+    return -(np.linalg.norm(ag - g, axis=-1) > 0.05).astype(np.float32)
+
+
+def make_episode(ep_id, length=T):
+    """Frame t of episode e carries (e, t) in every key, so a sampled value says where it came from."""
+    t = np.arange(length + 1, dtype=np.float32)
+    obs = {"rgb": np.zeros((length + 1, S, S, 3), np.uint8), "depth": np.zeros((length + 1, S, S), np.uint16),
+           "proprio": np.zeros((length + 1, 7), np.float32), "state": np.zeros((length + 1, 5), np.float32),
+           "achieved_goal": np.stack([np.full_like(t, ep_id), t, np.zeros_like(t)], 1),
+           "desired_goal": np.tile(np.array([ep_id, 99.0, 1.0], np.float32), (length + 1, 1))}
+    obs["rgb"][:, 0, 0, 0] = np.arange(length + 1)
+    obs["depth"][:, 0, 0] = 1000 * ep_id + np.arange(length + 1)
+    obs["proprio"][:, 0] = t
+    actions = np.stack([np.full(length, ep_id), np.arange(length), np.zeros(length), np.zeros(length)], 1) / 100
+    return obs, actions.astype(np.float32)
+
+
+def make_replay(her_k=4, capacity=100 * T, wiring="asymmetric"):
+    space = pixel_space()
+    spec = build_spec(space, spaces.Box(-1, 1, (4,), np.float32), wiring, aux=False)
+    return HerReplay(spec, space, capacity, T, her_k, reward_fn, seed=0)
+
+
+def test_her_relabels_with_future_achieved_goals_and_recomputes_rewards():
+    rb = make_replay(her_k=4)
+    for e in range(5):
+        rb.add_episode(*make_episode(e))
+    b = rb.sample(4000)
+    obs, nxt = b["obs"], b["next_obs"]
+    ep = obs["achieved_goal"][:, 0]
+    t = obs["achieved_goal"][:, 1]
+    g = obs["desired_goal"]
+    relabel = b["goal_relabelled"]
+    # k = 4: 4 relabelled goals for each original one
+    assert abs(relabel.mean() - 0.8) < 0.03
+    # original goals are untouched
+    assert np.all(g[~relabel, 1] == 99.0)
+    # relabelled goals are achieved goals of a LATER frame (t+1 .. T) of the SAME episode
+    assert np.all(g[relabel, 0] == ep[relabel])
+    assert np.all(g[relabel, 1] >= t[relabel] + 1) and np.all(g[relabel, 1] <= T)
+    # every future frame is used, including the last one
+    assert set(np.unique(g[relabel, 1] - t[relabel]).astype(int)) == set(range(1, T + 1))
+    # rewards are recomputed for the relabelled goal from the NEXT achieved goal
+    np.testing.assert_array_equal(b["reward"], reward_fn(nxt["achieved_goal"], g))
+    assert (b["reward"][relabel] == 0).any() and (b["reward"][~relabel] == -1).all()
+    # next obs and obs share the goal; next obs is frame t + 1 of the same episode
+    np.testing.assert_array_equal(nxt["desired_goal"], g)
+    np.testing.assert_array_equal(nxt["achieved_goal"][:, 1], t + 1)
+    np.testing.assert_array_equal(nxt["depth"][:, 0, 0], 1000 * ep + t + 1)
+    np.testing.assert_array_equal(b["action"][:, 1] * 100, t)
+
+
+def test_her_k0_never_relabels():
+    rb = make_replay(her_k=0)
+    rb.add_episode(*make_episode(0))
+    b = rb.sample(500)
+    assert not b["goal_relabelled"].any()
+    assert np.all(b["obs"]["desired_goal"][:, 1] == 99.0)
+
+
+def test_memory_layout_frames_stored_once_in_native_dtypes():
+    rb = make_replay()
+    assert rb.obs["rgb"].dtype == np.uint8 and rb.obs["rgb"].shape == (rb.max_episodes, T + 1, S, S, 3)
+    assert rb.obs["depth"].dtype == np.uint16 and rb.obs["depth"].shape == (rb.max_episodes, T + 1, S, S)
+    # no separate next-observation storage and no float image copies anywhere
+    assert not any(k.startswith("next") for k in rb.obs)
+    assert all(a.dtype != np.float32 for k, a in rb.obs.items() if k in ("rgb", "depth"))
+    per_frame = S * S * 3 + S * S * 2 + 4 * (7 + 3 + 5 + 3)
+    expected = per_frame * (T + 1) / T + 4 * 4 + 8 / T
+    assert rb.bytes_per_transition() == pytest.approx(expected)
+    # an 84x84 RGB-D transition costs ~36 KB (float32 obs + next-obs copies would be ~226 KB)
+    big = spaces.Dict({**pixel_space().spaces, "rgb": spaces.Box(0, 255, (84, 84, 3), np.uint8),
+                       "depth": spaces.Box(0, 65535, (84, 84), np.uint16)})
+    spec = build_spec(big, spaces.Box(-1, 1, (4,), np.float32), "asymmetric", aux=False)
+    rb84 = HerReplay(spec, big, 50 * 1000, 50, 4, reward_fn)
+    assert rb84.bytes_per_transition() < 37_000
+
+
+def test_ring_buffer_overwrites_oldest_episode():
+    rb = make_replay(capacity=3 * T)
+    for e in range(5):
+        rb.add_episode(*make_episode(e))
+    assert rb.size == 3 and rb.transitions == 3 * T
+    held = set(np.unique(rb.sample(500)["obs"]["achieved_goal"][:, 0]).astype(int))
+    assert held == {2, 3, 4}
+
+
+def test_variable_length_and_bad_episodes():
+    rb = make_replay()
+    rb.add_episode(*make_episode(0, length=3))
+    b = rb.sample(300)
+    relabelled_t = b["obs"]["desired_goal"][b["goal_relabelled"], 1]
+    assert b["obs"]["achieved_goal"][:, 1].max() <= 2 and relabelled_t.max() == 3
+    obs, actions = make_episode(1)
+    with pytest.raises(ValueError, match="frames"):
+        rb.add_episode({**obs, "proprio": obs["proprio"][:-1]}, actions)
+    with pytest.raises(ValueError, match="actions"):
+        rb.add_episode(obs, np.zeros((T + 1, 4), np.float32))
+
+
+def test_episode_store_round_trip_and_torn_file(tmp_path):
+    store = EpisodeStore(tmp_path, keep=100)
+    for e in range(4):
+        store.write(e, *make_episode(e))
+    store.path(1).write_bytes(b"torn")              # a file cut short by a crash is skipped
+    rb = make_replay()
+    assert store.reload(rb, count=4) == 3
+    assert set(np.unique(rb.sample(300)["obs"]["achieved_goal"][:, 0]).astype(int)) == {0, 2, 3}
+    assert not list(tmp_path.glob("*.tmp*"))
