@@ -95,10 +95,11 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, in_channels: int, image_size: int, feature_dim: int):
         super().__init__()
+        pad = (2, 1, 1) if image_size < 36 else (0, 0, 0)   # small images (tests, 16-32 px) need padding
         self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(in_channels, 32, 8, stride=4, padding=pad[0]), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2, padding=pad[1]), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1, padding=pad[2]), nn.ReLU(),
             nn.Flatten())
         with torch.no_grad():
             flat = self.convs(torch.zeros(1, in_channels, image_size, image_size)).shape[1]

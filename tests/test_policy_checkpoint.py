@@ -1,0 +1,117 @@
+"""Atomic checkpoints, corrupt-file fallback, no pickles, resume after kill -9, refused mismatches."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from aac_policy import checkpoint as ck
+from aac_policy.checkpoint import CheckpointError, list_checkpoints, load_latest, save_checkpoint
+from aac_policy.train import Trainer, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def payload(v):
+    return {"weights": torch.full((3,), float(v)), "config": {"a": 1}}
+
+
+def test_save_keeps_newest_and_loads_with_weights_only(tmp_path):
+    for step in (10, 20, 30):
+        save_checkpoint(tmp_path, step, payload(step), keep=2)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint_000000020.pt", "checkpoint_000000030.pt"]
+    data, path = load_latest(tmp_path)
+    assert data["step"] == 30 and torch.equal(data["weights"], torch.full((3,), 30.0))
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+
+
+def test_crash_while_writing_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path, 10, payload(10))
+    real_write = ck.os.fsync
+
+    def crash(fd):   # the process "dies" after writing part of the file, before the rename
+        raise KeyboardInterrupt("simulated crash")
+    monkeypatch.setattr(ck.os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path, 20, payload(20))
+    monkeypatch.setattr(ck.os, "fsync", real_write)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_000000010.pt"]   # no torn file, no temp file
+    assert load_latest(tmp_path)[0]["step"] == 10
+
+
+def test_truncated_newest_checkpoint_falls_back_to_previous(tmp_path):
+    save_checkpoint(tmp_path, 10, payload(10))
+    newest = save_checkpoint(tmp_path, 20, payload(20))
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])   # torn by a disk-full / power cut
+    data, path = load_latest(tmp_path)
+    assert data["step"] == 10 and path.name == "checkpoint_000000010.pt"
+    list_checkpoints(tmp_path)[0].write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="every checkpoint is unreadable"):
+        load_latest(tmp_path)
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    torch.save({"format": ck.FORMAT, "step": 1, "x": Evil()}, tmp_path / "checkpoint_000000001.pt")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        load_latest(tmp_path)
+
+
+FAST = ["wiring=state", "sim.task=reach", "num_envs=1", "random_steps=200", "eval_episodes=2",
+        "eval_every_steps=500", "checkpoint_every_steps=500", "final_eval_episodes=2", "video_episodes=0",
+        "batch_size=64", "hidden_dim=64"]
+
+
+def test_resume_after_kill_9_continues_from_last_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "aac_policy.train", "--run-dir", str(run), "--no-progress",
+           *[a for s in FAST + ["total_env_steps=100000"] for a in ("--set", s)]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_sim", "aac_policy"))}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and len(list_checkpoints(run / "checkpoints")) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)     # no chance to clean up
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    saved, path = load_latest(run / "checkpoints")
+    step = saved["step"]
+    assert step >= 1000 and saved["episodes"] == step // 50
+
+    cfg = load_config(None, FAST + [f"total_env_steps={step + 500}"])
+    trainer = Trainer(cfg, run, progress=False)
+    assert trainer.env_steps == step and trainer.episodes == saved["episodes"]
+    assert trainer.replay.size == saved["episodes"]           # replay came back from disk
+    actor_sd = trainer.agent.actor.state_dict()
+    for k, v in saved["agent"]["actor"].items():
+        assert torch.equal(actor_sd[k], v)
+    out = trainer.run()
+    assert out["env_steps"] == step + 500
+    steps = [json.loads(line)["env_steps"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and len(steps) == len(set(steps))   # no duplicated evals after the resume
+    assert (run / "actor.pt").exists()
+
+
+def test_resume_with_a_different_config_is_refused_naming_the_field(tmp_path):
+    cfg = load_config(None, FAST + ["total_env_steps=100"])
+    Trainer(cfg, tmp_path, progress=False).save()
+    with pytest.raises(CheckpointError, match=r"sim\.image_size: checkpoint has 84, this run has 64"):
+        Trainer(load_config(None, FAST + ["total_env_steps=100", "sim.image_size=64"]), tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match=r"algo: checkpoint has 'td3', this run has 'ddpg'"):
+        Trainer(load_config(None, FAST + ["total_env_steps=100", "algo=ddpg"]), tmp_path, progress=False)
+    # the budget may change on resume
+    t = Trainer(load_config(None, FAST + ["total_env_steps=200"]), tmp_path, progress=False)
+    assert t.env_steps == 0
