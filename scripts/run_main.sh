@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The main job. Until the learner lands (issue 3) this is the simulator demo: every task run
-# by the privileged scripted controller through the full RGB-D pipeline, plus the actor-image grid.
+# The main job: train the default policy (push, asymmetric actor-critic, TD3 + HER, pixels -> actions)
+# in the embedded in-process PyBullet simulator. Leaves in the run folder (default runs/main):
+# checkpoints/, actor.pt (exported TorchScript actor + obs spec), learning_curve.png, metrics.jsonl,
+# tb/ (TensorBoard) and eval/report.{md,json} + episodes.gif. Re-running resumes the run.
+# Extra arguments go to aac_train, e.g.  scripts/run_main.sh --set sim.task=reach --set total_env_steps=20000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh requirements.txt
-exec .venv/bin/aac_sim_demo --out "${RUN_DIR:-runs/demo}" "$@"
+exec .venv/bin/aac_train --run-dir "${RUN_DIR:-runs/main}" "$@"

@@ -25,7 +25,8 @@ class TrainConfig:
     seed: int = 0
 
     # --- budget and data collection
-    total_env_steps: int = 200_000
+    total_env_steps: int = 300_000
+    max_wall_minutes: float = 0.0    # stop (and finish: export, report) after this much training time; 0 = no limit
     num_envs: int = 2                # rollout worker processes (1 = in-process)
     random_steps: int = 2_000        # uniform random actions first (fills replay with varied data)
     exploration_noise: float = 0.2   # Gaussian action noise std
@@ -86,7 +87,7 @@ class TrainConfig:
         for name in ("actor_lr", "critic_lr", "updates_per_step"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("exploration_noise", "target_noise", "target_noise_clip", "action_l2", "aux_weight"):
+        for name in ("max_wall_minutes", "exploration_noise", "target_noise", "target_noise_clip", "action_l2", "aux_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 

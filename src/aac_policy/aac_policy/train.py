@@ -35,7 +35,7 @@ from .spec import build_spec
 
 log = logging.getLogger("aac_train")
 # may change between a run and its resume; everything else must match the checkpoint
-RESUMABLE_CHANGES = {"total_env_steps", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
+RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
                      "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads"}
 ACTOR_FILE = "actor.pt"
 
@@ -206,7 +206,7 @@ class Trainer:
         try:
             if self.env_steps == 0:
                 self._log_eval(writer, 0, self.evaluate(cfg.eval_episodes))
-            while self.env_steps < cfg.total_env_steps:
+            while self.env_steps < cfg.total_env_steps and not self._out_of_time():
                 t0 = time.perf_counter()
                 roll = self.collect(envs, seed)
                 seed = None   # later resets continue each env's own random stream
@@ -228,7 +228,8 @@ class Trainer:
                 writer.add_scalar("train/return", roll["return"], step)
                 for k, v in last.items():
                     writer.add_scalar(k, v, step)
-                if step >= next_eval or step >= cfg.total_env_steps:
+                last_round = step >= cfg.total_env_steps or self._out_of_time()
+                if step >= next_eval or last_round:
                     next_eval += cfg.eval_every_steps
                     speed = {"env_steps_per_s": step / max(self.wall_time, 1e-9),
                              "collect_steps_per_s": roll["steps"] / max(t1 - t0, 1e-9),
@@ -237,10 +238,12 @@ class Trainer:
                     for k, v in speed.items():
                         if v is not None:
                             writer.add_scalar(f"speed/{k}", v, step)
+                    t3 = time.perf_counter()
                     result = self.evaluate(cfg.eval_episodes)
+                    self.wall_time += time.perf_counter() - t3   # wall time includes evaluation
                     self._log_eval(writer, step, result)
                     bar.set_postfix(success=f"{result['success_rate']:.2f}", refresh=False)
-                if step >= next_ckpt or step >= cfg.total_env_steps:
+                if step >= next_ckpt or last_round:
                     next_ckpt += cfg.checkpoint_every_steps
                     self.save()
         finally:
@@ -248,6 +251,9 @@ class Trainer:
             writer.close()
             envs.close()
         return self.finish()
+
+    def _out_of_time(self) -> bool:
+        return self.cfg.max_wall_minutes > 0 and self.wall_time >= 60 * self.cfg.max_wall_minutes
 
     def _log_eval(self, writer, step: int, result: dict) -> None:
         row = {"env_steps": step, "wall_time_s": round(self.wall_time, 2), **result}
