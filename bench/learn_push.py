@@ -4,7 +4,7 @@
 Target (issue 3): asymmetric >= 90 % eval success within 2 h wall time on this 2-core machine, and
 symmetric at the same env steps <= half of that. Each run goes to bench/runs/push_<wiring>_seed<k>/
 (resumable: re-running continues it); the comparison plot and a JSON summary with every curve
-(env steps AND wall time) go to bench/results/learn_push.{json,png}.
+(env steps AND wall time) go to bench/results/learn_push_<wirings>.{json,png}.
 """
 from __future__ import annotations
 
@@ -53,10 +53,12 @@ def main() -> int:
             summary.setdefault("asymmetric_vs_symmetric_at_same_steps", []).append(
                 {"env_steps": common, "asymmetric": success_at(a_rows, common),
                  "symmetric": success_at(s_rows, common)})
-    png = plot_comparison(runs, HERE / "results" / "learn_push.png", title=f"push, {args.minutes:.0f} min per run")
+    tag = "_".join(args.wirings)
+    png = plot_comparison(runs, HERE / "results" / f"learn_push_{tag}.png",
+                          title=f"push, {args.minutes:.0f} min per run")
     result = {"command": "python bench/learn_push.py " + " ".join(sys.argv[1:]), "minutes_per_run": args.minutes,
               "summary": summary, "curves": curves, "configs": configs, "plot": str(png.name)}
-    (HERE / "results" / "learn_push.json").write_text(json.dumps(result, indent=2))
+    (HERE / "results" / f"learn_push_{tag}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -18,6 +18,7 @@ import torch
 
 from aac_policy.agent import Agent
 from aac_policy.config import TrainConfig
+from aac_policy.perf import keep_freed_memory_for_reuse
 from aac_policy.replay import HerReplay
 from aac_policy.spec import build_spec
 from aac_sim.env import AacPandaEnv
@@ -63,13 +64,14 @@ def env_rate(env, steps=300):
 
 def main():
     torch.set_num_threads(2)
+    malloc_tuned = keep_freed_memory_for_reuse()   # as the trainer does
     rng = np.random.default_rng(0)
     cfg = TrainConfig()
     env = AacPandaEnv(task="push")
     results = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
                "threads": torch.get_num_threads(), "batch": BATCH, "image_size": env.cfg.image_size,
                "updates_per_step": cfg.updates_per_step, "actor_update_every": cfg.actor_update_every,
-               "command": "python bench/learner_speed.py", "wirings": {}}
+               "command": "python bench/learner_speed.py", "malloc_tuned": malloc_tuned, "wirings": {}}
     results["env_steps_per_s_in_process_rgbd"] = round(env_rate(env), 1)
     env_state = AacPandaEnv(task="push", render_images=False)
     results["env_steps_per_s_in_process_state_only"] = round(env_rate(env_state), 1)

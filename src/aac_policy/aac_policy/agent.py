@@ -56,6 +56,7 @@ class Agent:
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
         self.critic_updates = 0
+        self.np_rng = np.random.default_rng(cfg.seed + 1)   # augmentation shifts
         self.q_low, self.q_high = -1.0 / (1.0 - cfg.gamma), 0.0   # sparse {-1, 0} rewards bound the return
 
     # ------------------------------------------------------------------ inputs
@@ -67,8 +68,8 @@ class Agent:
 
     def images(self, obs: dict, shift_pad: int = 0) -> torch.Tensor:
         keys = self.spec.image_keys
-        raw = random_shift([self._t(obs[k]) for k in keys], shift_pad)
-        named = dict(zip(keys, raw))
+        raw = random_shift([np.asarray(obs[k]) for k in keys], shift_pad, self.np_rng)
+        named = {k: self._t(x) for k, x in zip(keys, raw)}
         return image_tensor(named.get("rgb"), named.get("depth"))
 
     def update_norms(self, obs: dict) -> None:
@@ -92,9 +93,12 @@ class Agent:
         action = self._t(batch["action"])
         reward = self._t(batch["reward"])
         img = img2 = None
+        actor_step = (self.critic_updates + 1) % cfg.actor_update_every == 0
         if cfg.pixels:
             pad = cfg.augment_pad if cfg.augment else 0
-            img, img2 = self.images(o, pad), self.images(o2, pad)
+            img2 = self.images(o2, pad)            # the target actor always looks at the next frame
+            if spec.critic_images or actor_step:   # the asymmetric critic alone never needs pixels
+                img = self.images(o, pad)
 
         critic_vec, critic_vec2 = self.vec(o, spec.critic_vec_keys), self.vec(o2, spec.critic_vec_keys)
         with torch.no_grad():
@@ -116,7 +120,7 @@ class Agent:
         self.critic_updates += 1
         metrics = {"loss/critic": critic_loss.item(), "q/mean": qs[0].mean().item(), "q/target": target.mean().item()}
 
-        if self.critic_updates % cfg.actor_update_every == 0:
+        if actor_step:
             metrics.update(self._update_actor(o, img, critic_vec.detach()))
         return metrics
 

@@ -5,18 +5,16 @@ Reuses the simulator's strict dataclass loader so a typo anywhere (`sim.randomiz
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from aac_sim.config import ConfigError, SimConfig, from_dict, load_yaml
+from aac_sim.config import ConfigError, SimConfig, StrictConfig
 
 WIRINGS = ("asymmetric", "symmetric", "state")
 ALGOS = ("ddpg", "td3")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(StrictConfig):
     # --- what is learned
     sim: SimConfig = field(default_factory=SimConfig)
     env_id: str | None = None        # any gymnasium goal-conditioned env id instead of our sim (then `sim` is unused)
@@ -95,20 +93,6 @@ class TrainConfig:
     def pixels(self) -> bool:
         """Does the actor look at images?"""
         return self.wiring != "state"
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        return from_dict(cls, data)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "TrainConfig":
-        return load_yaml(cls, path)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes) -> "TrainConfig":
-        return dataclasses.replace(self, **changes)
 
 
 def set_by_path(data: dict, dotted: str, value) -> None:

@@ -6,8 +6,9 @@ The same functions run inside the exported actor, so training and deployment see
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -50,31 +51,44 @@ def image_tensor(rgb: Optional[torch.Tensor], depth: Optional[torch.Tensor]) -> 
     """(B,H,W,3) RGB 0..255 and/or (B,H,W) depth in mm (any numeric dtype) -> (B,C,H,W) float.
 
     Built directly in channels-last memory (the conv stack runs ~1.5x faster that way on CPU):
-    the (B,H,W,C) float tensor viewed as NCHW needs no copy.
+    the (B,H,W,C) float tensor viewed as NCHW needs no copy. Filling one preallocated tensor is
+    2x faster than converting the parts and concatenating them.
     """
-    parts: List[torch.Tensor] = []
+    ref = rgb if rgb is not None else depth
+    assert ref is not None, "image_tensor needs rgb and/or depth"
+    c = (3 if rgb is not None else 0) + (1 if depth is not None else 0)
+    out = torch.empty((ref.shape[0], ref.shape[1], ref.shape[2], c), dtype=torch.float32, device=ref.device)
+    i = 0
     if rgb is not None:
-        parts.append(rgb.float() * (1.0 / 255.0))
+        out[:, :, :, 0:3].copy_(rgb)
+        out[:, :, :, 0:3].mul_(1.0 / 255.0)
+        i = 3
     if depth is not None:
-        # DEPTH_RANGE_M = 2.0 written as literals so that TorchScript can compile this function
-        parts.append(torch.clamp(depth.float() * (0.001 / 2.0), 0.0, 1.0).unsqueeze(-1))
-    return torch.cat(parts, dim=-1).permute(0, 3, 1, 2)
+        # DEPTH_RANGE_M = 2.0, written as literals so that TorchScript can compile this function
+        out[:, :, :, i].copy_(depth)
+        out[:, :, :, i].mul_(0.001 / 2.0).clamp_(0.0, 1.0)
+    return out.permute(0, 3, 1, 2)
 
 
-def random_shift(imgs: List[torch.Tensor], pad: int) -> List[torch.Tensor]:
-    """DrQ augmentation on raw (B,H,W,...) images: shift each sample by a random integer offset in
-    [-pad, pad], replicating the border (same as replicate-pad + random crop). All images of one
-    sample (RGB and depth) get the same shift. Done before the float conversion: 4x less memory traffic."""
+def random_shift(imgs: list[np.ndarray], pad: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """DrQ augmentation on raw (B,H,W,...) image batches: shift each sample by a random integer
+    offset in [-pad, pad], replicating the border (= replicate-pad + random crop). All images of
+    one sample (RGB and depth) get the same shift. Done on the uint8/uint16 arrays before the
+    float conversion, with one slice copy per sample: 3 ms for a 256 x 84x84 RGB-D batch, against
+    9 ms for the same gather as one advanced-indexing op in torch."""
     if pad <= 0:
         return imgs
     b, h, w = imgs[0].shape[:3]
-    dev = imgs[0].device
-    dy = torch.randint(-pad, pad + 1, (b, 1), device=dev)
-    dx = torch.randint(-pad, pad + 1, (b, 1), device=dev)
-    rows = (dy + torch.arange(h, device=dev)).clamp(0, h - 1)[:, :, None]    # (b, h, 1)
-    cols = (dx + torch.arange(w, device=dev)).clamp(0, w - 1)[:, None, :]    # (b, 1, w)
-    bidx = torch.arange(b, device=dev)[:, None, None]
-    return [x[bidx, rows, cols] for x in imgs]
+    dy = rng.integers(0, 2 * pad + 1, b)
+    dx = rng.integers(0, 2 * pad + 1, b)
+    out = []
+    for x in imgs:
+        padded = np.pad(x, [(0, 0), (pad, pad), (pad, pad)] + [(0, 0)] * (x.ndim - 3), mode="edge")
+        y = np.empty_like(x)
+        for i in range(b):
+            y[i] = padded[i, dy[i]:dy[i] + h, dx[i]:dx[i] + w]
+        out.append(y)
+    return out
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 3) -> nn.Sequential:

@@ -28,9 +28,13 @@ def plot_learning_curve(metrics_path: str | Path, out_png: str | Path, title: st
         succ = [r["success_rate"] for r in rows]
         axes[0].plot(steps, succ, marker="o", ms=3)
         axes[1].plot(wall, succ, marker="o", ms=3)
+    return _finish(fig, axes, out_png, title, "wall time (min)", "eval success rate")
+
+
+def _finish(fig, axes, out_png, title: str, wall_label: str, y_label: str) -> Path:
     axes[0].set_xlabel("env steps")
-    axes[1].set_xlabel("wall time (min)")
-    axes[0].set_ylabel("eval success rate")
+    axes[1].set_xlabel(wall_label)
+    axes[0].set_ylabel(y_label)
     for ax in axes:
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
@@ -66,16 +70,6 @@ def plot_comparison(runs: dict[str, list[Path]], out_png: str | Path, title: str
         axes[0].fill_between(steps, lo, hi, alpha=0.2, color=line.get_color())
         axes[1].plot(wall, mean, color=line.get_color(), label=name)
         axes[1].fill_between(wall, lo, hi, alpha=0.2, color=line.get_color())
-    axes[0].set_xlabel("env steps")
-    axes[1].set_xlabel("wall time (min, mean over seeds)")
-    axes[0].set_ylabel("eval success rate (mean, min-max over seeds)")
-    for ax in axes:
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
     axes[0].legend(loc="upper left", fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return _finish(fig, axes, out_png, title, "wall time (min, mean over seeds)",
+                   "eval success rate (mean, min-max over seeds)")

@@ -29,6 +29,7 @@ from .agent import Agent
 from .checkpoint import CheckpointError, config_mismatch, load_latest, save_checkpoint
 from .config import TrainConfig, set_by_path
 from .export import build_obs_spec, export_actor
+from .perf import keep_freed_memory_for_reuse
 from .replay import EpisodeStore, HerReplay
 from .rollout import EVAL_SEED_BASE, run_episodes, summarize
 from .spec import build_spec
@@ -79,6 +80,7 @@ class Trainer:
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
         self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.set_num_threads(cfg.torch_threads)
+        keep_freed_memory_for_reuse()
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
 

@@ -80,6 +80,24 @@ def load_yaml(cls, path: str | Path):
     return from_dict(cls, data, where=str(path))
 
 
+class StrictConfig:
+    """Loading helpers shared by the project's config dataclasses."""
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return from_dict(cls, data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path):
+        return load_yaml(cls, path)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
 def _check_range(where: str, rng: tuple[float, float], lo: float = -math.inf, hi: float = math.inf):
     if not (lo <= rng[0] <= rng[1] <= hi):
         raise ConfigError(f"{where}: need {lo} <= low <= high <= {hi}, got {rng}")
@@ -142,7 +160,7 @@ class RandomizationConfig:
 
 
 @dataclass(frozen=True)
-class SimConfig:
+class SimConfig(StrictConfig):
     task: str = "push"
     image_size: int = 84              # policy image is image_size x image_size
     render_images: bool = True        # False: no rgb/depth in the observation (state-only use)
@@ -177,14 +195,3 @@ class SimConfig:
         # image_size is checked against the camera in the env (it must fit the crop); basic sanity here
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 16:
             raise ConfigError(f"image_size must be an integer >= 16, got {self.image_size!r}")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SimConfig":
-        return from_dict(cls, data)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "SimConfig":
-        return load_yaml(cls, path)
-
-    def replace(self, **changes) -> "SimConfig":
-        return dataclasses.replace(self, **changes)
