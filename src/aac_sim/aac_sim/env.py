@@ -21,7 +21,7 @@ from .camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML
 from .config import ConfigError, SimConfig, from_dict
 from .preprocessing import CropResize, metres_to_depth_mm
 from .randomization import DomainRandomizer, EpisodeParams
-from .scene import (GRIPPER_MAX_WIDTH, PandaIK, build_scene, command_joints, load_textures, make_block,
+from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_textures, make_block,
                     reset_robot)
 from .tasks import goal_distance, make_task
 
@@ -82,6 +82,7 @@ class AacPandaEnv(gym.Env):
         self.client = p.connect(p.DIRECT)
         self.scene = build_scene(self.client, cfg.render_model, cfg.control_dt / cfg.physics_substeps)
         self.ik = PandaIK(self.scene)
+        self._start_q = self._start_pose(self.task.ee_start)
         self.block = None
         self._blocks: dict[float, int] = {}
         self._parking: dict[int, tuple] = {}
@@ -118,7 +119,7 @@ class AacPandaEnv(gym.Env):
         self.episode = ep = self._dr.episode(self.camera_extrinsics, self.policy_intrinsics, self.cfg.object_size_m)
         self._apply_episode(ep)
         sample = self.task.sample(self.np_random, ep.object_size)
-        reset_robot(self.scene)
+        reset_robot(self.scene, self._start_q)
         if self.block is not None:
             p.resetBasePositionAndOrientation(self.block, sample.object_pos.tolist(), (0, 0, 0, 1),
                                               physicsClientId=self.client)
@@ -209,6 +210,16 @@ class AacPandaEnv(gym.Env):
         self._view = gl_view_matrix(ep.extrinsics)
         self._proj = gl_projection_matrix(ep.intrinsics, NEAR_M, FAR_M)
         self._light = ep.lighting.pybullet_kwargs()
+
+    def _start_pose(self, ee_start) -> tuple:
+        """Arm joint angles with the grasp point at `ee_start` (gripper down), solved once."""
+        if ee_start is None:
+            return NEUTRAL_ARM_Q
+        q = NEUTRAL_ARM_Q
+        for _ in range(10):   # IK from the current pose: a few resets converge to the exact point
+            reset_robot(self.scene, q)
+            q = tuple(self.ik.solve(ee_start).tolist())
+        return q
 
     def _block_for_size(self, size: float) -> int:
         """Blocks are created once per size and reused. Creating a body per episode made every
