@@ -111,6 +111,18 @@ def main():
         }
         print(wiring, json.dumps(results["wirings"][wiring]), flush=True)
     env.close()
+    # the same asymmetric learner on 64x64 images (the encoder's cost scales with pixels)
+    env64 = AacPandaEnv(task="push", image_size=64)
+    spec = build_spec(env64.observation_space, env64.action_space, "asymmetric", cfg.aux_loss, env64.state_layout)
+    agent = Agent(spec, cfg)
+    rb = filled_replay(env64, spec, rng)
+    agent.update_norms(rb.sample(2000)["obs"])
+    per_update = timed(lambda: agent.update(rb.sample(BATCH)), 4 * cfg.actor_update_every)
+    results["asymmetric_64x64"] = {"update_ms": round(per_update * 1e3, 1), "updates_per_s": round(1 / per_update, 2),
+                                   "learner_env_steps_per_s_at_utd": round(1 / (cfg.updates_per_step * per_update), 1),
+                                   "env_steps_per_s_in_process_rgbd": round(env_rate(env64), 1)}
+    print("asymmetric 64x64", json.dumps(results["asymmetric_64x64"]), flush=True)
+    env64.close()
     a = results["wirings"]["asymmetric"]
     results["asymmetric_learner_vs_env_ratio"] = round(a["learner_env_steps_per_s_at_utd"]
                                                        / results["env_steps_per_s_in_process_rgbd"], 2)

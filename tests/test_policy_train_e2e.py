@@ -36,6 +36,13 @@ def test_asymmetric_pixel_training_end_to_end(tmp_path):
     with pytest.raises(ConfigError, match="task: actor was trained on 'push'"):
         ev.evaluate_actor(tmp_path / "actor.pt", tmp_path / "eval2", 1, sim=SimConfig(task="reach"))
 
+    # the command line: reads the run's config.yaml next to the actor
+    assert ev.main(["--actor", str(tmp_path / "actor.pt"), "--episodes", "1", "--no-sweep", "--videos", "0",
+                    "--out", str(tmp_path / "eval_cli")]) == 0
+    assert json.loads((tmp_path / "eval_cli/report.json").read_text())["conditions"]["train"]["episodes"] == 1
+    (tmp_path / "broken.pt").write_bytes((tmp_path / "actor.pt").read_bytes()[:1000])
+    assert ev.main(["--actor", str(tmp_path / "broken.pt"), "--episodes", "1"]) == 2
+
 
 def test_state_wiring_learns_a_generic_gymnasium_goal_env(tmp_path):
     """Not tied to our envs: `observation`/`achieved_goal`/`desired_goal` + compute_reward is enough."""

@@ -145,17 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     actor = Path(args.actor)
     try:
         if args.sim_config:
-            sim = SimConfig.from_yaml(args.sim_config)
+            sim, eval_env = SimConfig.from_yaml(args.sim_config), None
         elif (actor.parent / "config.yaml").exists():
             from .config import TrainConfig
+            from .train import make_eval_env
             tc = TrainConfig.from_yaml(actor.parent / "config.yaml")
-            sim = tc.sim.replace(render_images=tc.pixels)
+            sim = None if tc.env_id else tc.sim.replace(render_images=tc.pixels)
+            eval_env = make_eval_env(tc) if tc.env_id else None   # a non-AAC env: no sweep
         else:
+            eval_env = None
             _, spec = load_actor(actor)
             sim = SimConfig(task=spec["task"], image_size=spec["image_size"] or 84,
                             render_images=bool(spec.get("image_keys")))
         report = evaluate_actor(actor, args.out or actor.parent / "eval", args.episodes, sim=sim,
-                                video_episodes=args.videos, sweep=not args.no_sweep)
+                                video_episodes=args.videos, sweep=not args.no_sweep, eval_env=eval_env)
     except (ConfigError, ValueError) as exc:
         print(f"aac_evaluate: error: {exc}", file=sys.stderr)
         return 2
