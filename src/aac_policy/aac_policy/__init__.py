@@ -1,8 +1,6 @@
-"""Asymmetric actor-critic learner for the AAC project.
+"""aac_policy: the asymmetric actor-critic learner (no rclpy in this package's core).
 
-This package will hold the learner (an image-based actor trained against a
-critic that sees privileged simulator state), its networks, replay/rollout
-storage and checkpoint I/O, plus a thin ROS 2 node that runs a trained policy.
-The core modules never import rclpy, so training and tests run without ROS;
-only the node module(s) depend on ROS 2.
+env -> `replay.HerReplay` -> `agent.Agent` (DDPG/TD3 over the asymmetric / symmetric / state
+wirings of `spec.build_spec`) -> `checkpoint` -> `export` (deployable TorchScript actor) ->
+`evaluate` (report). Entry points: `aac_train`, `aac_evaluate`, `aac_compare`.
 """
