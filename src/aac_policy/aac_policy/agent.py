@@ -55,6 +55,9 @@ class Agent:
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        # columns of the aux key that the encoder regresses (object / grasp-point position)
+        self.aux_index = torch.tensor([i for _, a, b in spec.aux_slices for i in range(a, b)], dtype=torch.long,
+                                      device=self.device)
         self.critic_updates = 0
         self.np_rng = np.random.default_rng(cfg.seed + 1)   # augmentation shifts
         self.q_low, self.q_high = -1.0 / (1.0 - cfg.gamma), 0.0   # sparse {-1, 0} rewards bound the return
@@ -152,12 +155,8 @@ class Agent:
 
     def aux_target(self, o: dict) -> torch.Tensor:
         """Privileged quantities (object / gripper position) as z-scores of the running normalizer."""
-        key = self.spec.aux_key
-        x = self._t(o[key]).float()
-        norm = self.norms[norm_name(key)]
-        idx = torch.cat([torch.arange(a, b) for _, a, b in self.spec.aux_slices])
-        std = torch.sqrt(norm.var[idx] + norm.eps ** 2)
-        return ((x[:, idx] - norm.mean[idx]) / std).clamp(-5.0, 5.0)
+        key, idx = self.spec.aux_key, self.aux_index
+        return self.norms[norm_name(key)](self._t(o[key]).float())[:, idx]
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:

@@ -21,9 +21,9 @@ import yaml
 
 from aac_sim.config import ConfigError, SimConfig
 from aac_sim.env import AacPandaEnv
+from aac_sim.rollout import EVAL_SEED_BASE, run_episodes, summarize
 
 from .export import load_actor
-from .rollout import EVAL_SEED_BASE, run_episodes, summarize
 
 # Held-out conditions: each starts from the training randomization and moves one factor outside it.
 SWEEP = {

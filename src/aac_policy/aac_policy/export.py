@@ -106,7 +106,7 @@ def deploy_module(agent) -> nn.Module:
     from .agent import norm_name
     norms = [agent.norms[norm_name(k)] for k in spec.actor_vec_keys]
     mean = torch.cat([n.mean for n in norms]).cpu()
-    std = torch.cat([torch.sqrt(n.var + n.eps ** 2) for n in norms]).cpu()
+    std = torch.cat([n.std() for n in norms]).cpu()
     actor = copy.deepcopy(agent.actor).cpu().eval()
     if hasattr(actor, "aux"):
         actor.aux = None   # training-only head

@@ -42,9 +42,11 @@ class RunningNorm(nn.Module):
         self.var.copy_((m2 / total).float())
         self.count.fill_(float(total))
 
+    def std(self) -> torch.Tensor:
+        return torch.sqrt(self.var + self.eps * self.eps)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        std = torch.sqrt(self.var + self.eps * self.eps)
-        return torch.clamp((x - self.mean) / std, -NORM_CLIP, NORM_CLIP)
+        return torch.clamp((x - self.mean) / self.std(), -NORM_CLIP, NORM_CLIP)
 
 
 def image_tensor(rgb: Optional[torch.Tensor], depth: Optional[torch.Tensor]) -> torch.Tensor:

@@ -93,10 +93,6 @@ class HerReplay:
         return {"obs": obs, "next_obs": nxt, "action": self.actions[ep, t], "reward": reward,
                 "goal_relabelled": relabel}
 
-    # ------------------------------------------------------------------ persistence
-    def state(self) -> dict:
-        return {"added": self.added, "size": self.size}
-
 
 class EpisodeStore:
     """Episodes on disk, one .npz each, written atomically: a killed run resumes with its data.

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from aac_sim.config import ConfigError
 from aac_sim.env import AacPandaEnv
+from aac_sim.rollout import EVAL_SEED_BASE, run_episodes, summarize
 from aac_sim.vector import make_vector_env
 
 from .agent import Agent
@@ -31,7 +32,6 @@ from .config import TrainConfig, set_by_path
 from .export import build_obs_spec, export_actor
 from .perf import keep_freed_memory_for_reuse
 from .replay import EpisodeStore, HerReplay
-from .rollout import EVAL_SEED_BASE, run_episodes, summarize
 from .spec import build_spec
 
 log = logging.getLogger("aac_train")
@@ -178,7 +178,7 @@ class Trainer:
             if self.store:
                 self.store.write(self.episodes, ep_obs, acts[i])
             self.episodes += 1
-        self.agent.update_norms({k: stacked[k] for k in self.spec.vec_dims if k in stacked})
+        self.agent.update_norms(stacked)
         steps = n * acts.shape[1]
         self.env_steps += steps
         return {"steps": steps, "success": float(successes.mean()), "return": float(returns.mean())}

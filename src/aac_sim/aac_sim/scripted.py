@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import rollout
+
 GAIN = 0.7             # < 1: stays stable with one step of action latency
 OPEN, CLOSE = 1.0, -1.0
 HOVER_DZ = 0.07        # approach height above the block centre
@@ -75,16 +77,5 @@ class ScriptedPolicy:
 
 def run_episodes(env, n_episodes: int, seed: int = 0) -> list[dict]:
     """Roll out the scripted controller; returns per-episode success and steps to success."""
-    policy = ScriptedPolicy(env)
-    results = []
-    for ep in range(n_episodes):
-        obs, info = env.reset(seed=seed + ep)
-        first_success = None
-        for t in range(env.unwrapped.cfg.max_episode_steps):
-            obs, reward, terminated, truncated, info = env.step(policy(obs))
-            if info["is_success"] and first_success is None:
-                first_success = t + 1
-            if terminated or truncated:
-                break
-        results.append({"success": bool(info["is_success"]), "first_success_step": first_success})
-    return results
+    results, _ = rollout.run_episodes(env, ScriptedPolicy(env), n_episodes, seed=seed)
+    return [{"success": r.success, "first_success_step": r.first_success_step} for r in results]

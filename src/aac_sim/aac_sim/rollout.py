@@ -1,4 +1,6 @@
-"""Running a policy in one env: episode results (success, time-to-success, return) and video frames."""
+"""Running a policy in one env: episode results (success, time-to-success, return) and video frames.
+
+Shared by the scripted controllers (aac_sim) and the learner's evaluation (aac_policy)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
