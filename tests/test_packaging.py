@@ -185,8 +185,8 @@ def test_python_package_init(pkg):
 
 
 def test_aac_sim_console_scripts_declared():
-    assert {name for name, _, _ in _console_scripts('aac_sim')} == {
-        'aac_sim_demo', 'aac_sim_image_grid',
+    assert {name for name, _, _ in _console_scripts('aac_sim')} >= {
+        'aac_sim_demo', 'aac_sim_image_grid', 'aac_robot_description',
     }
 
 

@@ -50,6 +50,7 @@ setup(
         'console_scripts': [
             'aac_sim_demo = aac_sim.demo:main',
             'aac_sim_image_grid = aac_sim.image_grid:main',
+            'aac_robot_description = aac_sim.robot_description:main',
         ],
     },
 )
