@@ -12,7 +12,7 @@ import pytest
 
 from aac_sim import robot_description as rd
 from aac_sim.camera import DEFAULT_EXTRINSICS_YAML, CameraExtrinsics, matrix_to_quat, optical_look_at, quat_to_matrix
-from aac_sim.ros_interface import ARM_JOINTS, BASE_FRAME, COLOR_OPTICAL_FRAME, FINGER_JOINTS
+from aac_sim.robot_description import ARM_JOINTS, BASE_FRAME, COLOR_OPTICAL_FRAME, FINGER_JOINTS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,6 +76,15 @@ def test_parses_as_one_tree_with_the_panda_joints(default_urdf):
     for j in joints.values():
         assert j.find("parent").get("link") in links
     assert {"camera_link", COLOR_OPTICAL_FRAME} <= set(links)
+
+
+def test_names_agree_with_the_ros_interface():
+    from aac_sim import ros_interface as ri
+    assert (rd.BASE_FRAME, rd.COLOR_OPTICAL_FRAME) == (ri.BASE_FRAME, ri.COLOR_OPTICAL_FRAME)
+    assert rd.PANDA_JOINTS == ri.ARM_JOINTS + ri.FINGER_JOINTS
+    from aac_sim import scene
+    assert rd.PANDA_JOINTS == scene.ARM_JOINTS + scene.FINGER_JOINTS
+    assert ri.ROBOT_DESCRIPTION_EXECUTABLE == "aac_robot_description"
 
 
 def test_every_mesh_is_an_existing_file_uri(default_urdf):
@@ -195,6 +204,8 @@ def test_module_runs_as_a_script(tmp_path):
                            str(DEFAULT_EXTRINSICS_YAML)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     ET.fromstring(proc.stdout)
+    # launch's Command substitution (robot_description in the launch files) fails on any stderr
+    assert proc.stderr == ""
     proc = subprocess.run([sys.executable, "-c", "import sys, aac_sim.robot_description; "
                            "assert 'rclpy' not in sys.modules"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

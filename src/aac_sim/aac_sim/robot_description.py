@@ -30,8 +30,14 @@ import numpy as np
 import pybullet_data
 
 from aac_sim.camera import DEFAULT_EXTRINSICS_YAML, CameraConfigError, CameraExtrinsics, quat_to_matrix
-from aac_sim.ros_interface import ARM_JOINTS, BASE_FRAME, COLOR_OPTICAL_FRAME, FINGER_JOINTS
 
+# Same names as aac_sim.ros_interface / aac_sim.scene (a test checks they agree). Not imported
+# from aac_sim.scene: that imports pybullet, which prints its build time on stderr, and launch's
+# Command substitution fails on any stderr output.
+ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
+FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
+BASE_FRAME = "panda_link0"
+COLOR_OPTICAL_FRAME = "camera_color_optical_frame"
 PANDA_JOINTS = ARM_JOINTS + FINGER_JOINTS
 CAMERA_LINK = "camera_link"
 CAMERA_MOUNT_JOINT = "camera_mount_joint"
