@@ -27,6 +27,7 @@ setup(
             'aac_train = aac_policy.train:main',
             'aac_evaluate = aac_policy.evaluate:main',
             'aac_compare = aac_policy.compare:main',
+            'aac_trainer_node = aac_policy.trainer_node:main',
         ],
     },
 )

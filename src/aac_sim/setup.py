@@ -51,6 +51,7 @@ setup(
             'aac_sim_demo = aac_sim.demo:main',
             'aac_sim_image_grid = aac_sim.image_grid:main',
             'aac_robot_description = aac_sim.robot_description:main',
+            'aac_sim_node = aac_sim.sim_node:main',
         ],
     },
 )

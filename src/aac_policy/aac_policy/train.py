@@ -76,8 +76,12 @@ def episode_length(env) -> int:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = True, progress: bool = True):
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = True, progress: bool = True,
+                 make_env=None):
+        """`make_env()` gives the training vector env (default: in-process sims; the ROS trainer node
+        passes one over DDS). Evaluation always runs an in-process sim with the same config."""
         self.cfg, self.run_dir, self.progress = cfg, Path(run_dir), progress
+        self.make_env = make_env or (lambda: make_train_env(cfg))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.set_num_threads(cfg.torch_threads)
         keep_freed_memory_for_reuse()
@@ -151,14 +155,17 @@ class Trainer:
         return a.astype(np.float32)
 
     def collect(self, envs, seed: int | None) -> dict:
-        """One episode in every env (all envs have the same fixed length); stores them in replay."""
+        """One episode in every env (all envs have the same fixed length); stores them in replay.
+        An env that reports `info["dropped"]` (a ROS sim that died) has its episode discarded."""
         n = envs.num_envs
-        obs, _ = envs.reset(seed=seed)
+        obs, info = envs.reset(seed=seed)
+        dropped = np.array(info.get("dropped", np.zeros(n, dtype=bool)))
         frames = {k: [obs[k]] for k in self.replay.keys}
         actions, successes, returns = [], np.zeros(n), np.zeros(n)
         for _ in range(self.T):
             a = self._explore(obs, n)
             obs, reward, terminated, truncated, info = envs.step(a)
+            dropped |= np.asarray(info.get("dropped", False))
             actions.append(a)
             returns += reward
             for k in self.replay.keys:
@@ -170,18 +177,21 @@ class Trainer:
                                        "episodes (use num_envs=1 for variable-length envs)")
                 successes = np.asarray(info["is_success"], dtype=float)
                 break
-        stacked = {k: np.stack(v, axis=1) for k, v in frames.items()}   # (n, L + 1, ...)
-        acts = np.stack(actions, axis=1)
-        for i in range(n):
+        keep = ~dropped
+        stacked = {k: np.stack(v, axis=1)[keep] for k, v in frames.items()}   # (kept, L + 1, ...)
+        acts = np.stack(actions, axis=1)[keep]
+        for i in range(int(keep.sum())):
             ep_obs = {k: v[i] for k, v in stacked.items()}
             self.replay.add_episode(ep_obs, acts[i])
             if self.store:
                 self.store.write(self.episodes, ep_obs, acts[i])
             self.episodes += 1
-        self.agent.update_norms(stacked)
-        steps = n * acts.shape[1]
+        if keep.any():
+            self.agent.update_norms(stacked)
+        steps = int(keep.sum()) * acts.shape[1]
         self.env_steps += steps
-        return {"steps": steps, "success": float(successes.mean()), "return": float(returns.mean())}
+        return {"steps": steps, "success": float(successes[keep].mean()) if keep.any() else 0.0,
+                "return": float(returns[keep].mean()) if keep.any() else 0.0, "dropped": int(dropped.sum())}
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int) -> dict:
@@ -195,7 +205,7 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
         cfg = self.cfg
         writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
-        envs = make_train_env(cfg)
+        envs = self.make_env()
         # a resumed run re-seeds from its episode count, so it does not replay the same episodes
         seed = cfg.seed * 1_000_003 + self.episodes
         next_eval = (self.env_steps // cfg.eval_every_steps + 1) * cfg.eval_every_steps

@@ -138,7 +138,38 @@ class AacPandaEnv(gym.Env):
         # grasp-point position from the last observation: nothing has moved since then
         target = np.clip(self._ee + applied[:3] * self.cfg.max_ee_step_m, WORKSPACE_LOW, WORKSPACE_HIGH)
         width = (applied[3] + 1.0) / 2.0 * GRIPPER_MAX_WIDTH
-        command_joints(self.scene, self.ik.solve(target), width)
+        return self._advance(self.ik.solve(target), width)
+
+    def step_joints(self, arm_q, gripper_width: float):
+        """One control step towards joint-position targets (a ros2_control joint_trajectory_controller
+        command) instead of a Cartesian action. Same physics, reward and truncation as `step`;
+        action noise and latency randomization do not apply (they model the policy's channel)."""
+        q = np.array(arm_q, dtype=np.float64)
+        if q.shape != (7,) or not np.isfinite(q).all():
+            raise ValueError(f"arm joint targets must be 7 finite values, got {np.asarray(arm_q).tolist()}")
+        low, high = self.joint_limits()
+        bad = [f"panda_joint{i + 1}={v:.3f} not in [{lo:.3f}, {hi:.3f}]"
+               for i, (v, lo, hi) in enumerate(zip(q, low[:7], high[:7])) if not lo <= v <= hi]
+        if bad:
+            raise ValueError("arm joint targets outside the joint limits: " + ", ".join(bad))
+        w = float(gripper_width)
+        if not 0.0 <= w <= GRIPPER_MAX_WIDTH:   # also catches NaN
+            raise ValueError(f"gripper width must be in [0, {GRIPPER_MAX_WIDTH}] m, got {gripper_width}")
+        return self._advance(q, w)
+
+    def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower/upper position limits of panda_joint1..7 then the two fingers (URDF values)."""
+        lower, upper = np.asarray(self.ik.lower), np.asarray(self.ik.upper)
+        return lower[self.ik.movable_order], upper[self.ik.movable_order]
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and velocities of panda_joint1..7, panda_finger_joint1/2 (float64, as /joint_states)."""
+        s = self.scene
+        joints = p.getJointStates(s.robot, s.arm_joints + s.finger_joints, physicsClientId=self.client)
+        return np.array([j[0] for j in joints]), np.array([j[1] for j in joints])
+
+    def _advance(self, arm_q, width: float):
+        command_joints(self.scene, arm_q, width)
         for _ in range(self.cfg.physics_substeps):
             p.stepSimulation(physicsClientId=self.client)
         self._steps += 1

@@ -225,6 +225,8 @@ class PandaIK:
         self.ranges = [u - l for l, u in zip(self.lower, self.upper)]
         self.rest = list(NEUTRAL_ARM_Q) + [0.02, 0.02]
         self.arm_index = [movable.index(j) for j in scene.arm_joints]
+        # index into lower/upper giving panda_joint1..7 then the fingers
+        self.movable_order = self.arm_index + [movable.index(j) for j in scene.finger_joints]
         self.scene = scene
 
     def solve(self, target_pos) -> np.ndarray:

@@ -1,0 +1,333 @@
+"""A vector env over N namespaced sim nodes, driven in lockstep over DDS (rclpy).
+
+It has the surface the Trainer's collector uses (`num_envs`, `reset(seed)`, `step(actions)`,
+`close()`), so training over ROS feeds exactly the same learner as the in-process path.
+
+Per step and sim: publish a gripper JointTrajectory and a TwistStamped, both stamped with the
+observation they answer; the sim steps once and publishes its observation topics with a new stamp.
+Topics are matched by stamp: an observation is complete when colour, depth, proprio, goal and
+privileged state with the same stamp have all arrived.
+
+Failure handling: a sim that does not answer within `step_timeout_s` (dead, hung) is dropped: the
+env reports it in `info["dropped"]` for the rest of the episode (the collector discards that
+episode: nothing partial enters replay). At every reset, dropped sims that are back (their
+`aac/sim_info` publisher exists again and the reset service answers) are re-admitted. If no sim
+is alive, reset waits for one, logging while it does.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32MultiArray, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from aac_sim import ros_interface as ri
+from aac_sim.config import ConfigError
+from aac_sim.ros_convert import (MessageError, image_to_depth_mm, image_to_rgb, ns_from_stamp, pose_position,
+                                 stamp_from_ns, unpack_labelled)
+from aac_sim.sim_server import SimServer
+
+log = logging.getLogger("aac_ros_env")
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+PARTS = ("rgb", "depth", "proprio", "goal", "privileged")
+# sim config fields that may differ between trainer and sim (the trainer does not render for `state`)
+IGNORED_SIM_FIELDS = {"render_images", "camera_intrinsics", "camera_extrinsics"}
+
+
+class SimIncompatible(ConfigError):
+    """The sim node runs a different task / image size / config than the trainer expects."""
+
+
+def config_differences(expected: dict, actual: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(expected) | set(actual)):
+        if not prefix and key in IGNORED_SIM_FIELDS:
+            continue
+        a, b = expected.get(key), actual.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, f"{prefix}{key}.")
+        elif json.dumps(a) != json.dumps(b):
+            out.append(f"{prefix}{key}: trainer {a!r}, sim {b!r}")
+    return out
+
+
+class SimClient:
+    """One sim node as seen from the trainer. Callbacks run in the executor thread."""
+
+    def __init__(self, node, namespace: str, cond: threading.Condition, camera_namespace: str):
+        self.node, self.ns, self.cond = node, namespace.strip("/"), cond
+        pre = f"/{self.ns}/" if self.ns else "/"
+        cam = camera_namespace.strip("/")
+        self.info: dict | None = None
+        self.info_version = 0          # bumps when a (re)started sim announces itself
+        self.parts: dict[int, dict] = {}
+        self.alive = False
+        self.expected_size: tuple[int, int] | None = None
+        self.pub_twist = node.create_publisher(TwistStamped, pre + ri.TWIST_COMMAND, 10)
+        self.gripper_topic = pre + f"{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}"
+        self.pub_gripper = node.create_publisher(JointTrajectory, self.gripper_topic, 10)
+        self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)
+        self.info_topic = pre + ri.SIM_INFO
+        node.create_subscription(String, self.info_topic, self._on_info, LATCHED)
+        node.create_subscription(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m), 10)
+        node.create_subscription(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m), 10)
+        node.create_subscription(Float32MultiArray, pre + ri.PROPRIO, lambda m: self._on_array("proprio", m), 10)
+        node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE,
+                                 lambda m: self._on_array("privileged", m), 10)
+        node.create_subscription(PoseStamped, pre + ri.GOAL, self._on_goal, 10)
+        self.param_client: AsyncParameterClient | None = None
+        self.param_client_version = -1
+        self.dropped_at_version: int | None = None   # info_version when dropped; a restart bumps it
+
+    # ------------------------------------------------------------------ callbacks (executor thread)
+    def _on_info(self, msg: String) -> None:
+        with self.cond:
+            self.info = json.loads(msg.data)
+            self.info_version += 1
+            size = self.info["image_size"]
+            self.expected_size = (size, size)
+            self.cond.notify_all()
+
+    def _put(self, stamp: int, key: str, value) -> None:
+        with self.cond:
+            self.parts.setdefault(stamp, {})[key] = value
+            if len(self.parts) > 64:   # drop stale partial observations
+                for s in sorted(self.parts)[:-32]:
+                    del self.parts[s]
+            self.cond.notify_all()
+
+    def _on_image(self, key: str, msg: Image) -> None:
+        try:
+            value = (image_to_rgb if key == "rgb" else image_to_depth_mm)(msg, self.expected_size)
+        except MessageError as exc:
+            self.node.get_logger().error(f"/{self.ns}: dropped {key} image: {exc}")
+            return
+        self._put(ns_from_stamp(msg.header.stamp), key, value)
+
+    def _on_array(self, key: str, msg: Float32MultiArray) -> None:
+        try:
+            stamp, seg = unpack_labelled(msg)
+        except MessageError as exc:
+            self.node.get_logger().error(f"/{self.ns}: dropped {key}: {exc}")
+            return
+        self._put(stamp, key, seg)
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        try:
+            goal = pose_position(msg, ri.BASE_FRAME)
+        except MessageError as exc:
+            self.node.get_logger().error(f"/{self.ns}: dropped goal: {exc}")
+            return
+        self._put(ns_from_stamp(msg.header.stamp), "goal", goal)
+
+    # ------------------------------------------------------------------ main-thread helpers
+    def complete(self, stamp: int, need_images: bool) -> dict | None:
+        got = self.parts.get(stamp)
+        need = PARTS if need_images else PARTS[2:]
+        if got is None or any(k not in got for k in need):
+            return None
+        return self.parts.pop(stamp)
+
+    def newer_complete(self, after: int, need_images: bool) -> tuple[int, dict] | None:
+        for stamp in sorted(s for s in self.parts if s > after):
+            got = self.complete(stamp, need_images)
+            if got is not None:
+                return stamp, got
+        return None
+
+    def publisher_alive(self) -> bool:
+        return self.node.count_publishers(self.info_topic) > 0
+
+
+def _wait_future(future, timeout: float) -> bool:
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    return done.wait(timeout) and future.done()
+
+
+class RosVectorEnv:
+    def __init__(self, node, namespaces: list[str], sim_config: dict, episode_steps: int, image_keys: bool,
+                 step_timeout_s: float = 2.0, camera_namespace: str = ri.DEFAULT_CAMERA_NAMESPACE,
+                 connect_timeout_s: float = 30.0):
+        if not namespaces:
+            raise ConfigError("sim_namespaces is empty: name at least one sim node namespace")
+        self.node, self.sim_config, self.T = node, sim_config, episode_steps
+        self.need_images = image_keys
+        self.step_timeout_s, self.connect_timeout_s = step_timeout_s, connect_timeout_s
+        self.cond = threading.Condition()
+        self.clients = [SimClient(node, ns, self.cond, camera_namespace) for ns in namespaces]
+        self.num_envs = len(self.clients)
+        self.stamps = np.zeros(self.num_envs, dtype=np.int64)
+        self.dropped = np.zeros(self.num_envs, dtype=bool)
+        self.last_obs: list[dict | None] = [None] * self.num_envs
+        self.steps = 0
+        self._checked_version = [0] * self.num_envs
+        self.drops = self.readmissions = 0
+
+    # ------------------------------------------------------------------ validation / liveness
+    def _check(self, i: int) -> None:
+        """Refuse a sim whose task / image size / config differs from the trainer's (clear message)."""
+        c = self.clients[i]
+        diffs = config_differences(self.sim_config, c.info.get("config", {}))
+        if diffs:
+            raise SimIncompatible(f"sim /{c.ns} ({c.info.get('node')}) does not match the trainer's sim config:\n  "
+                                  + "\n  ".join(diffs))
+        if c.info.get("mode") != "lockstep":
+            raise SimIncompatible(f"sim /{c.ns} runs in {c.info.get('mode')!r} mode; training needs mode:=lockstep")
+        self._checked_version[i] = c.info_version
+
+    def _ready(self, i: int) -> bool:
+        c = self.clients[i]
+        with self.cond:
+            have_info = c.info is not None
+        if not (have_info and c.publisher_alive() and c.reset_client.service_is_ready()):
+            return False
+        if c.dropped_at_version is not None and c.info_version == c.dropped_at_version:
+            return False   # dropped and not announced again (a dead node's endpoints linger in the graph)
+        if self._checked_version[i] != c.info_version:
+            self._check(i)
+        return True
+
+    def _drop(self, i: int, why: str) -> None:
+        if not self.dropped[i]:
+            self.drops += 1
+            log.warning("sim /%s dropped (%s); its partial episode is discarded", self.clients[i].ns, why)
+            self.node.get_logger().warning(f"sim /{self.clients[i].ns} dropped: {why}")
+        self.dropped[i] = True
+        c = self.clients[i]
+        c.alive = False
+        if c.dropped_at_version is None:
+            c.dropped_at_version = c.info_version
+
+    # ------------------------------------------------------------------ gymnasium-like surface
+    def reset(self, seed: int | None = None, options=None):
+        deadline = time.monotonic() + self.connect_timeout_s
+        while True:
+            ready = [self._ready(i) for i in range(self.num_envs)]
+            if all(ready) or (any(ready) and time.monotonic() > deadline):
+                break
+            if time.monotonic() > deadline:
+                waiting = [c.ns for c, r in zip(self.clients, ready) if not r]
+                self.node.get_logger().warning(f"no sim node is answering ({waiting}); waiting")
+                deadline = time.monotonic() + self.connect_timeout_s
+            time.sleep(0.05)
+        self.dropped[:] = False
+        futures = {}
+        for i, c in enumerate(self.clients):
+            if not ready[i]:
+                self._drop(i, "not available at reset")
+                continue
+            c.alive = True
+            if seed is not None:
+                self._set_seed(i, seed + i)
+            with self.cond:
+                c.parts.clear()
+            futures[i] = c.reset_client.call_async(Trigger.Request())
+        for i, fut in futures.items():
+            if not _wait_future(fut, self.step_timeout_s) or not fut.result().success:
+                self._drop(i, "reset service did not answer")
+                continue
+            self.stamps[i] = json.loads(fut.result().message)["stamp_ns"]
+            c = self.clients[i]
+            if c.dropped_at_version is not None:
+                c.dropped_at_version = None
+                self.readmissions += 1
+                self.node.get_logger().info(f"sim /{c.ns} re-admitted")
+        self._gather(lambda i: (self.stamps[i], self.clients[i].complete(int(self.stamps[i]), self.need_images)))
+        self.steps = 0
+        obs = self._batch()
+        return obs, {"dropped": self.dropped.copy()}
+
+    def step(self, actions: np.ndarray):
+        actions = np.asarray(actions, dtype=np.float32)
+        for i, c in enumerate(self.clients):
+            if self.dropped[i]:
+                continue
+            linear, width = self._to_command(actions[i])
+            stamp = stamp_from_ns(int(self.stamps[i]))
+            grip = JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]],
+                                   points=[JointTrajectoryPoint(positions=[width / 2.0])])
+            grip.header.stamp = stamp
+            c.pub_gripper.publish(grip)
+            tw = TwistStamped()
+            tw.header.stamp, tw.header.frame_id = stamp, ri.BASE_FRAME
+            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(v) for v in linear)
+            c.pub_twist.publish(tw)
+        prev = self.stamps.copy()
+        self._gather(lambda i: self.clients[i].newer_complete(int(prev[i]), self.need_images) or (None, None))
+        self.steps += 1
+        obs = self._batch()
+        # a dropped sim's row repeats a placeholder observation: reward -1, no success (it is discarded anyway)
+        priv = [o["_priv"] if o is not None and not d else {"reward": [-1.0], "is_success": [0.0]}
+                for o, d in zip(self.last_obs, self.dropped)]
+        reward = np.array([p["reward"][0] for p in priv], dtype=np.float64)
+        success = np.array([p["is_success"][0] for p in priv], dtype=np.float64)
+        truncated = np.full(self.num_envs, self.steps >= self.T)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        return obs, reward, terminated, truncated, {"is_success": success, "dropped": self.dropped.copy()}
+
+    def close(self) -> None:
+        pass   # subscriptions belong to the node; it is destroyed by its owner
+
+    # ------------------------------------------------------------------ internals
+    def _to_command(self, action) -> tuple[np.ndarray, float]:
+        cfg = self.sim_config
+        a = np.asarray(action, dtype=np.float64)
+        return a[:3] * (cfg["max_ee_step_m"] / cfg["control_dt"]), SimServer.width_for_action(a[3])
+
+    def _set_seed(self, i: int, seed: int) -> None:
+        c = self.clients[i]
+        if c.param_client is None or c.param_client_version != c.info_version:
+            c.param_client = AsyncParameterClient(self.node, c.info["node"])
+            c.param_client_version = c.info_version
+        if not c.param_client.wait_for_services(self.step_timeout_s):
+            raise RuntimeError(f"sim /{c.ns}: parameter services of {c.info['node']} not available")
+        fut = c.param_client.set_parameters([Parameter("seed", Parameter.Type.INTEGER, int(seed))])
+        if not _wait_future(fut, self.step_timeout_s):
+            raise RuntimeError(f"sim /{c.ns}: setting the seed timed out")
+
+    def _gather(self, poll) -> None:
+        """Wait until every live sim has a complete observation (poll(i) -> (stamp, parts))."""
+        deadline = time.monotonic() + self.step_timeout_s
+        pending = {i for i in range(self.num_envs) if not self.dropped[i]}
+        with self.cond:
+            while pending:
+                for i in list(pending):
+                    stamp, parts = poll(i)
+                    if parts is not None:
+                        self.stamps[i] = stamp
+                        self.last_obs[i] = self._obs_from(parts)
+                        pending.discard(i)
+                if not pending:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+        for i in pending:
+            self._drop(i, f"no observation within {self.step_timeout_s:.1f} s")
+
+    def _obs_from(self, parts: dict) -> dict:
+        priv = parts["privileged"]
+        obs = {"proprio": parts["proprio"]["proprio"], "desired_goal": parts["goal"].astype(np.float32),
+               "state": priv["state"], "achieved_goal": priv["achieved_goal"], "_priv": priv}
+        if self.need_images:
+            obs["rgb"], obs["depth"] = parts["rgb"], parts["depth"]
+        return obs
+
+    def _batch(self) -> dict:
+        template = next((o for o in self.last_obs if o is not None), None)
+        if template is None:
+            raise RuntimeError("no sim has produced an observation")
+        rows = [o if o is not None else template for o in self.last_obs]
+        return {k: np.stack([r[k] for r in rows]) for k in template if not k.startswith("_")}

@@ -1,0 +1,87 @@
+"""ROS 2 trainer node: the same Trainer as `aac_train`, collecting from sim nodes over DDS.
+
+    ros2 run aac_policy aac_trainer_node --ros-args -p sim_namespaces:="['sim0','sim1']" -p run_dir:=runs/ros
+
+Parameters: sim_namespaces (string array), run_dir, config_file (strict aac_train YAML, '' = defaults),
+overrides (KEY=VALUE strings, like `aac_train --set`), step_timeout_s. The sims must run the same
+sim config as the trainer (task, image size, randomization...): a mismatch is refused naming the
+field. Evaluation runs an in-process sim of that config inside this process.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+from aac_sim import ros_interface as ri
+from aac_sim.config import ConfigError
+
+from .ros_env import RosVectorEnv
+from .train import Trainer, episode_length, load_config
+
+PARAMETERS = {"sim_namespaces": ["sim0"], "run_dir": "runs/ros", "config_file": "", "overrides": [""],
+              "step_timeout_s": 2.0, "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE}
+
+
+class TrainerNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("aac_trainer", **kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        v = {n: self.get_parameter(n).value for n in PARAMETERS}
+        self.namespaces = [n for n in v["sim_namespaces"] if n]
+        overrides = [o for o in v["overrides"] if o]
+        self.cfg = load_config(v["config_file"] or None, overrides)
+        if self.cfg.env_id:
+            raise ConfigError("the ROS trainer drives aac_sim nodes; env_id must be empty")
+        self.run_dir = v["run_dir"]
+        self.step_timeout_s = float(v["step_timeout_s"])
+        self.camera_namespace = v["camera_namespace"]
+
+    def make_env(self, trainer: Trainer) -> RosVectorEnv:
+        sim_cfg = trainer.eval_env.unwrapped.cfg.to_dict()
+        return RosVectorEnv(self, self.namespaces, sim_cfg, episode_length(trainer.eval_env),
+                            image_keys=self.cfg.pixels, step_timeout_s=self.step_timeout_s,
+                            camera_namespace=self.camera_namespace)
+
+
+def run_trainer(node: TrainerNode, progress: bool = True) -> dict:
+    """Train with `node` spinning in a background thread (callbacks fill the env's buffers)."""
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        holder = {}
+        trainer = Trainer(node.cfg, node.run_dir, progress=progress, make_env=lambda: holder["env"])
+        holder["env"] = node.make_env(trainer)
+        return trainer.run()
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = TrainerNode()
+        report = run_trainer(node)
+        node.get_logger().info(f"training finished: {report}")
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        print(f"aac_trainer_node: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

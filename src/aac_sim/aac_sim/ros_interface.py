@@ -1,0 +1,45 @@
+"""Names of the ROS 2 interface shared by the sim node, the trainer node, launch files and deploy.
+
+Plain constants (no rclpy): the sim node publishes exactly what a real Panda + RealSense stack
+publishes, so downstream code cannot tell sim from real. Topic names are RELATIVE, so a node
+started in namespace `sim0` publishes `/sim0/camera/camera/color/image_raw` and so on.
+
+Camera topics follow realsense-ros >= 4.55 (`/camera/camera/...`: camera_namespace + camera_name);
+the camera part is a parameter (`camera_namespace`), so `camera` alone gives `/camera/...`.
+"""
+from __future__ import annotations
+
+# --- camera (realsense2_camera naming, rs_launch.py with align_depth.enable:=true)
+DEFAULT_CAMERA_NAMESPACE = "camera/camera"
+COLOR_IMAGE = "color/image_raw"                       # sensor_msgs/Image, rgb8
+COLOR_INFO = "color/camera_info"                      # sensor_msgs/CameraInfo
+DEPTH_IMAGE = "aligned_depth_to_color/image_raw"      # sensor_msgs/Image, 16UC1 millimetres, 0 = no reading
+DEPTH_INFO = "aligned_depth_to_color/camera_info"     # sensor_msgs/CameraInfo
+COLOR_OPTICAL_FRAME = "camera_color_optical_frame"
+
+# --- robot
+JOINT_STATES = "joint_states"                         # sensor_msgs/JointState
+ROBOT_DESCRIPTION = "robot_description"               # std_msgs/String, transient local
+CLOCK = "/clock"                                      # rosgraph_msgs/Clock (sim time; absolute name)
+BASE_FRAME = "panda_link0"
+ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
+FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
+
+# --- commands a real arm stack accepts
+TWIST_COMMAND = "servo_node/delta_twist_cmds"         # geometry_msgs/TwistStamped (MoveIt Servo), m/s in BASE_FRAME
+DEFAULT_ARM_CONTROLLER = "panda_arm_controller"       # trajectory_msgs/JointTrajectory on /<controller>/joint_trajectory
+DEFAULT_GRIPPER_CONTROLLER = "gripper_controller"     # JointTrajectory with panda_finger_joint1 (= half the width)
+JOINT_TRAJECTORY = "joint_trajectory"
+
+# --- simulator extras (not on a real robot)
+PRIVILEGED_STATE = "aac/privileged_state"             # std_msgs/Float32MultiArray, labelled layout (see ros_convert)
+PROPRIO = "aac/proprio"                               # std_msgs/Float32MultiArray: on a real robot this is FK of joint_states
+GOAL = "aac/goal"                                     # geometry_msgs/PoseStamped, commanded goal in BASE_FRAME
+MARKERS = "aac/markers"                               # visualization_msgs/MarkerArray: block + goal
+SIM_INFO = "aac/sim_info"                             # std_msgs/String JSON (task, image size, intrinsics...), transient local
+RESET_SERVICE = "aac/reset"                           # std_srvs/Trigger; response.message is JSON {"stamp_ns": ...}
+
+# --- node executables (console_scripts), used by the launch files
+SIM_NODE_EXECUTABLE = "aac_sim_node"                  # package aac_sim
+TRAINER_NODE_EXECUTABLE = "aac_trainer_node"          # package aac_policy
+ROBOT_DESCRIPTION_EXECUTABLE = "aac_robot_description"   # package aac_sim: prints the URDF

@@ -1,0 +1,291 @@
+"""ROS 2 sim node: a PyBullet Panda + RealSense that looks like the real robot stack on the wire.
+
+Thin rclpy adapter over `SimServer`. Publishes (relative names, so a namespace per sim):
+  <camera_namespace>/color/image_raw (rgb8) + camera_info, <camera_namespace>/aligned_depth_to_color/
+  image_raw (16UC1 mm) + camera_info, joint_states, robot_description (transient local), /clock,
+  aac/privileged_state + aac/proprio (labelled Float32MultiArray), aac/goal (PoseStamped),
+  aac/markers (MarkerArray), aac/sim_info (JSON, transient local).
+Accepts: servo_node/delta_twist_cmds (TwistStamped, m/s), /<arm_controller>/joint_trajectory,
+  /<gripper_controller>/joint_trajectory (panda_finger_joint1 = half the opening), and the
+  aac/reset service (std_srvs/Trigger).
+
+Modes
+- lockstep (training): one control step per command. A step happens when a twist AND a gripper
+  command stamped with the current observation's stamp have both arrived (or one arm trajectory
+  with that stamp). Commands with any other stamp are stale and refused.
+- realtime (digital twin): steps at wall-clock control rate with the newest commands; a twist older
+  than command_timeout_s is treated as zero velocity (the arm stops).
+Every refused command is logged and leaves the robot where it is.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import TwistStamped
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float32MultiArray, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import Marker, MarkerArray
+
+from . import ros_interface as ri
+from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
+from .env import AacPandaEnv
+from .ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
+                          pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
+from .sim_server import CommandError, SimServer, SimStep
+
+PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
+    "task": "push", "image_size": 84, "mode": "lockstep", "seed": -1, "randomize": True,
+    "sim_config": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
+    "arm_controller": ri.DEFAULT_ARM_CONTROLLER, "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
+    "camera_intrinsics": "", "camera_extrinsics": "", "command_timeout_s": 0.2, "publish_clock": True,
+}
+MODES = ("lockstep", "realtime")
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def sim_config_from_parameters(values: dict) -> SimConfig:
+    """SimConfig from the node parameters: an optional strict YAML, then the simple overrides."""
+    base = load_yaml(SimConfig, values["sim_config"]) if values["sim_config"] else SimConfig()
+    changes = {"task": values["task"], "image_size": int(values["image_size"])}
+    if not values["randomize"]:
+        changes["randomization"] = RandomizationConfig.off()
+    for key in ("camera_intrinsics", "camera_extrinsics"):
+        if values[key]:
+            changes[key] = values[key]
+    return SimConfig.from_dict({**base.to_dict(), **changes})
+
+
+class SimNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("aac_sim", **kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        values = {n: self.get_parameter(n).value for n in PARAMETERS}
+        self.mode = values["mode"]
+        if self.mode not in MODES:
+            raise ConfigError(f"parameter mode must be one of {MODES}, got {self.mode!r}")
+        self.cfg = sim_config_from_parameters(values)
+        self.server = SimServer(AacPandaEnv(config=self.cfg))
+        self.pending_seed = values["seed"] if values["seed"] >= 0 else None
+        self.add_post_set_parameters_callback(self._on_parameters)
+        self.command_timeout_s = float(values["command_timeout_s"])
+
+        cam = values["camera_namespace"].strip("/")
+        self.color_frame = ri.COLOR_OPTICAL_FRAME
+        self.pub_color = self.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10)
+        self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/{ri.COLOR_INFO}", 10)
+        self.pub_depth = self.create_publisher(Image, f"{cam}/{ri.DEPTH_IMAGE}", 10)
+        self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/{ri.DEPTH_INFO}", 10)
+        self.pub_joints = self.create_publisher(JointState, ri.JOINT_STATES, 10)
+        self.pub_priv = self.create_publisher(Float32MultiArray, ri.PRIVILEGED_STATE, 10)
+        self.pub_proprio = self.create_publisher(Float32MultiArray, ri.PROPRIO, 10)
+        self.pub_goal = self.create_publisher(type(pose_stamped((0, 0, 0), 0, "")), ri.GOAL, 10)
+        self.pub_markers = self.create_publisher(MarkerArray, ri.MARKERS, 10)
+        self.pub_clock = self.create_publisher(Clock, ri.CLOCK, 10) if values["publish_clock"] else None
+        self.pub_info = self.create_publisher(String, ri.SIM_INFO, LATCHED)
+        self.pub_description = self.create_publisher(String, ri.ROBOT_DESCRIPTION, LATCHED)
+
+        self.create_subscription(TwistStamped, ri.TWIST_COMMAND, self._on_twist, 10)
+        arm, grip = values["arm_controller"].strip("/"), values["gripper_controller"].strip("/")
+        # relative: /<namespace>/<controller>/joint_trajectory, as with a namespaced controller_manager
+        self.create_subscription(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm, 10)
+        self.create_subscription(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper, 10)
+        self.create_service(Trigger, ri.RESET_SERVICE, self._on_reset)
+
+        # newest commands; in lockstep they are keyed by the stamp they answer
+        self.twist: tuple[int, np.ndarray, float] | None = None       # (stamp, linear m/s, wall time)
+        self.gripper: tuple[int, float] | None = None                 # (stamp, width m)
+        self.arm_q: np.ndarray | None = None                          # realtime: held joint targets
+        self.refused = 0
+
+        info = {**self.server.info(), "config": self.cfg.to_dict(), "mode": self.mode,
+                "node": self.get_fully_qualified_name(), "camera_namespace": cam}
+        self.pub_info.publish(String(data=json.dumps(info)))
+        self._publish_description()
+        if self.mode == "realtime":   # a twin runs from the start; lockstep waits for the trainer's reset,
+            self._publish(self.server.reset(self._take_seed()))   # so its env's history equals a fresh in-process env's
+            self.create_timer(self.cfg.control_dt, self._on_tick)
+        self.get_logger().info(f"{self.cfg.task} sim ready ({self.mode}, {self.cfg.image_size}px)")
+
+    # ------------------------------------------------------------------ parameters / reset
+    def _on_parameters(self, params: list[Parameter]) -> None:
+        for prm in params:
+            if prm.name == "seed":
+                self.pending_seed = int(prm.value) if prm.value >= 0 else None
+
+    def _take_seed(self) -> int | None:
+        seed, self.pending_seed = self.pending_seed, None
+        return seed
+
+    def _on_reset(self, request, response):
+        step = self.server.reset(self._take_seed())
+        self.twist = self.gripper = None
+        self.arm_q = None
+        self._publish(step)
+        response.success = True
+        response.message = json.dumps({"stamp_ns": step.stamp_ns, "episode": step.episode})
+        return response
+
+    # ------------------------------------------------------------------ commands
+    def _refuse(self, what: str, why) -> None:
+        self.refused += 1
+        self.get_logger().warning(f"refused {what}: {why} (robot not moved; {self.refused} refused so far)")
+
+    def _stamp_ok(self, what: str, stamp_ns: int) -> bool:
+        """Lockstep: a command must answer the newest observation, otherwise it is stale."""
+        if self.server.last is None:
+            self._refuse(what, "the sim has not been reset yet (call the reset service)")
+            return False
+        if self.mode == "realtime" or stamp_ns == self.server.last.stamp_ns:
+            return True
+        self._refuse(what, f"stale stamp {stamp_ns} ns, the current observation is {self.server.last.stamp_ns} ns")
+        return False
+
+    def _on_twist(self, msg: TwistStamped) -> None:
+        if msg.header.frame_id not in ("", ri.BASE_FRAME):
+            return self._refuse("twist", f"frame {msg.header.frame_id!r} is not {ri.BASE_FRAME!r}")
+        v = np.array([msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z])
+        stamp = ns_from_stamp(msg.header.stamp)
+        try:   # validate now (speed, NaN), apply on the step
+            self.server.twist_action(v, 0.0)
+        except CommandError as exc:
+            return self._refuse("twist", exc)
+        if self._stamp_ok("twist", stamp):
+            self.twist = (stamp, v, time.monotonic())
+            self.arm_q = None
+            self._lockstep_try()
+
+    def _on_gripper(self, msg: JointTrajectory) -> None:
+        try:
+            width = self.server.gripper_width(trajectory_target(msg, ri.FINGER_JOINTS))
+        except (MessageError, CommandError) as exc:
+            return self._refuse("gripper command", exc)
+        stamp = ns_from_stamp(msg.header.stamp)
+        if self._stamp_ok("gripper command", stamp):
+            self.gripper = (stamp, width)
+            self._lockstep_try()
+
+    def _on_arm(self, msg: JointTrajectory) -> None:
+        try:
+            q = self.server.arm_targets(trajectory_target(msg, ri.ARM_JOINTS))
+            low, high = self.server.env.joint_limits()
+            if not ((q >= low[:7]) & (q <= high[:7])).all():
+                raise CommandError(f"joint targets {np.round(q, 3).tolist()} outside the joint limits")
+        except (MessageError, CommandError) as exc:
+            return self._refuse("arm trajectory", exc)
+        if not self._stamp_ok("arm trajectory", ns_from_stamp(msg.header.stamp)):
+            return
+        self.arm_q, self.twist = q, None
+        if self.mode == "lockstep":
+            self._step_joints()
+
+    def _width(self) -> float:
+        return self.gripper[1] if self.gripper else float(self.server.last.joint_positions[7:9].sum())
+
+    def _lockstep_try(self) -> None:
+        if self.mode != "lockstep" or self.twist is None or self.gripper is None:
+            return
+        stamp = self.server.last.stamp_ns
+        if self.twist[0] == stamp and self.gripper[0] == stamp:
+            try:
+                step = self.server.step(self.server.twist_action(self.twist[1], self.gripper[1]))
+            except CommandError as exc:
+                return self._refuse("step", exc)
+            self.twist = self.gripper = None
+            self._publish(step)
+
+    def _step_joints(self) -> None:
+        try:
+            step = self.server.step_joints(self.arm_q, self._width())
+        except CommandError as exc:
+            self.arm_q = None
+            return self._refuse("arm trajectory", exc)
+        self._publish(step)
+
+    def _on_tick(self) -> None:
+        """Realtime mode: one control step with the newest commands (stale twist = stop)."""
+        if self.arm_q is not None:
+            return self._step_joints()
+        v = np.zeros(3)
+        if self.twist is not None and time.monotonic() - self.twist[2] <= self.command_timeout_s:
+            v = self.twist[1]
+        self._publish(self.server.step(self.server.twist_action(v, self._width())))
+
+    # ------------------------------------------------------------------ publishing
+    def _publish_description(self) -> None:
+        try:
+            from .robot_description import robot_description
+        except ImportError:   # the generator is optional for the sim itself
+            return
+        self.pub_description.publish(String(data=robot_description(self.cfg.camera_extrinsics)))
+
+    def _publish(self, step: SimStep) -> None:
+        t, obs, env = step.stamp_ns, step.obs, self.server.env
+        if self.pub_clock is not None:
+            self.pub_clock.publish(Clock(clock=stamp_from_ns(t)))
+        if "rgb" in obs:
+            info = camera_info_msg(env.episode.intrinsics, t, self.color_frame)
+            self.pub_color.publish(numpy_to_image(obs["rgb"], "rgb8", t, self.color_frame))
+            self.pub_color_info.publish(info)
+            self.pub_depth.publish(numpy_to_image(obs["depth"], "16UC1", t, self.color_frame))
+            self.pub_depth_info.publish(info)
+        self.pub_joints.publish(joint_state_msg(ri.ARM_JOINTS + ri.FINGER_JOINTS, step.joint_positions,
+                                                step.joint_velocities, t))
+        self.pub_goal.publish(pose_stamped(env.goal, t, ri.BASE_FRAME))
+        self.pub_proprio.publish(pack_labelled({"proprio": obs["proprio"]}, t))
+        self.pub_priv.publish(pack_labelled(
+            {"state": obs["state"], "achieved_goal": obs["achieved_goal"], "reward": [step.reward],
+             "is_success": [step.is_success], "truncated": [float(step.truncated)], "episode": [step.episode],
+             "step": [step.step]}, t))
+        self.pub_markers.publish(self._markers(step))
+
+    def _markers(self, step: SimStep) -> MarkerArray:
+        out = MarkerArray()
+        goal = Marker(type=Marker.SPHERE, action=Marker.ADD, ns="goal", id=0)
+        goal.pose = pose_stamped(self.server.env.goal, 0, "").pose
+        goal.scale.x = goal.scale.y = goal.scale.z = 2 * self.cfg.distance_threshold_m
+        goal.color.r, goal.color.g, goal.color.b, goal.color.a = 0.1, 0.8, 0.1, 0.4
+        out.markers.append(goal)
+        if step.object_pose is not None:
+            block = Marker(type=Marker.CUBE, action=Marker.ADD, ns="block", id=1)
+            block.pose = pose_stamped(step.object_pose[0], 0, "", step.object_pose[1]).pose
+            block.scale.x = block.scale.y = block.scale.z = float(self.server.env.episode.object_size)
+            block.color.r, block.color.g, block.color.b, block.color.a = 0.85, 0.15, 0.1, 1.0
+            out.markers.append(block)
+        for m in out.markers:
+            m.header.frame_id = ri.BASE_FRAME
+            m.header.stamp = stamp_from_ns(step.stamp_ns)
+        return out
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    except (ConfigError, ValueError) as exc:
+        print(f"aac_sim_node: {exc}", flush=True)
+        return 2
+    finally:
+        if node is not None:
+            node.server.env.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

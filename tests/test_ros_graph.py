@@ -1,0 +1,239 @@
+"""The ROS 2 graph for real: sim nodes in separate processes over Fast DDS, a client / trainer here."""
+from __future__ import annotations
+
+import json
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
+
+from aac_policy.ros_env import RosVectorEnv, SimIncompatible
+from aac_policy.train import Trainer, load_config, sim_config_for
+from aac_sim import ros_interface as ri
+from aac_sim.config import SimConfig
+from aac_sim.env import AacPandaEnv
+from aac_sim.ros_convert import image_to_depth_mm, image_to_rgb, ns_from_stamp, stamp_from_ns, unpack_labelled
+
+from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
+from rosgraph_msgs.msg import Clock  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
+from std_msgs.msg import Float32MultiArray, String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+CAM = "/s/" + ri.DEFAULT_CAMERA_NAMESPACE
+
+
+class Recorder:
+    """Subscribes to everything one sim publishes and keeps the messages."""
+
+    TOPICS = {f"{CAM}/{ri.COLOR_IMAGE}": Image, f"{CAM}/{ri.COLOR_INFO}": CameraInfo,
+              f"{CAM}/{ri.DEPTH_IMAGE}": Image, f"{CAM}/{ri.DEPTH_INFO}": CameraInfo,
+              "/s/" + ri.JOINT_STATES: JointState, "/s/" + ri.PRIVILEGED_STATE: Float32MultiArray,
+              "/s/" + ri.PROPRIO: Float32MultiArray, "/s/" + ri.GOAL: PoseStamped,
+              "/s/" + ri.MARKERS: MarkerArray, ri.CLOCK: Clock}
+
+    def __init__(self, node):
+        self.msgs = {t: [] for t in self.TOPICS}
+        for topic, typ in self.TOPICS.items():
+            node.create_subscription(typ, topic, lambda m, t=topic: self.msgs[t].append(m), 50)
+        self.latched = {}
+        for topic in ("/s/" + ri.SIM_INFO, "/s/" + ri.ROBOT_DESCRIPTION):
+            node.create_subscription(String, topic, lambda m, t=topic: self.latched.__setitem__(t, m.data), LATCHED)
+
+    def count(self, topic):
+        return len(self.msgs[topic])
+
+    def last(self, topic):
+        return self.msgs[topic][-1]
+
+
+def _call(node, client, timeout=10.0):
+    assert client.wait_for_service(timeout_sec=timeout), "reset service not available"
+    fut = client.call_async(Trigger.Request())
+    wait_for(fut.done, timeout, "reset response")
+    return json.loads(fut.result().message)
+
+
+def _commands(node):
+    twist = node.create_publisher(TwistStamped, "/s/" + ri.TWIST_COMMAND, 10)
+    grip = node.create_publisher(JointTrajectory, f"/s/{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}", 10)
+    arm = node.create_publisher(JointTrajectory, f"/s/{ri.DEFAULT_ARM_CONTROLLER}/{ri.JOINT_TRAJECTORY}", 10)
+    return twist, grip, arm
+
+
+def _send_gripper(grip_pub, stamp_ns, finger=0.04, names=None):
+    g = JointTrajectory(joint_names=names or [ri.FINGER_JOINTS[0]], points=[JointTrajectoryPoint(positions=[finger])])
+    g.header.stamp = stamp_from_ns(stamp_ns)
+    grip_pub.publish(g)
+
+
+def _send_twist(twist_pub, stamp_ns, v=(0.0, 0.0, 0.0), frame=ri.BASE_FRAME):
+    t = TwistStamped()
+    t.header.stamp, t.header.frame_id = stamp_from_ns(stamp_ns), frame
+    t.twist.linear.x, t.twist.linear.y, t.twist.linear.z = (float(x) for x in v)
+    twist_pub.publish(t)
+
+
+def _send(twist_pub, grip_pub, stamp_ns, v=(0.0, 0.0, 0.0)):
+    _send_gripper(grip_pub, stamp_ns)
+    _send_twist(twist_pub, stamp_ns, v)
+
+
+def test_sim_node_publishes_the_real_robot_interfaces_and_steps_in_lockstep():
+    with SimProcess("s", task="push", image_size=84, seed=3), Spinning() as node:
+        rec = Recorder(node)
+        twist, grip, arm = _commands(node)
+        reset = node.create_client(Trigger, "/s/" + ri.RESET_SERVICE)
+        wait_for(lambda: "/s/" + ri.SIM_INFO in rec.latched, 30, "sim_info (transient local)")
+        info = json.loads(rec.latched["/s/" + ri.SIM_INFO])
+        assert info["task"] == "push" and info["image_size"] == 84 and info["mode"] == "lockstep"
+        wait_for(lambda: node.count_subscribers("/s/" + ri.TWIST_COMMAND) > 0, 10, "sim command subscriptions")
+        color_topic = f"{CAM}/{ri.COLOR_IMAGE}"
+        stamp0 = _call(node, reset)["stamp_ns"]
+        wait_for(lambda: all(rec.count(t) >= 1 for t in rec.TOPICS), 10, "every topic after reset")
+
+        # types, encodings, sizes, stamps, frames
+        color, depth = rec.last(color_topic), rec.last(f"{CAM}/{ri.DEPTH_IMAGE}")
+        assert (color.encoding, color.height, color.width) == ("rgb8", 84, 84)
+        assert (depth.encoding, depth.height, depth.width) == ("16UC1", 84, 84)
+        assert color.header.frame_id == depth.header.frame_id == ri.COLOR_OPTICAL_FRAME
+        cinfo = rec.last(f"{CAM}/{ri.COLOR_INFO}")
+        assert (cinfo.width, cinfo.height) == (84, 84) and cinfo.k[8] == 1.0 and cinfo.k[0] > 0
+        js = rec.last("/s/" + ri.JOINT_STATES)
+        assert list(js.name) == list(ri.ARM_JOINTS + ri.FINGER_JOINTS) and len(js.position) == 9
+        stamp_p, priv = unpack_labelled(rec.last("/s/" + ri.PRIVILEGED_STATE))
+        assert {"state", "achieved_goal", "reward"} <= set(priv)
+        goal = rec.last("/s/" + ri.GOAL)
+        assert goal.header.frame_id == ri.BASE_FRAME
+        stamps = {ns_from_stamp(m.header.stamp) for m in (color, depth, cinfo, js, goal)} | {stamp_p}
+        assert stamps == {stamp0}
+        assert ns_from_stamp(rec.last(ri.CLOCK).clock) == stamp0
+        assert {m.ns for m in rec.last("/s/" + ri.MARKERS).markers} == {"goal", "block"}
+        if "/s/" + ri.ROBOT_DESCRIPTION in rec.latched:   # the URDF generator is optional for the sim
+            assert "panda_joint7" in rec.latched["/s/" + ri.ROBOT_DESCRIPTION]
+
+        # the images are exactly the in-process env's (same seed): depth in mm round-trips bit for bit
+        env = AacPandaEnv(config=SimConfig(task="push"))
+        obs, _ = env.reset(seed=3)
+        np.testing.assert_array_equal(image_to_rgb(color), obs["rgb"])
+        np.testing.assert_array_equal(image_to_depth_mm(depth), obs["depth"])
+        env.close()
+
+        # lockstep: N commands -> exactly N new observations, stamps advancing by control_dt
+        n0, stamp, dt_ns = rec.count(color_topic), stamp0, int(round(info["control_dt"] * 1e9))
+        for k in range(5):
+            _send(twist, grip, stamp, v=(0.3, 0.0, 0.0))
+            wait_for(lambda: rec.count(color_topic) == n0 + k + 1, 10, f"observation {k + 1}")
+            stamp = ns_from_stamp(rec.last(color_topic).header.stamp)
+            assert stamp == stamp0 + (k + 1) * dt_ns
+        time.sleep(0.3)
+        assert rec.count(color_topic) == n0 + 5
+
+        # malformed or stale commands are refused and move nothing
+        before = np.array(rec.last("/s/" + ri.JOINT_STATES).position)
+        for bad in (dict(v=(np.nan, 0, 0)), dict(v=(5.0, 0, 0)), dict(frame="world")):
+            _send_twist(twist, stamp, **bad)
+        for bad in (dict(finger=0.2), dict(finger=float("inf")), dict(names=["panda_joint1"])):
+            _send_gripper(grip, stamp, **bad)
+        _send(twist, grip, stamp - dt_ns)   # stale stamp
+        wrong = JointTrajectory(joint_names=["fr3_joint1"], points=[JointTrajectoryPoint(positions=[0.0])])
+        wrong.header.stamp = stamp_from_ns(stamp)
+        arm.publish(wrong)
+        time.sleep(0.5)
+        assert rec.count(color_topic) == n0 + 5
+        np.testing.assert_array_equal(np.array(rec.last("/s/" + ri.JOINT_STATES).position), before)
+
+        # a joint_trajectory_controller command steps too (targets in joint space)
+        target = JointTrajectory(joint_names=list(ri.ARM_JOINTS),
+                                 points=[JointTrajectoryPoint(positions=(before[:7] + 0.05).tolist())])
+        target.header.stamp = stamp_from_ns(stamp)
+        arm.publish(target)
+        wait_for(lambda: rec.count(color_topic) == n0 + 6, 10, "observation after a joint trajectory")
+        moved = np.array(rec.last("/s/" + ri.JOINT_STATES).position)[:7] - before[:7]
+        assert (moved > 0.005).all(), moved
+
+
+def test_ros_training_fills_replay_identically_to_in_process(tmp_path):
+    """Same seed: two sim nodes over DDS give the trainer the same transitions as two in-process envs."""
+    cfg = load_config(None, ["sim.task=push", "num_envs=2", "random_steps=100000", "save_replay=false",
+                             "replay_capacity=1000"])
+    ref = Trainer(cfg, tmp_path / "inproc", progress=False)
+    envs = gym.vector.SyncVectorEnv([lambda: AacPandaEnv(config=sim_config_for(cfg))] * 2,
+                                    autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    for seed in (11, None):
+        ref.collect(envs, seed)
+    envs.close()
+
+    with SimProcess("sim0"), SimProcess("sim1"), Spinning("aac_test_trainer") as node:
+        ros = Trainer(cfg, tmp_path / "ros", progress=False)
+        venv = RosVectorEnv(node, ["sim0", "sim1"], ros.eval_env.unwrapped.cfg.to_dict(), ros.T, image_keys=True)
+        for seed in (11, None):
+            out = ros.collect(venv, seed)
+            assert out["dropped"] == 0
+    assert ros.replay.size == ref.replay.size == 4 and ros.env_steps == ref.env_steps == 200
+    np.testing.assert_array_equal(ros.replay.actions, ref.replay.actions)
+    for k in ref.replay.keys:
+        np.testing.assert_array_equal(ros.replay.obs[k], ref.replay.obs[k], err_msg=k)
+
+
+def test_trainer_survives_a_killed_sim_and_readmits_it(tmp_path):
+    cfg = load_config(None, ["sim.task=reach", "num_envs=2", "random_steps=100000", "save_replay=false",
+                             "replay_capacity=2000"])
+    sim1 = SimProcess("sim1", task="reach")
+    with SimProcess("sim0", task="reach"), sim1, Spinning("aac_test_trainer") as node:
+        tr = Trainer(cfg, tmp_path, progress=False)
+        venv = RosVectorEnv(node, ["sim0", "sim1"], tr.eval_env.unwrapped.cfg.to_dict(), tr.T, image_keys=True,
+                            step_timeout_s=1.5, connect_timeout_s=3.0)
+        wait_for(lambda: all(c.info is not None for c in venv.clients), 30, "both sims announced")
+        assert tr.collect(venv, 0)["dropped"] == 0
+        obs, info = venv.reset()
+        for _ in range(10):
+            venv.step(np.zeros((2, 4), np.float32))
+        sim1.kill()                                  # mid-episode
+        obs, _, _, _, info = venv.step(np.zeros((2, 4), np.float32))
+        assert info["dropped"].tolist() == [False, True]
+        # the next collected episode: sim1 is not back -> only sim0's episode enters replay
+        out = tr.collect(venv, None)
+        assert out["dropped"] == 1 and tr.replay.size == 3 and out["steps"] == tr.T
+        for k in tr.replay.keys:   # no partial/zero episode in replay
+            assert np.abs(tr.replay.obs[k][:3].astype(np.float64)).sum(axis=tuple(range(1, tr.replay.obs[k].ndim))).min() > 0
+        version = venv.clients[1].info_version
+        sim1.start()
+        wait_for(lambda: venv.clients[1].info_version > version, 30, "sim1 restart (a new sim_info)")
+        out = tr.collect(venv, None)
+        assert out["dropped"] == 0 and tr.replay.size == 5 and venv.readmissions == 1
+
+
+def test_trainer_refuses_a_sim_with_another_image_size():
+    with SimProcess("s", image_size=64), Spinning() as node:
+        venv = RosVectorEnv(node, ["s"], SimConfig(task="push", image_size=84).to_dict(), 50, image_keys=True)
+        with pytest.raises(SimIncompatible, match="image_size: trainer 84, sim 64"):
+            venv.reset(seed=0)
+
+
+def test_realtime_twin_steps_on_its_own_and_stops_without_commands():
+    with SimProcess("s", task="reach", mode="realtime", randomize=False), Spinning() as node:
+        rec = Recorder(node)
+        twist, grip, _ = _commands(node)
+        wait_for(lambda: rec.count("/s/" + ri.PROPRIO) >= 5, 30, "realtime observations")
+        t0, n0 = time.monotonic(), rec.count("/s/" + ri.PROPRIO)
+        time.sleep(1.0)
+        rate = (rec.count("/s/" + ri.PROPRIO) - n0) / (time.monotonic() - t0)
+        assert 10 <= rate <= 30, rate   # 25 Hz control (with slack for a loaded CI machine)
+        ee = lambda: unpack_labelled(rec.last("/s/" + ri.PROPRIO))[1]["proprio"][:3]  # noqa: E731
+        start = ee()
+        for _ in range(10):   # move +y at 0.2 m/s for ~0.4 s
+            _send(twist, grip, 0, v=(0.0, 0.2, 0.0))
+            time.sleep(0.04)
+        time.sleep(0.6)       # no more twists: stale after command_timeout_s -> the arm stops
+        stopped = ee()
+        assert stopped[1] - start[1] > 0.03
+        time.sleep(0.5)
+        np.testing.assert_allclose(ee(), stopped, atol=0.005)
