@@ -1,0 +1,1 @@
+../src/aac_bringup/launch/deploy_sim.launch.py

@@ -1,0 +1,1 @@
+../src/aac_bringup/launch/train_sim.launch.py
