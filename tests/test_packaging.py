@@ -300,9 +300,16 @@ def test_compose_file():
     for svc, launch_file in expected.items():
         spec = services[svc]
         command = spec['command']
-        if isinstance(command, list):
-            command = ' '.join(command)
-        assert command == f'ros2 launch aac_bringup {launch_file}'
+        if isinstance(command, str):
+            command = command.split()
+        assert command[:4] == ['ros2', 'launch', 'aac_bringup', launch_file]
+        # anything after the launch file is a launch argument (name:=value) the file declares
+        launch_src = (REPO / 'src' / 'aac_bringup' / 'launch' / launch_file).read_text()
+        for arg in command[4:]:
+            name, sep, _ = arg.partition(':=')
+            assert sep and re.fullmatch(r'\w+', name), f'{svc}: {arg!r} is not a launch argument'
+            assert re.search(rf"DeclareLaunchArgument\(\s*'{name}'", launch_src), (
+                f'{svc}: {launch_file} declares no argument {name!r}')
         assert spec['network_mode'] == 'host'
         build = spec['build']
         context = (compose_dir / build['context']).resolve()
