@@ -52,6 +52,7 @@ setup(
             'aac_sim_image_grid = aac_sim.image_grid:main',
             'aac_robot_description = aac_sim.robot_description:main',
             'aac_sim_node = aac_sim.sim_node:main',
+            'aac_foxglove_view = aac_sim.foxglove_view:main',
         ],
     },
 )
