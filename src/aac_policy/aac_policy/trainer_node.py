@@ -28,7 +28,7 @@ PARAMETERS = {"sim_namespaces": ["sim0"], "run_dir": "runs/ros", "config_file": 
 
 class TrainerNode(Node):
     def __init__(self, **kwargs):
-        super().__init__("aac_trainer", **kwargs)
+        super().__init__("aac_trainer_node", **kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
         v = {n: self.get_parameter(n).value for n in PARAMETERS}

@@ -66,7 +66,7 @@ def sim_config_from_parameters(values: dict) -> SimConfig:
 
 class SimNode(Node):
     def __init__(self, **kwargs):
-        super().__init__("aac_sim", **kwargs)
+        super().__init__("aac_sim_node", **kwargs)
         for name, default in PARAMETERS.items():
             self.declare_parameter(name, default)
         values = {n: self.get_parameter(n).value for n in PARAMETERS}
@@ -229,24 +229,35 @@ class SimNode(Node):
         self.pub_description.publish(String(data=robot_description(self.cfg.camera_extrinsics)))
 
     def _publish(self, step: SimStep) -> None:
+        """Everything of one observation, all with the same stamp. Messages nobody subscribes to are
+        not built (in lockstep training without RViz that is half of them; every publish costs time
+        the round trip waits for)."""
         t, obs, env = step.stamp_ns, step.obs, self.server.env
-        if self.pub_clock is not None:
+        wanted = lambda pub: pub is not None and pub.get_subscription_count() > 0  # noqa: E731
+        if wanted(self.pub_clock):
             self.pub_clock.publish(Clock(clock=stamp_from_ns(t)))
         if "rgb" in obs:
-            info = camera_info_msg(env.episode.intrinsics, t, self.color_frame)
-            self.pub_color.publish(numpy_to_image(obs["rgb"], "rgb8", t, self.color_frame))
-            self.pub_color_info.publish(info)
-            self.pub_depth.publish(numpy_to_image(obs["depth"], "16UC1", t, self.color_frame))
-            self.pub_depth_info.publish(info)
-        self.pub_joints.publish(joint_state_msg(ri.ARM_JOINTS + ri.FINGER_JOINTS, step.joint_positions,
-                                                step.joint_velocities, t))
-        self.pub_goal.publish(pose_stamped(env.goal, t, ri.BASE_FRAME))
-        self.pub_proprio.publish(pack_labelled({"proprio": obs["proprio"]}, t))
-        self.pub_priv.publish(pack_labelled(
-            {"state": obs["state"], "achieved_goal": obs["achieved_goal"], "reward": [step.reward],
-             "is_success": [step.is_success], "truncated": [float(step.truncated)], "episode": [step.episode],
-             "step": [step.step]}, t))
-        self.pub_markers.publish(self._markers(step))
+            if wanted(self.pub_color):
+                self.pub_color.publish(numpy_to_image(obs["rgb"], "rgb8", t, self.color_frame))
+            if wanted(self.pub_depth):
+                self.pub_depth.publish(numpy_to_image(obs["depth"], "16UC1", t, self.color_frame))
+            for pub in (self.pub_color_info, self.pub_depth_info):
+                if wanted(pub):
+                    pub.publish(camera_info_msg(env.episode.intrinsics, t, self.color_frame))
+        if wanted(self.pub_joints):
+            self.pub_joints.publish(joint_state_msg(ri.ARM_JOINTS + ri.FINGER_JOINTS, step.joint_positions,
+                                                    step.joint_velocities, t))
+        if wanted(self.pub_goal):
+            self.pub_goal.publish(pose_stamped(env.goal, t, ri.BASE_FRAME))
+        if wanted(self.pub_proprio):
+            self.pub_proprio.publish(pack_labelled({"proprio": obs["proprio"]}, t))
+        if wanted(self.pub_priv):
+            self.pub_priv.publish(pack_labelled(
+                {"state": obs["state"], "achieved_goal": obs["achieved_goal"], "reward": [step.reward],
+                 "is_success": [step.is_success], "truncated": [float(step.truncated)],
+                 "episode": [step.episode], "step": [step.step]}, t))
+        if wanted(self.pub_markers):
+            self.pub_markers.publish(self._markers(step))
 
     def _markers(self, step: SimStep) -> MarkerArray:
         out = MarkerArray()
