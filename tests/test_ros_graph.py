@@ -237,3 +237,30 @@ def test_realtime_twin_steps_on_its_own_and_stops_without_commands():
         assert stopped[1] - start[1] > 0.03
         time.sleep(0.5)
         np.testing.assert_allclose(ee(), stopped, atol=0.005)
+
+
+def test_trainer_node_trains_from_a_sim_node_end_to_end(tmp_path):
+    """The `aac_trainer_node` as launched: parameters in, checkpoint + exported actor + report out."""
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from aac_policy.trainer_node import TrainerNode, run_trainer
+
+    overrides = ["sim.task=reach", "total_env_steps=100", "random_steps=50", "batch_size=32",
+                 "eval_every_steps=100", "eval_episodes=1", "checkpoint_every_steps=100",
+                 "final_eval_episodes=1", "video_episodes=1"]
+    with SimProcess("sim0", task="reach"):
+        rclpy.init()
+        try:
+            node = TrainerNode(parameter_overrides=[
+                Parameter("sim_namespaces", Parameter.Type.STRING_ARRAY, ["sim0"]),
+                Parameter("run_dir", Parameter.Type.STRING, str(tmp_path)),
+                Parameter("overrides", Parameter.Type.STRING_ARRAY, overrides)])
+            out = run_trainer(node, progress=False)
+            node.destroy_node()
+        finally:
+            rclpy.shutdown()
+    assert out["env_steps"] == 100
+    for name in ("actor.pt", "learning_curve.png", "eval/report.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert list((tmp_path / "checkpoints").glob("checkpoint_*.pt"))
