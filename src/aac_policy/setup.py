@@ -28,6 +28,7 @@ setup(
             'aac_evaluate = aac_policy.evaluate:main',
             'aac_compare = aac_policy.compare:main',
             'aac_trainer_node = aac_policy.trainer_node:main',
+            'aac_policy_node = aac_policy.policy_node:main',
         ],
     },
 )

@@ -279,7 +279,10 @@ class AacPandaEnv(gym.Env):
         joints = p.getJointStates(s.robot, s.arm_joints + s.finger_joints, physicsClientId=c)
         q = np.array([j[0] for j in joints])
         qd = np.array([j[1] for j in joints])
-        link = p.getLinkState(s.robot, s.ee_link, computeLinkVelocity=1, physicsClientId=c)
+        # forward kinematics of the current joint state (what FK of /joint_states gives on the real arm,
+        # aac_sim.kinematics), not the link pose cached before the last physics substep
+        link = p.getLinkState(s.robot, s.ee_link, computeLinkVelocity=1, computeForwardKinematics=1,
+                              physicsClientId=c)
         ee_pos, ee_vel = np.asarray(link[4]), np.asarray(link[6])
         self._ee = ee_pos
         width = q[7] + q[8]

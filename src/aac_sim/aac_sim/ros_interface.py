@@ -39,6 +39,10 @@ MARKERS = "aac/markers"                               # visualization_msgs/Marke
 SIM_INFO = "aac/sim_info"                             # std_msgs/String JSON (task, image size, intrinsics...), transient local
 RESET_SERVICE = "aac/reset"                           # std_srvs/Trigger; response.message is JSON {"stamp_ns": ...}
 
+# --- deployment: the policy node's command, before the safety layer (aac_driver arm node)
+POLICY_TWIST = "aac/policy/twist"                     # geometry_msgs/TwistStamped, m/s in BASE_FRAME
+POLICY_GRIPPER = "aac/policy/gripper"                 # trajectory_msgs/JointTrajectory, panda_finger_joint1
+
 # --- node executables (console_scripts), used by the launch files
 SIM_NODE_EXECUTABLE = "aac_sim_node"                  # package aac_sim
 TRAINER_NODE_EXECUTABLE = "aac_trainer_node"          # package aac_policy

@@ -236,14 +236,7 @@ class SimNode(Node):
         wanted = lambda pub: pub is not None and pub.get_subscription_count() > 0  # noqa: E731
         if wanted(self.pub_clock):
             self.pub_clock.publish(Clock(clock=stamp_from_ns(t)))
-        if "rgb" in obs:
-            if wanted(self.pub_color):
-                self.pub_color.publish(numpy_to_image(obs["rgb"], "rgb8", t, self.color_frame))
-            if wanted(self.pub_depth):
-                self.pub_depth.publish(numpy_to_image(obs["depth"], "16UC1", t, self.color_frame))
-            for pub in (self.pub_color_info, self.pub_depth_info):
-                if wanted(pub):
-                    pub.publish(camera_info_msg(env.episode.intrinsics, t, self.color_frame))
+        # state, goal and camera_info before the images: a consumer that acts on a frame has them
         if wanted(self.pub_joints):
             self.pub_joints.publish(joint_state_msg(ri.ARM_JOINTS + ri.FINGER_JOINTS, step.joint_positions,
                                                     step.joint_velocities, t))
@@ -256,6 +249,14 @@ class SimNode(Node):
                 {"state": obs["state"], "achieved_goal": obs["achieved_goal"], "reward": [step.reward],
                  "is_success": [step.is_success], "truncated": [float(step.truncated)],
                  "episode": [step.episode], "step": [step.step]}, t))
+        if "rgb" in obs:
+            for pub in (self.pub_color_info, self.pub_depth_info):
+                if wanted(pub):
+                    pub.publish(camera_info_msg(env.episode.intrinsics, t, self.color_frame))
+            if wanted(self.pub_depth):
+                self.pub_depth.publish(numpy_to_image(obs["depth"], "16UC1", t, self.color_frame))
+            if wanted(self.pub_color):
+                self.pub_color.publish(numpy_to_image(obs["rgb"], "rgb8", t, self.color_frame))
         if wanted(self.pub_markers):
             self.pub_markers.publish(self._markers(step))
 

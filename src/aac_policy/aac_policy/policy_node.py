@@ -1,0 +1,185 @@
+"""ROS 2 policy node: RealSense colour + aligned depth, joint states and a goal in; the actor's command out.
+
+    ros2 run aac_policy aac_policy_node --ros-args -p actor:=runs/main/actor.pt
+
+Thin rclpy adapter over `aac_policy.deploy.DeployedActor`. Runs once per synchronised colour +
+depth pair (same stamp, the newest one; older unmatched frames are dropped), with the newest
+joint state and goal. Publishes `aac/policy/twist` (TwistStamped, m/s, panda_link0) and
+`aac/policy/gripper` (JointTrajectory, panda_finger_joint1 = half the opening), stamped with the
+image's stamp, for the safety layer (aac_driver arm node) to filter and send to the arm. Against
+a lockstep sim, remap them onto the sim's command topics to step it frame by frame.
+
+Refuses to start acting on a camera whose intrinsics differ from the actor's, and skips (with a
+throttled log line, counted) frames with a wrong encoding or size, NaN goals, or missing inputs.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from aac_sim import ros_interface as ri
+from aac_sim.camera import CameraIntrinsics
+from aac_sim.config import ConfigError
+from aac_sim.ros_convert import MessageError, image_to_depth_mm, image_to_rgb, ns_from_stamp, pose_position
+
+from .deploy import DeployedActor
+
+PARAMETERS = {"actor": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
+              "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05}
+
+
+def intrinsics_from_camera_info(msg: CameraInfo) -> CameraIntrinsics:
+    k = msg.k
+    return CameraIntrinsics(width=int(msg.width), height=int(msg.height), fx=float(k[0]), fy=float(k[4]),
+                            cx=float(k[2]), cy=float(k[5]))
+
+
+class PolicyNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("aac_policy_node", **kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        v = {n: self.get_parameter(n).value for n in PARAMETERS}
+        if not v["actor"]:
+            raise ConfigError("parameter `actor` (path of an exported actor.pt) is required")
+        self.actor = DeployedActor(v["actor"], torch_threads=int(v["torch_threads"]))
+        self.joint_names = list(v["joint_names"])
+        if len(self.joint_names) != 9:
+            raise ConfigError(f"joint_names needs 7 arm + 2 finger joints, got {self.joint_names}")
+        cam = v["camera_namespace"].strip("/")
+        # creation order = handling order when several are ready: state before images
+        self.create_subscription(CameraInfo, f"{cam}/{ri.COLOR_INFO}", self._on_info, 5)
+        self.create_subscription(JointState, ri.JOINT_STATES, self._on_joints, 10)
+        self.create_subscription(PoseStamped, v["goal_topic"], self._on_goal, 10)
+        self.create_subscription(Image, f"{cam}/{ri.DEPTH_IMAGE}", self._on_depth, 5)
+        self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_color, 5)
+        self.joint_wait_s = float(v["joint_wait_s"])
+        self.pub_twist = self.create_publisher(TwistStamped, ri.POLICY_TWIST, 10)
+        self.pub_gripper = self.create_publisher(JointTrajectory, ri.POLICY_GRIPPER, 10)
+        self.color: Image | None = None
+        self.depth: Image | None = None
+        self.joints: tuple[np.ndarray, np.ndarray] | None = None
+        self.joints_stamp = 0
+        self.pair_since = 0.0   # when the pending colour + depth pair became complete
+        self.goal: np.ndarray | None = None
+        self.info_key = None
+        self.camera_ok = False
+        self.skipped: dict[str, int] = {}
+        self.latency_s: list[float] = []   # image in -> command out, for the latency benchmark
+        self.actions = 0
+
+    # ------------------------------------------------------------------ inputs
+    def _skip(self, why: str, detail) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+        self.get_logger().warning(f"frame skipped ({why}): {detail}", throttle_duration_sec=2.0)
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        key = (msg.width, msg.height, tuple(msg.k))
+        if key == self.info_key:
+            return
+        self.info_key = key
+        try:
+            self.actor.set_camera(intrinsics_from_camera_info(msg))
+            self.camera_ok = True
+            self.get_logger().info(f"camera {msg.width}x{msg.height} accepted for the "
+                                   f"{self.actor.size}px actor")
+            self._try_act()
+        except (ConfigError, ValueError) as exc:
+            self.camera_ok = False
+            self.get_logger().error(f"camera refused, not acting: {exc}")
+
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            idx = [list(msg.name).index(n) for n in self.joint_names]
+            q = np.array([msg.position[i] for i in idx])
+            qd = np.array([msg.velocity[i] for i in idx]) if len(msg.velocity) == len(msg.name) else np.zeros(9)
+        except (ValueError, IndexError):
+            return self._skip("joint_states", f"names {list(msg.name)} do not include {self.joint_names}")
+        if not (np.isfinite(q).all() and np.isfinite(qd).all()):
+            return self._skip("joint_states", "NaN in joint state")
+        self.joints = (q, qd)
+        self.joints_stamp = ns_from_stamp(msg.header.stamp)
+        self._try_act()
+
+    def _on_goal(self, msg: PoseStamped) -> None:
+        try:
+            self.goal = pose_position(msg, ri.BASE_FRAME)
+        except MessageError as exc:
+            return self._skip("goal", exc)
+        self._try_act()
+
+    def _on_color(self, msg: Image) -> None:
+        self.color = msg
+        self.pair_since = time.monotonic()
+        self._try_act()
+
+    def _on_depth(self, msg: Image) -> None:
+        self.depth = msg
+        self.pair_since = time.monotonic()
+        self._try_act()
+
+    # ------------------------------------------------------------------ acting
+    def _try_act(self) -> None:
+        if self.color is None or self.depth is None:
+            return
+        stamp = ns_from_stamp(self.color.header.stamp)
+        if stamp != ns_from_stamp(self.depth.header.stamp):
+            return   # wait for the matching half of the pair
+        # The pair waits (is not dropped) for camera_info, a goal and a joint state at least as new as
+        # the frame: on a real arm joint_states (1 kHz) are always newer; a lockstep twin sends them
+        # with the frame's stamp. After joint_wait_s the newest joint state is used regardless.
+        if not self.camera_ok or self.joints is None or self.goal is None:
+            return
+        if self.joints_stamp < stamp and time.monotonic() - self.pair_since < self.joint_wait_s:
+            return
+        t0 = time.perf_counter()
+        color, depth, self.color, self.depth = self.color, self.depth, None, None
+        cam = self.actor.camera
+        try:
+            rgb = image_to_rgb(color, (cam.height, cam.width))
+            depth_mm = image_to_depth_mm(depth, (cam.height, cam.width))
+            obs = self.actor.observation(rgb, depth_mm, *self.joints, self.goal)
+            v, width = self.actor.command(self.actor.act(obs))
+        except (MessageError, ValueError, FloatingPointError) as exc:
+            return self._skip("bad input", exc)
+        tw = TwistStamped()
+        tw.header.stamp, tw.header.frame_id = color.header.stamp, ri.BASE_FRAME
+        tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
+        grip = JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]], points=[JointTrajectoryPoint(positions=[width / 2])])
+        grip.header.stamp = color.header.stamp
+        self.pub_gripper.publish(grip)
+        self.pub_twist.publish(tw)
+        self.actions += 1
+        self.latency_s.append(time.perf_counter() - t0)
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = PolicyNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ConfigError, ValueError) as exc:
+        print(f"aac_policy_node: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if node is not None:
+            node.actor.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""Forward kinematics of the Panda's grasp point from joint states: the actor's `proprio` on a real robot.
+
+In simulation the env reads the grasp point from PyBullet; on the real arm only `/joint_states`
+exists. This computes the same numbers from joint positions and velocities with the same URDF, in
+a private PyBullet DIRECT client (no scene, no physics stepping). No ROS imports.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pybullet as p
+
+from .scene import ARM_JOINTS, EE_LINK, FINGER_JOINTS, panda_urdf
+
+JOINT_NAMES = ARM_JOINTS + FINGER_JOINTS
+
+
+class PandaKinematics:
+    def __init__(self):
+        self.client = p.connect(p.DIRECT)
+        self.robot = p.loadURDF(panda_urdf("low_poly"), (0, 0, 0), useFixedBase=True, physicsClientId=self.client)
+        n = p.getNumJoints(self.robot, physicsClientId=self.client)
+        info = [p.getJointInfo(self.robot, j, physicsClientId=self.client) for j in range(n)]
+        names = {i[1].decode(): i[0] for i in info}
+        self.joints = [names[j] for j in JOINT_NAMES]
+        self.ee_link = {i[12].decode(): i[0] for i in info}[EE_LINK]
+
+    def grasp_point(self, q, qd=None) -> tuple[np.ndarray, np.ndarray]:
+        """Position and linear velocity (m, m/s, base frame) of the grasp point for joint positions
+        `q` and velocities `qd` (panda_joint1..7, finger 1, finger 2)."""
+        q = np.asarray(q, dtype=np.float64)
+        qd = np.zeros(9) if qd is None else np.asarray(qd, dtype=np.float64)
+        if q.shape != (9,) or qd.shape != (9,) or not (np.isfinite(q).all() and np.isfinite(qd).all()):
+            raise ValueError(f"joint positions/velocities must be 9 finite values each ({list(JOINT_NAMES)})")
+        for j, qi, qdi in zip(self.joints, q, qd):
+            p.resetJointState(self.robot, j, qi, qdi, physicsClientId=self.client)
+        link = p.getLinkState(self.robot, self.ee_link, computeLinkVelocity=1, computeForwardKinematics=1,
+                              physicsClientId=self.client)
+        return np.asarray(link[4]), np.asarray(link[6])
+
+    def proprio(self, q, qd) -> np.ndarray:
+        """The env's `proprio` layout: grasp-point position (3), velocity (3), gripper width (1)."""
+        pos, vel = self.grasp_point(q, qd)
+        q = np.asarray(q, dtype=np.float64)
+        return np.concatenate([pos, vel, [q[7] + q[8]]]).astype(np.float32)
+
+    def close(self) -> None:
+        try:
+            p.disconnect(physicsClientId=self.client)
+        except p.error:
+            pass
