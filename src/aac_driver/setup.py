@@ -23,6 +23,8 @@ setup(
     description='RealSense camera and arm-output ROS 2 nodes for AAC.',
     license='Apache-2.0',
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'aac_realsense_node = aac_driver.realsense_node:main',
+        ],
     },
 )
