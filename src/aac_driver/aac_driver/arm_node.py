@@ -1,0 +1,328 @@
+"""`aac_arm_node`: policy commands -> always-on safety filter -> the arm (thin rclpy adapter).
+
+Subscribes (relative names): aac/policy/twist (TwistStamped, m/s of the grasp point, panda_link0),
+aac/policy/gripper (JointTrajectory, panda_finger_joint1 = half the opening), joint_states,
+<camera_namespace>/color/image_raw (only its arrival time: the camera watchdog), aac/safety/stop
+(Bool, true latches a stop). Service aac/safety/reset (Trigger) clears the latch.
+Publishes, by the `output` parameter:
+  servo             the filtered twist on servo_node/delta_twist_cmds (MoveIt Servo / sim twin)
+  joint_trajectory  IK of the filtered twist -> <arm_controller>/joint_trajectory, one point
+                    reached one control period from now (ros2_control joint_trajectory_controller)
+  none              nothing to the arm (the filter still runs and counts)
+and the gripper on <gripper_controller>/joint_trajectory (or a control_msgs GripperCommand action
+when `gripper_output` is gripper_command and control_msgs is installed), aac/safety/filtered_twist
+(what the filter let through, also in dry run) and aac/safety/interventions (JSON counts, 1 Hz).
+
+Timing: a policy twist is filtered and sent when it arrives; a timer at rate_hz re-sends the newest
+command when nothing was sent for a control period, and while a stop is latched or the camera is
+stale it sends a zero command (servo) or a hold target (joint_trajectory) every period. So when
+colour frames stop, a zero command goes out within one control period of the watchdog timeout.
+`dry_run`: everything runs and is counted, nothing is sent to the arm or gripper.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import rclpy
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import TwistStamped
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from aac_sim import ros_interface as ri
+from aac_sim.config import ConfigError
+from aac_sim.ros_convert import MessageError, trajectory_target
+
+from . import interface as di
+from .arm_ik import IK_TOLERANCE_M, ArmIK
+from .safety import SafetyConfig, SafetyFilter, config_fields
+
+try:   # only on a full ROS install (not on the pip wheels); used for gripper_output:=gripper_command
+    from control_msgs.action import GripperCommand
+    from rclpy.action import ActionClient
+except ImportError:
+    GripperCommand = None
+    ActionClient = None
+
+OUTPUTS = ("servo", "joint_trajectory", "none")
+GRIPPER_OUTPUTS = ("joint_trajectory", "gripper_command", "none")
+# control_dt is not a parameter: it is 1 / rate_hz
+SAFETY_PARAMETERS = {k: (list(v) if isinstance(v, tuple) else v)
+                     for k, v in config_fields().items() if k != "control_dt"}
+PARAMETERS = {   # name: default (the contract with the launch files / config YAML)
+    "output": "servo", "arm_controller": ri.DEFAULT_ARM_CONTROLLER,
+    "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER, "joint_names": list(ri.ARM_JOINTS),
+    "gripper_joint": ri.FINGER_JOINTS[0], "gripper_output": "joint_trajectory",
+    "gripper_action": "gripper_controller/gripper_cmd", "gripper_max_effort": 20.0,
+    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "command_frame": ri.BASE_FRAME,
+    "dry_run": False, "rate_hz": 25.0, **SAFETY_PARAMETERS,
+}
+GRIPPER_DEADBAND_M = 0.002   # gripper action goals are sent only when the opening changes by more
+TRACKING_TOLERANCE_M = 0.02  # joint targets continue from the last one while the arm is this close to it
+
+
+def _duration(seconds: float) -> Duration:
+    ns = int(round(seconds * 1e9))
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def _plain(value):
+    return [float(v) for v in value] if hasattr(value, "__len__") and not isinstance(value, str) else value
+
+
+class ArmNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("aac_arm_node", **kwargs)
+        for name, default in PARAMETERS.items():
+            self.declare_parameter(name, default)
+        values = {n: self.get_parameter(n).value for n in PARAMETERS}
+        self.output, self.gripper_output = values["output"], values["gripper_output"]
+        if self.output not in OUTPUTS:
+            raise ConfigError(f"parameter output must be one of {OUTPUTS}, got {self.output!r}")
+        if self.gripper_output not in GRIPPER_OUTPUTS:
+            raise ConfigError(f"parameter gripper_output must be one of {GRIPPER_OUTPUTS}, got {self.gripper_output!r}")
+        if self.gripper_output == "gripper_command" and GripperCommand is None:
+            raise ConfigError("gripper_output:=gripper_command needs control_msgs (not installed here); "
+                              "use gripper_output:=joint_trajectory")
+        rate = float(values["rate_hz"])
+        if not 1.0 <= rate <= 1000.0:
+            raise ConfigError(f"parameter rate_hz must be in [1, 1000], got {rate}")
+        self.period = 1.0 / rate
+        safety = {k: _plain(values[k]) for k in SAFETY_PARAMETERS}
+        self.filter = SafetyFilter(SafetyConfig.from_dict({**safety, "control_dt": self.period}),
+                                   dry_run=bool(values["dry_run"]))
+        self.joint_names = tuple(values["joint_names"])
+        self.ik = ArmIK(self.joint_names)   # FK for the workspace check in every output mode
+        self.command_frame = values["command_frame"]
+        self.gripper_joint = values["gripper_joint"]
+        self.gripper_max_effort = float(values["gripper_max_effort"])
+
+        # newest inputs, with their arrival times on the monotonic clock
+        self.twist_cmd: tuple[np.ndarray, float] | None = None
+        self.joint: tuple[np.ndarray, float] | None = None
+        self.last_camera: float | None = None
+        self.last_output = -np.inf
+        self.q_hold: np.ndarray | None = None
+        self.q_cmd: tuple[np.ndarray, float] | None = None   # last joint target sent, when
+        self.last_events: tuple = ()
+        self.last_gripper_goal: float | None = None
+
+        cam = values["camera_namespace"].strip("/")
+        self.create_subscription(TwistStamped, di.POLICY_TWIST, self._on_twist, 10)
+        self.create_subscription(JointTrajectory, di.POLICY_GRIPPER, self._on_gripper, 10)
+        self.create_subscription(JointState, ri.JOINT_STATES, self._on_joint_state, 10)
+        # raw: only the arrival time matters, the image is never deserialised
+        self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_camera, qos_profile_sensor_data, raw=True)
+        self.create_subscription(Bool, di.STOP_TOPIC, self._on_stop, 10)
+        self.create_service(Trigger, di.RESET_SERVICE, self._on_reset)
+
+        self.pub_twist = self.pub_arm = self.pub_gripper = self.gripper_client = None
+        if self.output == "servo":
+            self.pub_twist = self.create_publisher(TwistStamped, ri.TWIST_COMMAND, 10)
+        elif self.output == "joint_trajectory":
+            arm = values["arm_controller"].strip("/")
+            self.pub_arm = self.create_publisher(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", 10)
+        if self.gripper_output == "joint_trajectory":
+            grip = values["gripper_controller"].strip("/")
+            self.pub_gripper = self.create_publisher(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", 10)
+        elif self.gripper_output == "gripper_command":
+            self.gripper_client = ActionClient(self, GripperCommand, values["gripper_action"])
+        self.pub_filtered = self.create_publisher(TwistStamped, di.FILTERED_TWIST, 10)
+        self.pub_report = self.create_publisher(String, di.INTERVENTIONS, 10)
+        self.create_timer(self.period, self._on_tick)
+        self.create_timer(1.0, self._publish_report)
+        self.get_logger().info(
+            f"arm output {self.output!r}, gripper {self.gripper_output!r}, {rate:g} Hz"
+            f"{' (DRY RUN: nothing is sent)' if self.filter.dry_run else ''}; safety "
+            f"{json.dumps(self.filter.config.to_dict())}")
+
+    # ------------------------------------------------------------------ inputs
+    def _on_camera(self, _raw) -> None:
+        self.last_camera = time.monotonic()
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        q = self.ik.arm_q(msg.name, msg.position)
+        if q is not None:   # messages without the arm joints (e.g. a gripper's own) are not ours
+            self.joint = (q, time.monotonic())
+
+    def _on_twist(self, msg: TwistStamped) -> None:
+        if msg.header.frame_id not in ("", ri.BASE_FRAME):
+            self.filter.record("refused_message")
+            self.get_logger().warning(f"refused policy twist: frame {msg.header.frame_id!r} is not "
+                                      f"{ri.BASE_FRAME!r} (nothing sent)")
+            return
+        lin = msg.twist.linear
+        self.twist_cmd = (np.array([lin.x, lin.y, lin.z], dtype=np.float64), time.monotonic())
+        self._send_arm(from_policy=True)
+
+    def _on_gripper(self, msg: JointTrajectory) -> None:
+        try:
+            target = trajectory_target(msg, ri.FINGER_JOINTS)
+        except MessageError as exc:
+            self.filter.record("refused_message")
+            self.get_logger().warning(f"refused policy gripper command: {exc} (nothing sent)")
+            return
+        width = 2.0 * float(np.mean(list(target.values())))
+        now = time.monotonic()
+        w, events = self.filter.filter_gripper(width, now, self.last_camera)
+        if events:
+            self.get_logger().warning(f"gripper command {width:.4f} m: {', '.join(events)} -> "
+                                      f"{'not sent' if w is None else f'{w:.4f} m'}")
+        if w is None or self.filter.dry_run:
+            return
+        if self.pub_gripper is not None:
+            point = JointTrajectoryPoint(positions=[w / 2.0], time_from_start=_duration(self.period))
+            self.pub_gripper.publish(JointTrajectory(joint_names=[self.gripper_joint], points=[point]))
+        elif self.gripper_client is not None:
+            self._send_gripper_goal(w)
+
+    def _send_gripper_goal(self, width: float) -> None:
+        if self.last_gripper_goal is not None and abs(width - self.last_gripper_goal) <= GRIPPER_DEADBAND_M:
+            return
+        if not self.gripper_client.server_is_ready():
+            self.get_logger().warning("gripper action server not available; gripper command not sent",
+                                      throttle_duration_sec=5.0)
+            return
+        goal = GripperCommand.Goal()
+        goal.command.position = width / 2.0      # finger joint position, as franka_gripper / GripperActionController
+        goal.command.max_effort = self.gripper_max_effort
+        self.gripper_client.send_goal_async(goal)
+        self.last_gripper_goal = width
+
+    def _on_stop(self, msg: Bool) -> None:
+        if not msg.data:
+            self.get_logger().info("stop topic: false ignored; only the reset service clears a stop")
+            return
+        self.filter.stop("stop topic")
+        self.get_logger().warning("STOP latched (stop topic); call the reset service to resume")
+        self._send_arm(from_policy=False)
+
+    def _on_reset(self, request, response):
+        was = self.filter.stop_reason
+        self.filter.reset()
+        self.get_logger().warning(f"safety reset{f' (cleared: {was})' if was else ''}")
+        response.success = True
+        response.message = json.dumps(self.filter.report())
+        return response
+
+    # ------------------------------------------------------------------ output
+    def _hazard(self, now: float) -> bool:
+        stale = self.last_camera is None or now - self.last_camera > self.filter.config.camera_timeout_s
+        return self.filter.stopped or stale
+
+    def _on_tick(self) -> None:
+        now = time.monotonic()
+        if self._hazard(now) or (self.twist_cmd is not None and now - self.last_output >= 0.9 * self.period):
+            self._send_arm(from_policy=False)
+
+    def _send_arm(self, from_policy: bool) -> None:
+        now = time.monotonic()
+        v, command_time = self.twist_cmd if self.twist_cmd is not None else (np.zeros(3), None)
+        q, state_time = self.joint if self.joint is not None else (None, None)
+        usable = q is not None and np.isfinite(q).all()
+        base = self._joint_base(q, now) if usable and self.output == "joint_trajectory" else q
+        # the workspace check looks one period ahead of where the next command starts from
+        ee = None if q is None else (self.ik.fk(base) if usable else np.full(3, np.nan))
+        v_safe, events = self.filter.filter_twist(now, v, ee, self.last_camera, command_time, state_time)
+        stamp = self.get_clock().now().to_msg()
+        self.pub_filtered.publish(self._twist_msg(v_safe, stamp))
+        sent = "nothing"
+        if self.output == "servo":
+            self._publish(self.pub_twist, self._twist_msg(v_safe, stamp))
+            sent = f"v {np.round(v_safe, 3).tolist()} m/s"
+        elif self.output == "joint_trajectory" and usable:
+            target, ev = self._joint_targets(q, base, v_safe)
+            events += ev
+            point = JointTrajectoryPoint(positions=target.tolist(), time_from_start=_duration(self.period))
+            self._publish(self.pub_arm, JointTrajectory(joint_names=list(self.joint_names), points=[point]))
+            self.q_cmd = (target, now)
+            sent = f"q {np.round(target, 3).tolist()}"
+        self.last_output = now
+        self._log(events, from_policy, v, sent)
+
+    def _joint_base(self, q: np.ndarray, now: float) -> np.ndarray:
+        """Where the next joint target starts from: the previous target while the arm tracks it
+        (streamed targets then advance at exactly v; starting from the measured state, which lags,
+        would move the arm slower than commanded), else the measured state."""
+        if self.q_cmd is None or now - self.q_cmd[1] > 2.5 * self.period:
+            return q
+        last = self.q_cmd[0]
+        if np.linalg.norm(self.ik.fk(last) - self.ik.fk(q)) > TRACKING_TOLERANCE_M:
+            return q
+        return last
+
+    def _joint_targets(self, q: np.ndarray, base: np.ndarray, v_safe: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        if not v_safe.any():   # stop / watchdog / zero command: hold where the arm was when it began
+            if self.q_hold is None:
+                self.q_hold = q.copy()
+            return self.q_hold, []
+        self.q_hold = None
+        target = self.ik.targets(base, v_safe, self.period)
+        if self.ik.last_residual_m > IK_TOLERANCE_M:
+            self.q_hold = q.copy()
+            return self.q_hold, self.filter.record("ik_failed")
+        # joint velocity of the commanded trajectory: from the target it continues
+        safe, events = self.filter.filter_joint_targets(base, target, self.period)
+        return (base if safe is None else safe), events
+
+    def _publish(self, pub, msg) -> None:
+        if pub is not None and not self.filter.dry_run:
+            pub.publish(msg)
+
+    def _twist_msg(self, v, stamp) -> TwistStamped:
+        msg = TwistStamped()
+        msg.header.stamp, msg.header.frame_id = stamp, self.command_frame
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(x) for x in v)
+        return msg
+
+    def _log(self, events: list[str], from_policy: bool, v, sent: str) -> None:
+        """One line per clipped/refused policy command; watchdog ticks log when their events change;
+        one line when commands go through unchanged again."""
+        previous, self.last_events = self.last_events, tuple(events)
+        if not events:
+            if previous:
+                self.get_logger().info(f"arm command unrestricted again: sending {sent}")
+            return
+        if not from_policy and tuple(events) == previous:
+            return
+        what = f"policy twist {np.round(v, 3).tolist()} m/s" if from_policy else "watchdog tick"
+        extra = f" (stop: {self.filter.stop_reason})" if self.filter.stopped else ""
+        self.get_logger().warning(f"{what}: {', '.join(events)}{extra} -> "
+                                  f"{'dry run, not sent: ' if self.filter.dry_run else 'sent '}{sent}")
+
+    def _publish_report(self) -> None:
+        report = {**self.filter.report(), "output": self.output, "node": self.get_fully_qualified_name()}
+        self.pub_report.publish(String(data=json.dumps(report)))
+
+    def destroy_node(self):
+        self.ik.close()
+        return super().destroy_node()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ArmNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    except (ConfigError, ValueError) as exc:
+        print(f"aac_arm_node: {exc}", flush=True)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

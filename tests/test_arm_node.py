@@ -1,0 +1,268 @@
+"""aac_arm_node for real: a realtime sim twin in its own process (Fast DDS), the arm node in-process.
+
+The test is the policy (publishes aac/policy/twist at 25 Hz) and the camera (fake colour frames on
+a camera namespace only it publishes, so it can stop them); it reads where the twin's grasp point
+goes from aac/proprio.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
+
+from aac_driver import interface as di
+from aac_driver.arm_node import ArmNode
+from aac_sim import ros_interface as ri
+from aac_sim.ros_convert import numpy_to_image, unpack_labelled
+
+from geometry_msgs.msg import TwistStamped  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Bool, Float32MultiArray, String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
+
+NS = "/s"
+FAKE_CAMERA = "fake_camera/camera"
+PERIOD = 0.04
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    cfg = tmp_path_factory.mktemp("twin") / "sim.yaml"
+    cfg.write_text("render_images: false\n")       # the camera is faked by the test: no rendering needed
+    with SimProcess("s", task="reach", mode="realtime", randomize=False, sim_config=str(cfg)) as sim:
+        yield sim
+
+
+class Harness:
+    """Policy + camera + recorders on a client node; the arm node on the same executor."""
+
+    def __init__(self, spinning, client, **params):
+        self.spinning, self.client = spinning, client
+        self.v = None                      # policy twist to publish at 25 Hz (None = policy silent)
+        self.camera_on = True
+        self.last_frame = None
+        self.ee: list[tuple[float, np.ndarray]] = []
+        self.servo: list[tuple[float, np.ndarray]] = []
+        self.arm_cmds: list[tuple[float, JointTrajectory]] = []
+        self.report: dict = {}
+        self.pub_twist = client.create_publisher(TwistStamped, f"{NS}/{di.POLICY_TWIST}", 10)
+        self.pub_gripper = client.create_publisher(JointTrajectory, f"{NS}/{di.POLICY_GRIPPER}", 10)
+        self.pub_stop = client.create_publisher(Bool, f"{NS}/{di.STOP_TOPIC}", 10)
+        self.pub_image = client.create_publisher(Image, f"{NS}/{FAKE_CAMERA}/{ri.COLOR_IMAGE}", 10)
+        self.reset = client.create_client(Trigger, f"{NS}/{di.RESET_SERVICE}")
+        client.create_subscription(Float32MultiArray, f"{NS}/{ri.PROPRIO}", self._on_proprio, 50)
+        client.create_subscription(TwistStamped, f"{NS}/{ri.TWIST_COMMAND}", self._on_servo, 50)
+        client.create_subscription(JointTrajectory, f"{NS}/{ri.DEFAULT_ARM_CONTROLLER}/{ri.JOINT_TRAJECTORY}",
+                                   lambda m: self.arm_cmds.append((time.monotonic(), m)), 50)
+        client.create_subscription(String, f"{NS}/{di.INTERVENTIONS}",
+                                   lambda m: setattr(self, "report", json.loads(m.data)), 10)
+        self.image = numpy_to_image(np.zeros((4, 4, 3), np.uint8), "rgb8", 0, ri.COLOR_OPTICAL_FRAME)
+        client.create_timer(1 / 30, self._camera_tick)
+        client.create_timer(PERIOD, self._policy_tick)
+        overrides = [Parameter("camera_namespace", value=FAKE_CAMERA)] + \
+            [Parameter(k, value=v) for k, v in params.items()]
+        self.arm = ArmNode(namespace=NS, parameter_overrides=overrides)
+        spinning.executor.add_node(self.arm)
+        wait_for(lambda: self.arm.joint is not None and self.arm.last_camera is not None and len(self.ee) > 3,
+                 30, "joint_states, fake camera frames and proprio at the arm node / test")
+        out = f"{NS}/{ri.TWIST_COMMAND}" if params.get("output", "servo") == "servo" else \
+            f"{NS}/{ri.DEFAULT_ARM_CONTROLLER}/{ri.JOINT_TRAJECTORY}"
+        wait_for(lambda: self.client.count_subscribers(out) >= 2, 10, "the twin's command subscription")
+        # a gripper command first: the realtime twin otherwise steps with the MEASURED finger opening,
+        # which can read a hair above 0.08 m and is then refused (sim_node _on_tick)
+        wait_for(lambda: self._grip(0.03) and abs(self.width() - 0.06) < 0.004, 10, "gripper at 6 cm")
+
+    def _grip(self, finger: float) -> bool:
+        self.pub_gripper.publish(JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]],
+                                                 points=[JointTrajectoryPoint(positions=[finger])]))
+        time.sleep(0.05)
+        return True
+
+    def close(self):
+        self.spinning.executor.remove_node(self.arm)
+        self.arm.destroy_node()
+
+    # ------------------------------------------------------------------ callbacks (executor thread)
+    def _on_proprio(self, msg):
+        _, seg = unpack_labelled(msg)
+        self.ee.append((time.monotonic(), seg["proprio"]))
+
+    def _on_servo(self, msg):
+        lin = msg.twist.linear
+        self.servo.append((time.monotonic(), np.array([lin.x, lin.y, lin.z])))
+
+    def _camera_tick(self):
+        if self.camera_on:
+            self.pub_image.publish(self.image)
+            self.last_frame = time.monotonic()
+
+    def _policy_tick(self):
+        if self.v is not None:
+            msg = TwistStamped()
+            msg.header.frame_id = ri.BASE_FRAME
+            msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(x) for x in self.v)
+            self.pub_twist.publish(msg)
+
+    # ------------------------------------------------------------------ helpers (test thread)
+    def pos(self) -> np.ndarray:
+        return self.ee[-1][1][:3].astype(np.float64)
+
+    def width(self) -> float:
+        return float(self.ee[-1][1][6])
+
+    def move(self, v, seconds: float) -> np.ndarray:
+        """Command v for `seconds`; returns the grasp point's displacement."""
+        start = self.pos()
+        self.v = v
+        time.sleep(seconds)
+        return self.pos() - start
+
+    def still(self, seconds: float) -> float:
+        start = self.pos()
+        time.sleep(seconds)
+        return float(np.linalg.norm(self.pos() - start))
+
+    def counts_after(self, kind: str, before: int) -> int:
+        wait_for(lambda: self.report.get("counts", {}).get(kind, 0) > before, 3, f"{kind} in the report")
+        return self.report["counts"][kind]
+
+    def call_reset(self) -> dict:
+        assert self.reset.wait_for_service(timeout_sec=5)
+        fut = self.reset.call_async(Trigger.Request())
+        wait_for(fut.done, 5, "safety reset response")
+        assert fut.result().success
+        return json.loads(fut.result().message)
+
+
+def _direction_ok(d, axis, sign, min_m):
+    print(f"moved {np.round(d * 1e3, 1).tolist()} mm")
+    assert sign * d[axis] > min_m, d
+    others = [i for i in range(3) if i != axis]
+    assert np.abs(d[others]).max() < 0.4 * abs(d[axis]), d
+
+
+def test_servo_output_moves_clips_stops_and_watchdog(twin):
+    spinning = Spinning("aac_arm_test")
+    with spinning as client:
+        h = Harness(spinning, client, output="servo", command_timeout_s=0.5)
+        try:
+            # moves in the commanded direction
+            _direction_ok(h.move((0.1, 0.0, 0.0), 0.8), 0, +1, 0.04)
+            # too fast: every sent twist is clipped to 0.25 m/s (direction kept), and it is counted
+            t0, clipped_before = time.monotonic(), h.report.get("counts", {}).get("speed_clipped", 0)
+            d = h.move((-1.0, 0.0, 0.0), 0.6)
+            sent = [v for t, v in h.servo if t > t0 + 0.1]
+            assert sent and max(np.linalg.norm(v) for v in sent) <= 0.25 + 1e-6
+            assert min(v[0] for v in sent) == pytest.approx(-0.25)
+            assert -(0.25 * 0.6 + 0.04) < d[0] < -0.03, d     # 1 m/s would have gone 0.6 m
+            h.counts_after("speed_clipped", clipped_before)
+            # gripper: half the opening in, the twin's opening out
+            h._grip(0.01)
+            wait_for(lambda: abs(h.width() - 0.02) < 0.004, 5, "gripper opening 2 cm")
+
+            # stop topic: frozen while the policy keeps commanding, until the reset service
+            h.v = (0.0, 0.1, 0.0)
+            time.sleep(0.2)
+            h.pub_stop.publish(Bool(data=True))
+            wait_for(lambda: h.arm.filter.stopped, 3, "stop latched")
+            t_stop = time.monotonic()
+            time.sleep(0.3)
+            assert h.still(0.6) < 0.004
+            assert all(not v.any() for t, v in h.servo if t > t_stop + 0.05)
+            h.pub_stop.publish(Bool(data=False))               # false does not clear it
+            time.sleep(0.2)
+            assert h.arm.filter.stopped
+            report = h.call_reset()
+            assert report["stopped"] is False and report["counts"]["stopped"] > 0
+            _direction_ok(h.move((0.0, 0.1, 0.0), 0.8), 1, +1, 0.04)
+
+            # watchdog: the camera and the policy go silent together; the arm node's timer sends a
+            # zero twist within one control period of the camera timeout (the command is still fresh)
+            stale_before = h.report["counts"]["camera_stale"]
+            h.v = (0.0, -0.1, 0.0)
+            time.sleep(0.5)
+            h.camera_on, h.v = False, None
+            time.sleep(0.1)
+            t_last = h.last_frame
+            time.sleep(0.6)
+            zeros = [t for t, v in h.servo if t > t_last and not v.any()]
+            assert zeros, "no zero twist after the camera stopped"
+            delay = zeros[0] - t_last
+            print(f"watchdog: zero twist {delay * 1e3:.0f} ms after the last camera frame")
+            assert delay <= 0.2 + PERIOD + 0.05, f"zero twist {delay:.3f} s after the last frame"
+            assert all(not v.any() for t, v in h.servo if t > zeros[0])   # and keeps sending zero
+            assert h.still(0.5) < 0.004
+            h.counts_after("camera_stale", stale_before)
+            # frames again: no latch, it moves again
+            h.camera_on = True
+            time.sleep(0.2)
+            _direction_ok(h.move((0.0, -0.1, 0.0), 0.8), 1, -1, 0.04)
+        finally:
+            h.v = None
+            h.close()
+
+
+def test_joint_trajectory_output_moves_stops_and_watchdog(twin):
+    spinning = Spinning("aac_arm_test")
+    with spinning as client:
+        h = Harness(spinning, client, output="joint_trajectory")
+        try:
+            t0 = time.monotonic()
+            _direction_ok(h.move((0.0, 0.1, 0.0), 0.8), 1, +1, 0.04)
+            _direction_ok(h.move((0.0, 0.0, 0.1), 0.8), 2, +1, 0.04)
+            msgs = [m for t, m in h.arm_cmds if t > t0]
+            assert msgs and list(msgs[-1].joint_names) == list(ri.ARM_JOINTS)
+            tfs = msgs[-1].points[0].time_from_start
+            assert len(msgs[-1].points) == 1 and tfs.sec == 0 and tfs.nanosec == int(PERIOD * 1e9)
+
+            # stop: the node holds one target, the arm stays put; reset: moves again
+            h.v = (0.0, -0.1, 0.0)
+            time.sleep(0.2)
+            h.pub_stop.publish(Bool(data=True))
+            wait_for(lambda: h.arm.filter.stopped, 3, "stop latched")
+            t_stop = time.monotonic()
+            time.sleep(0.3)
+            assert h.still(0.6) < 0.004
+            held = {tuple(m.points[0].positions) for t, m in h.arm_cmds if t > t_stop + 0.05}
+            assert len(held) == 1
+            h.call_reset()
+            _direction_ok(h.move((0.0, -0.1, 0.0), 0.8), 1, -1, 0.04)
+
+            # watchdog while the policy keeps commanding: the arm stops, and moves on with frames again
+            h.camera_on = False
+            time.sleep(0.1)
+            t_last = h.last_frame
+            time.sleep(0.5 - (time.monotonic() - t_last))
+            assert h.still(0.5) < 0.004
+            assert h.report["counts"]["camera_stale"] > 0 or h.counts_after("camera_stale", 0)
+            h.camera_on = True
+            time.sleep(0.2)
+            _direction_ok(h.move((0.0, -0.1, 0.0), 0.6), 1, -1, 0.03)
+        finally:
+            h.v = None
+            h.close()
+
+
+def test_dry_run_filters_and_counts_but_sends_nothing(twin):
+    spinning = Spinning("aac_arm_test")
+    with spinning as client:
+        filtered = []
+        client.create_subscription(TwistStamped, f"{NS}/{di.FILTERED_TWIST}",
+                                   lambda m: filtered.append(m.twist.linear.x), 50)
+        h = Harness(spinning, client, output="servo", dry_run=True)
+        try:
+            n_sent = len(h.servo)
+            d = h.move((0.0, 0.0, 1.0), 0.6)
+            assert np.abs(d).max() < 0.004 and len(h.servo) == n_sent == 0
+            h.counts_after("speed_clipped", 0)
+            assert h.report["dry_run"] is True
+            wait_for(lambda: len(filtered) > 5, 3, "filtered twists")
+        finally:
+            h.v = None
+            h.close()
