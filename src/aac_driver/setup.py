@@ -24,6 +24,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'aac_recorder_node = aac_driver.recorder:main',
             'aac_arm_node = aac_driver.arm_node:main',
             'aac_realsense_node = aac_driver.realsense_node:main',
         ],
