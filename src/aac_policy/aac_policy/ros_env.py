@@ -5,8 +5,9 @@ It has the surface the Trainer's collector uses (`num_envs`, `reset(seed)`, `ste
 
 Per step and sim: publish a gripper JointTrajectory and a TwistStamped, both stamped with the
 observation they answer; the sim steps once and publishes its observation topics with a new stamp.
-Topics are matched by stamp: an observation is complete when colour, depth, proprio, goal and
-privileged state with the same stamp have all arrived.
+Topics are matched by stamp: an observation is complete when colour, depth and privileged state
+with the same stamp have arrived (the privileged message also carries proprio and the goal, which
+the sim publishes on their own topics too: 3 messages per step instead of 5 cut the round trip).
 
 Failure handling: a sim that does not answer within `step_timeout_s` (dead, hung) is dropped: the
 env reports it in `info["dropped"]` for the rest of the episode (the collector discards that
@@ -22,7 +23,7 @@ import threading
 import time
 
 import numpy as np
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import TwistStamped
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -33,13 +34,13 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
-from aac_sim.ros_convert import (MessageError, image_to_depth_mm, image_to_rgb, ns_from_stamp, pose_position,
-                                 stamp_from_ns, unpack_labelled)
+from aac_sim.ros_convert import (MessageError, image_to_depth_mm, image_to_rgb, ns_from_stamp, stamp_from_ns,
+                                 unpack_labelled)
 from aac_sim.sim_server import SimServer
 
 log = logging.getLogger("aac_ros_env")
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
-PARTS = ("rgb", "depth", "proprio", "goal", "privileged")
+PARTS = ("rgb", "depth", "privileged")
 # sim config fields that may differ between trainer and sim (the trainer does not render for `state`)
 IGNORED_SIM_FIELDS = {"render_images", "camera_intrinsics", "camera_extrinsics"}
 
@@ -81,10 +82,8 @@ class SimClient:
         node.create_subscription(String, self.info_topic, self._on_info, LATCHED)
         node.create_subscription(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m), 10)
         node.create_subscription(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m), 10)
-        node.create_subscription(Float32MultiArray, pre + ri.PROPRIO, lambda m: self._on_array("proprio", m), 10)
         node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE,
                                  lambda m: self._on_array("privileged", m), 10)
-        node.create_subscription(PoseStamped, pre + ri.GOAL, self._on_goal, 10)
         self.param_client: AsyncParameterClient | None = None
         self.param_client_version = -1
         self.dropped_at_version: int | None = None   # info_version when dropped; a restart bumps it
@@ -122,18 +121,10 @@ class SimClient:
             return
         self._put(stamp, key, seg)
 
-    def _on_goal(self, msg: PoseStamped) -> None:
-        try:
-            goal = pose_position(msg, ri.BASE_FRAME)
-        except MessageError as exc:
-            self.node.get_logger().error(f"/{self.ns}: dropped goal: {exc}")
-            return
-        self._put(ns_from_stamp(msg.header.stamp), "goal", goal)
-
     # ------------------------------------------------------------------ main-thread helpers
     def complete(self, stamp: int, need_images: bool) -> dict | None:
         got = self.parts.get(stamp)
-        need = PARTS if need_images else PARTS[2:]
+        need = PARTS if need_images else PARTS[2:]   # the state wiring needs no images
         if got is None or any(k not in got for k in need):
             return None
         return self.parts.pop(stamp)
@@ -319,8 +310,8 @@ class RosVectorEnv:
 
     def _obs_from(self, parts: dict) -> dict:
         priv = parts["privileged"]
-        obs = {"proprio": parts["proprio"]["proprio"], "desired_goal": parts["goal"].astype(np.float32),
-               "state": priv["state"], "achieved_goal": priv["achieved_goal"], "_priv": priv}
+        obs = {"proprio": priv["proprio"], "desired_goal": priv["desired_goal"], "state": priv["state"],
+               "achieved_goal": priv["achieved_goal"], "_priv": priv}
         if self.need_images:
             obs["rgb"], obs["depth"] = parts["rgb"], parts["depth"]
         return obs

@@ -38,6 +38,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from . import ros_interface as ri
 from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
 from .env import AacPandaEnv
+from .scene import GRIPPER_MAX_WIDTH
 from .ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                           pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
 from .sim_server import CommandError, SimServer, SimStep
@@ -189,7 +190,10 @@ class SimNode(Node):
             self._step_joints()
 
     def _width(self) -> float:
-        return self.gripper[1] if self.gripper else float(self.server.last.joint_positions[7:9].sum())
+        """Commanded opening, or (none yet) the measured one, which can exceed the range by ~1e-8."""
+        if self.gripper:
+            return self.gripper[1]
+        return float(np.clip(self.server.last.joint_positions[7:9].sum(), 0.0, GRIPPER_MAX_WIDTH))
 
     def _lockstep_try(self) -> None:
         if self.mode != "lockstep" or self.twist is None or self.gripper is None:
@@ -218,7 +222,12 @@ class SimNode(Node):
         v = np.zeros(3)
         if self.twist is not None and time.monotonic() - self.twist[2] <= self.command_timeout_s:
             v = self.twist[1]
-        self._publish(self.server.step(self.server.twist_action(v, self._width())))
+        try:
+            action = self.server.twist_action(v, self._width())
+        except CommandError as exc:   # commands are validated on arrival; this is a last line of defence
+            self._refuse("step", exc)
+            action = self.server.twist_action(np.zeros(3), self._width())
+        self._publish(self.server.step(action))
 
     # ------------------------------------------------------------------ publishing
     def _publish_description(self) -> None:
@@ -246,7 +255,9 @@ class SimNode(Node):
             self.pub_proprio.publish(pack_labelled({"proprio": obs["proprio"]}, t))
         if wanted(self.pub_priv):
             self.pub_priv.publish(pack_labelled(
-                {"state": obs["state"], "achieved_goal": obs["achieved_goal"], "reward": [step.reward],
+                # proprio and desired_goal again, so a trainer needs 3 messages per step, not 5
+                {"state": obs["state"], "achieved_goal": obs["achieved_goal"], "proprio": obs["proprio"],
+                 "desired_goal": obs["desired_goal"], "reward": [step.reward],
                  "is_success": [step.is_success], "truncated": [float(step.truncated)],
                  "episode": [step.episode], "step": [step.step]}, t))
         if "rgb" in obs:
