@@ -65,8 +65,8 @@ def config_differences(expected: dict, actual: dict, prefix: str = "") -> list[s
 class SimClient:
     """One sim node as seen from the trainer. Callbacks run in the executor thread."""
 
-    def __init__(self, node, namespace: str, cond: threading.Condition, camera_namespace: str):
-        self.node, self.ns, self.cond = node, namespace.strip("/"), cond
+    def __init__(self, node, namespace: str, cond: threading.Condition, camera_namespace: str, need_images: bool):
+        self.node, self.ns, self.cond, self.need_images = node, namespace.strip("/"), cond, need_images
         pre = f"/{self.ns}/" if self.ns else "/"
         cam = camera_namespace.strip("/")
         self.info: dict | None = None
@@ -99,11 +99,13 @@ class SimClient:
 
     def _put(self, stamp: int, key: str, value) -> None:
         with self.cond:
-            self.parts.setdefault(stamp, {})[key] = value
+            got = self.parts.setdefault(stamp, {})
+            got[key] = value
             if len(self.parts) > 64:   # drop stale partial observations
                 for s in sorted(self.parts)[:-32]:
                     del self.parts[s]
-            self.cond.notify_all()
+            if "privileged" in got and (len(got) == len(PARTS) or not self.need_images):
+                self.cond.notify_all()   # wake the waiting main thread only for complete observations
 
     def _on_image(self, key: str, msg: Image) -> None:
         try:
@@ -156,7 +158,7 @@ class RosVectorEnv:
         self.need_images = image_keys
         self.step_timeout_s, self.connect_timeout_s = step_timeout_s, connect_timeout_s
         self.cond = threading.Condition()
-        self.clients = [SimClient(node, ns, self.cond, camera_namespace) for ns in namespaces]
+        self.clients = [SimClient(node, ns, self.cond, camera_namespace, image_keys) for ns in namespaces]
         self.num_envs = len(self.clients)
         self.stamps = np.zeros(self.num_envs, dtype=np.int64)
         self.dropped = np.zeros(self.num_envs, dtype=bool)
