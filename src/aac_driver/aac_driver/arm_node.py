@@ -159,7 +159,7 @@ class ArmNode(Node):
             return
         lin = msg.twist.linear
         self.twist_cmd = (np.array([lin.x, lin.y, lin.z], dtype=np.float64), time.monotonic())
-        self._send_arm(from_policy=True)
+        self._send_arm(from_policy=True, stamp=msg.header.stamp)
 
     def _on_gripper(self, msg: JointTrajectory) -> None:
         try:
@@ -221,7 +221,9 @@ class ArmNode(Node):
         if self._hazard(now) or (self.twist_cmd is not None and now - self.last_output >= 0.9 * self.period):
             self._send_arm(from_policy=False)
 
-    def _send_arm(self, from_policy: bool) -> None:
+    def _send_arm(self, from_policy: bool, stamp=None) -> None:
+        """`stamp`: a policy command keeps the stamp of the camera frame it was computed from, so
+        what reaches the arm can be traced to its frame (recording, latency); timer ticks use now."""
         now = time.monotonic()
         v, command_time = self.twist_cmd if self.twist_cmd is not None else (np.zeros(3), None)
         q, state_time = self.joint if self.joint is not None else (None, None)
@@ -230,7 +232,7 @@ class ArmNode(Node):
         # the workspace check looks one period ahead of where the next command starts from
         ee = None if q is None else (self.ik.fk(base) if usable else np.full(3, np.nan))
         v_safe, events = self.filter.filter_twist(now, v, ee, self.last_camera, command_time, state_time)
-        stamp = self.get_clock().now().to_msg()
+        stamp = stamp if stamp is not None else self.get_clock().now().to_msg()
         self.pub_filtered.publish(self._twist_msg(v_safe, stamp))
         sent = "nothing"
         if self.output == "servo":

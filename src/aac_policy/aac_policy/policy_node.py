@@ -66,7 +66,7 @@ class PolicyNode(Node):
         self.pub_gripper = self.create_publisher(JointTrajectory, ri.POLICY_GRIPPER, 10)
         self.color: Image | None = None
         self.depth: Image | None = None
-        self.joints: tuple[np.ndarray, np.ndarray] | None = None
+        self.joint_msg: JointState | None = None
         self.joints_stamp = 0
         self.pair_since = 0.0   # when the pending colour + depth pair became complete
         self.goal: np.ndarray | None = None
@@ -97,17 +97,22 @@ class PolicyNode(Node):
             self.get_logger().error(f"camera refused, not acting: {exc}")
 
     def _on_joints(self, msg: JointState) -> None:
-        try:
-            idx = [list(msg.name).index(n) for n in self.joint_names]
-            q = np.array([msg.position[i] for i in idx])
-            qd = np.array([msg.velocity[i] for i in idx]) if len(msg.velocity) == len(msg.name) else np.zeros(9)
-        except (ValueError, IndexError):
-            return self._skip("joint_states", f"names {list(msg.name)} do not include {self.joint_names}")
-        if not (np.isfinite(q).all() and np.isfinite(qd).all()):
-            return self._skip("joint_states", "NaN in joint state")
-        self.joints = (q, qd)
+        # joint states come at up to 1 kHz: keep the newest message, parse it only when acting
+        self.joint_msg = msg
         self.joints_stamp = ns_from_stamp(msg.header.stamp)
-        self._try_act()
+        if self.color is not None and self.depth is not None:
+            self._try_act()
+
+    def _joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        msg = self.joint_msg
+        names = list(msg.name)
+        try:
+            idx = [names.index(n) for n in self.joint_names]
+        except ValueError:
+            raise ValueError(f"joint_states names {names} do not include {self.joint_names}") from None
+        q = np.array([msg.position[i] for i in idx])
+        qd = np.array([msg.velocity[i] for i in idx]) if len(msg.velocity) == len(names) else np.zeros(9)
+        return q, qd
 
     def _on_goal(self, msg: PoseStamped) -> None:
         try:
@@ -136,7 +141,7 @@ class PolicyNode(Node):
         # The pair waits (is not dropped) for camera_info, a goal and a joint state at least as new as
         # the frame: on a real arm joint_states (1 kHz) are always newer; a lockstep twin sends them
         # with the frame's stamp. After joint_wait_s the newest joint state is used regardless.
-        if not self.camera_ok or self.joints is None or self.goal is None:
+        if not self.camera_ok or self.joint_msg is None or self.goal is None:
             return
         if self.joints_stamp < stamp and time.monotonic() - self.pair_since < self.joint_wait_s:
             return
@@ -146,7 +151,7 @@ class PolicyNode(Node):
         try:
             rgb = image_to_rgb(color, (cam.height, cam.width))
             depth_mm = image_to_depth_mm(depth, (cam.height, cam.width))
-            obs = self.actor.observation(rgb, depth_mm, *self.joints, self.goal)
+            obs = self.actor.observation(rgb, depth_mm, *self._joint_state(), self.goal)
             v, width = self.actor.command(self.actor.act(obs))
         except (MessageError, ValueError, FloatingPointError) as exc:
             return self._skip("bad input", exc)

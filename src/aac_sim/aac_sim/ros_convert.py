@@ -70,7 +70,7 @@ def image_to_numpy(msg: Image, expect_size: tuple[int, int] | None = None) -> np
     row = w * ch * np.dtype(dtype).itemsize
     if h == 0 or w == 0 or msg.step < row or len(msg.data) != msg.step * h:
         raise MessageError(f"{enc} image {w}x{h}: step {msg.step} / {len(msg.data)} data bytes do not fit")
-    buf = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, (bytes, bytearray)) else msg.data, np.uint8)
+    buf = np.frombuffer(msg.data, np.uint8)   # array.array / bytes / list-free: no copy of the frame
     rows = buf.reshape(h, msg.step)[:, :row]
     out = rows.view(np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<"))
     out = out.astype(dtype, copy=False)

@@ -1,0 +1,177 @@
+"""Deploy latency: camera message in -> arm command out, p50 / p99 over >= 1000 frames.
+
+The policy node (`aac_policy_node`, exported push actor, 84x84 RGB-D) and the safety / arm node
+(`aac_arm_node`, output servo) run in their own processes, as on the robot PC. This process plays
+the RealSense driver and the robot: it publishes colour + aligned depth (+ camera_info) at 30 Hz,
+joint states at 250 Hz and a goal, and listens to `servo_node/delta_twist_cmds`. Each frame's
+header stamp is its send time; the arm node keeps the frame's stamp on the command it derives from
+it, so latency = command arrival - frame stamp, over Fast DDS both ways.
+
+Two camera cases: frames at the policy resolution (84x84, as the sim twin publishes) and full
+640x480 RealSense frames (crop + resize inside the policy node).
+
+    .venv/bin/python bench/deploy_latency.py [--frames 1100] [--actor runs/main/actor.pt]
+
+Goal (issue 5): p99 <= 10 ms at 84x84. Writes bench/results/deploy_latency.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for pkg in ("aac_sim", "aac_policy", "aac_driver"):
+    sys.path.insert(0, str(ROOT / "src" / pkg))
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+NS = "lat"
+
+
+def make_actor(path: Path) -> Path:
+    """An exported push actor (untrained: latency does not depend on the weights)."""
+    from aac_policy.agent import Agent
+    from aac_policy.export import build_obs_spec, export_actor
+    from aac_policy.spec import build_spec
+    from aac_policy.train import load_config, sim_config_for
+    from aac_sim.env import AacPandaEnv
+    cfg = load_config(None, ["sim.task=push"])
+    env = AacPandaEnv(config=sim_config_for(cfg))
+    spec = build_spec(env.observation_space, env.action_space, cfg.wiring, cfg.aux_loss, env.state_layout)
+    export_actor(Agent(spec, cfg), path, build_obs_spec(Agent(spec, cfg), env))
+    env.close()
+    return path
+
+
+def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
+    from geometry_msgs.msg import TwistStamped
+    from sensor_msgs.msg import CameraInfo, Image, JointState
+
+    from aac_sim import ros_interface as ri
+    from aac_sim.ros_convert import (camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
+                                     pose_stamped)
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_sim", "aac_policy",
+                                                                                     "aac_driver")))
+    procs = [subprocess.Popen([sys.executable, "-m", mod, "--ros-args", "-r", f"__ns:=/{NS}", *args],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for mod, args in (("aac_policy.policy_node", ["-p", f"actor:={actor}"]),
+                               ("aac_driver.arm_node", ["-p", "output:=servo", "-p", "max_ee_speed_m_s:=2.0"]))]
+    cam = f"/{NS}/{ri.DEFAULT_CAMERA_NAMESPACE}"
+    pub_c = node.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10)
+    pub_d = node.create_publisher(Image, f"{cam}/{ri.DEPTH_IMAGE}", 10)
+    pub_i = node.create_publisher(CameraInfo, f"{cam}/{ri.COLOR_INFO}", 10)
+    pub_j = node.create_publisher(JointState, f"/{NS}/{ri.JOINT_STATES}", 10)
+    pub_g = node.create_publisher(type(pose_stamped((0, 0, 0), 0, "")), f"/{NS}/{ri.GOAL}", 10)
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+
+    def on_cmd(msg: TwistStamped) -> None:
+        t = time.perf_counter()
+        s = ns_from_stamp(msg.header.stamp)
+        if s in sent:
+            latencies.append(t - sent.pop(s))
+
+    node.create_subscription(TwistStamped, f"/{NS}/{ri.TWIST_COMMAND}", on_cmd, 100)
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (intr.height, intr.width, 3), dtype=np.uint8)
+    depth = rng.integers(300, 2000, (intr.height, intr.width), dtype=np.uint16)
+    q = np.array([0.0, -0.2, 0.0, -2.5, 0.0, 2.3, 0.8, 0.04, 0.04])
+    stop = threading.Event()
+
+    def robot():   # joint states at 250 Hz, like a real arm's (1 kHz) but cheaper for 2 cores
+        while not stop.is_set():
+            now = node.get_clock().now().nanoseconds
+            pub_j.publish(joint_state_msg(ri.ARM_JOINTS + ri.FINGER_JOINTS, q, np.zeros(9), now))
+            time.sleep(0.004)
+
+    threading.Thread(target=robot, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        while node.count_subscribers(f"/{NS}/{ri.JOINT_STATES}") < 2 or node.count_publishers(
+                f"/{NS}/{ri.TWIST_COMMAND}") < 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("policy / arm node did not come up")
+            time.sleep(0.1)
+        for k in range(frames + 50):   # the first 50 frames warm up (first inference, DDS discovery)
+            t_ns = node.get_clock().now().nanoseconds
+            pub_g.publish(pose_stamped((0.6, 0.1, 0.02), t_ns, ri.BASE_FRAME))
+            pub_i.publish(camera_info_msg(intr, t_ns, ri.COLOR_OPTICAL_FRAME))
+            if k == 50:
+                latencies.clear()
+            sent[t_ns] = time.perf_counter()
+            pub_d.publish(numpy_to_image(depth, "16UC1", t_ns, ri.COLOR_OPTICAL_FRAME))
+            pub_c.publish(numpy_to_image(rgb, "rgb8", t_ns, ri.COLOR_OPTICAL_FRAME))
+            time.sleep(1.0 / rate_hz)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for p in procs:
+            p.send_signal(subprocess.signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    lat = np.array(latencies) * 1e3
+    return {"camera": f"{intr.width}x{intr.height}", "frames_sent": frames, "commands_matched": int(lat.size),
+            "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
+            "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()), "mean_ms": float(lat.mean())}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=1100)
+    ap.add_argument("--rate", type=float, default=30.0)
+    ap.add_argument("--actor", default=None, help="an exported actor.pt (default: an untrained push actor)")
+    args = ap.parse_args()
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from aac_sim.camera import CameraIntrinsics
+    from aac_sim.preprocessing import CropResize
+
+    actor = Path(args.actor) if args.actor else make_actor(Path(tempfile.mkdtemp()) / "actor.pt")
+    d435 = CameraIntrinsics.from_yaml()
+    cases = {"84x84": CropResize.center_square(d435, 84).intrinsics(d435), "640x480": d435}
+    rclpy.init()
+    node = rclpy.create_node("aac_deploy_latency")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    results = {}
+    try:
+        for name, intr in cases.items():
+            results[name] = run_case(node, actor, intr, args.frames, args.rate)
+            r = results[name]
+            print(f"{name}: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms "
+                  f"({r['commands_matched']} frames)", flush=True)
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        spinner.join(5)
+        node.destroy_node()
+        rclpy.shutdown()
+    out = {"command": "python bench/deploy_latency.py " + " ".join(sys.argv[1:]), "goal": "p99 <= 10 ms at 84x84",
+           "chain": "frame publish -> aac_policy_node -> aac_arm_node (servo) -> command received, 3 processes",
+           "rate_hz": args.rate, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+           "results": results}
+    path = ROOT / "bench" / "results" / "deploy_latency.json"
+    path.write_text(json.dumps(out, indent=2))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
