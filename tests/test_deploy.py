@@ -97,7 +97,6 @@ def test_camera_mismatch_and_bad_inputs_are_refused(actor_file):
 def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file):
     """Over real rclpy: the twin publishes RealSense-style topics, the policy node answers each frame,
     the twin steps on it. The episode equals running the same actor in-process, step by step."""
-    import rclpy
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float32MultiArray
     from std_srvs.srv import Trigger

@@ -169,7 +169,7 @@ def test_node_without_camera_exits_with_a_clear_message():
     proc = subprocess.run([sys.executable, "-m", "aac_driver.realsense_node", "--ros-args", "-p", "serial_no:=_0123",
                            "-r", "__ns:=/rs_nodev"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "aac_realsense_node: no RealSense device found" in proc.stdout
+    assert "aac_realsense_node: no RealSense device found" in proc.stdout + proc.stderr
 
 
 class Recording:

@@ -25,7 +25,6 @@ import json
 import time
 
 import numpy as np
-import rclpy
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
@@ -37,6 +36,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
+from aac_sim.node_main import run_node
 from aac_sim.ros_convert import MessageError, trajectory_target
 
 from . import interface as di
@@ -308,22 +308,7 @@ class ArmNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ArmNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    except (ConfigError, ValueError) as exc:
-        print(f"aac_arm_node: {exc}", flush=True)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(ArmNode, "aac_arm_node", (ConfigError, ValueError), args)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
@@ -27,6 +26,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from aac_sim import ros_interface as ri
 from aac_sim.ros_convert import camera_info_msg, numpy_to_image
+from aac_sim.node_main import run_node
 
 from .realsense_source import FrameTimeout, RealSenseError, RealSenseSource
 
@@ -130,23 +130,7 @@ class RealSenseNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    code = 0
-    try:
-        node = RealSenseNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    except (RealSenseError, ParameterException) as exc:
-        print(f"aac_realsense_node: {exc}", flush=True)
-        code = 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+    return run_node(RealSenseNode, "aac_realsense_node", (RealSenseError, ParameterException), args)
 
 
 if __name__ == "__main__":

@@ -500,24 +500,8 @@ class RecorderNode(Node):
 
 
 def main(args=None) -> int:
-    from rclpy.executors import ExternalShutdownException
-
-    rclpy.init(args=args)     # installs SIGINT / SIGTERM handlers: spin returns, the bag is closed below
-    node = None
-    try:
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except RecorderError as exc:
-        print(f"{NODE_NAME}: {exc}", flush=True)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    from aac_sim.node_main import run_node
+    return run_node(RecorderNode, NODE_NAME, (RecorderError,), args)
 
 
 if __name__ == "__main__":

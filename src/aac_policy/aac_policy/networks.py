@@ -11,7 +11,6 @@ from typing import Optional
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 DEPTH_RANGE_M = 2.0        # depth input = clip(depth_mm / 1000, 0, DEPTH_RANGE_M) / DEPTH_RANGE_M; 0 = no reading
 NORM_CLIP = 5.0

@@ -14,13 +14,10 @@ throttled log line, counted) frames with a wrong encoding or size, NaN goals, or
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped, TwistStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
@@ -28,6 +25,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from aac_sim import ros_interface as ri
 from aac_sim.camera import CameraIntrinsics
 from aac_sim.config import ConfigError
+from aac_sim.node_main import run_node
 from aac_sim.ros_convert import MessageError, image_to_depth_mm, image_to_rgb, ns_from_stamp, pose_position
 
 from .deploy import DeployedActor
@@ -167,23 +165,7 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ConfigError, ValueError) as exc:
-        print(f"aac_policy_node: {exc}", file=sys.stderr, flush=True)
-        return 2
-    finally:
-        if node is not None:
-            node.actor.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(PolicyNode, "aac_policy_node", (ConfigError, ValueError), args, on_close=lambda node: node.actor.close())
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import threading
 from pathlib import Path
 
 import foxglove
-import rclpy
 from foxglove.channels import JointStatesChannel, RawImageChannel, SceneUpdateChannel
 from foxglove.messages import (Color, CubePrimitive, Duration, JointState, JointStates, Pose, Quaternion,
                                RawImage, SceneEntity, SceneEntityDeletion, SceneEntityDeletionType,
@@ -37,6 +36,7 @@ from sensor_msgs.msg import Image, JointState as RosJointState
 from visualization_msgs.msg import Marker, MarkerArray
 
 from . import ros_interface as ri
+from .node_main import run_node
 from .ros_convert import MessageError, image_to_depth_mm, image_to_rgb
 
 PARAMETERS = {"camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "port": 8765, "host": "127.0.0.1",
@@ -209,22 +209,7 @@ class FoxgloveView(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = FoxgloveView()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    except RuntimeError as exc:   # FoxgloveError: e.g. the port is taken
-        print(f"aac_foxglove_view: {exc}", flush=True)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(FoxgloveView, "aac_foxglove_view", (RuntimeError,), args)
 
 
 if __name__ == "__main__":

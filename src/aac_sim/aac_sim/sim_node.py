@@ -23,7 +23,6 @@ import json
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -38,6 +37,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from . import ros_interface as ri
 from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
 from .env import AacPandaEnv
+from .node_main import run_node
 from .scene import GRIPPER_MAX_WIDTH
 from .ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                           pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
@@ -291,23 +291,7 @@ class SimNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    except (ConfigError, ValueError) as exc:
-        print(f"aac_sim_node: {exc}", flush=True)
-        return 2
-    finally:
-        if node is not None:
-            node.server.env.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return run_node(SimNode, "aac_sim_node", (ConfigError, ValueError), args, on_close=lambda node: node.server.env.close())
 
 
 if __name__ == "__main__":
