@@ -1,11 +1,12 @@
-"""aac_bringup: launch files, parameter files and the RViz config, checked without ROS installed.
+"""aac_bringup: launch files, parameter files and the RViz configs, checked without ROS installed.
 
 The launch files import launch / launch_ros (not pip-installable), so they are parsed with `ast`:
 every executable they start must exist (a console script of our package, or an external ROS
-package this package exec_depends on), every file they name must be installed, every launch
-argument must have a default, and every parameter they or the YAML files set must be one the
-nodes declare (the contract below). On a full ROS install (launch + launch_ros importable, the
-workspace sourced) the launch descriptions are also built and walked.
+package this package exec_depends on; realsense2_camera's launch file is the one optional
+include), every file they name must be installed, every launch argument must have a default, and
+every parameter they or the YAML files set must be one the nodes declare (the contract below, read
+from the node modules). On a full ROS install (launch + launch_ros importable, the workspace
+sourced) the launch descriptions are also built and walked.
 """
 from __future__ import annotations
 
@@ -16,66 +17,28 @@ import runpy
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 import setuptools
 import yaml
 
 from aac_bringup import launch_utils as lu
+from aac_driver import arm_node, realsense_node, recorder
+from aac_driver import interface as di
+from aac_driver.safety import SafetyConfig
+from aac_policy import policy_node, trainer_node
 from aac_sim import ros_interface as ri
+from aac_sim import sim_node, tasks
+from aac_sim.scene import NEUTRAL_ARM_Q
 
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "src"
 BRINGUP = SRC / "aac_bringup"
 LAUNCH_FILES = sorted((BRINGUP / "launch").glob("*.launch.py"))
 CONFIG_FILES = sorted((BRINGUP / "config").glob("*.yaml"))
-RVIZ_FILE = BRINGUP / "rviz" / "aac.rviz"
-
-# --------------------------------------------------------------------------- the contract
-# Parameters the nodes declare (name: default; the default's type is the parameter's type).
-SIM_NODE = ("aac_sim", ri.SIM_NODE_EXECUTABLE, "aac_sim_node")            # package, executable, node name
-TRAINER_NODE = ("aac_policy", ri.TRAINER_NODE_EXECUTABLE, "aac_trainer_node")
-SIM_NODE_PARAMETERS = {
-    "task": "push",
-    "image_size": 84,
-    "mode": "lockstep",                  # lockstep | realtime
-    "seed": -1,
-    "randomize": True,
-    "sim_config": "",                    # strict aac_sim SimConfig YAML, '' = defaults
-    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
-    "arm_controller": ri.DEFAULT_ARM_CONTROLLER,
-    "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
-    "camera_intrinsics": "",             # '' = packaged D435 YAML
-    "camera_extrinsics": "",             # '' = packaged mount
-    "command_timeout_s": 0.2,
-    "publish_clock": True,
-}
-TRAINER_NODE_PARAMETERS = {
-    "sim_namespaces": ["sim0"],          # string array
-    "run_dir": "runs/ros",
-    "config_file": "",                   # aac_train strict YAML, '' = defaults
-    "overrides": [""],                   # KEY=VALUE strings like aac_train --set ('' entries ignored)
-    "step_timeout_s": 2.0,
-    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
-}
-CONTRACT = {SIM_NODE[2]: SIM_NODE_PARAMETERS, TRAINER_NODE[2]: TRAINER_NODE_PARAMETERS}
-# Parameters of the standard ROS nodes the launch files start.
-EXTERNAL_NODE_PARAMETERS = {"use_sim_time", "robot_description"}
-# External executables: package -> executable, each must be an exec_depend of aac_bringup.
-EXTERNAL_EXECUTABLES = {"robot_state_publisher": "robot_state_publisher", "rviz2": "rviz2"}
-
-EXPECTED_ARGUMENTS = {
-    "train_sim.launch.py": {"task": "push", "num_sims": "2", "rviz": "true",
-                            "config": ("aac_bringup", "config", "train_sim.yaml"), "run_dir": "runs/ros"},
-    "deploy_sim.launch.py": {"task": "push", "rviz": "true",
-                             "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": ""},
-}
-
-
-def _ros_type(value):
-    if isinstance(value, list):
-        return ("list", tuple(sorted({_ros_type(v) for v in value})))
-    return type(value).__name__
-
+RVIZ_FILE = BRINGUP / "rviz" / "aac.rviz"             # training (sim0)
+DEPLOY_RVIZ_FILE = BRINGUP / "rviz" / "deploy.rviz"    # deploy_sim and deploy_real
+RVIZ_FILES = sorted((BRINGUP / "rviz").glob("*.rviz"))
 
 # --------------------------------------------------------------------------- static helpers
 
@@ -184,10 +147,206 @@ def _node_calls(tree, package):
     return [c for c in _calls(tree, "Node") if _value(_arg(c, "package"), consts) == package]
 
 
+# --------------------------------------------------------------------------- the contract
+# Parameters the nodes declare (name: default; the default's type is the parameter's type).
+SIM_NODE = ("aac_sim", ri.SIM_NODE_EXECUTABLE, "aac_sim_node")            # package, executable, node name
+TRAINER_NODE = ("aac_policy", ri.TRAINER_NODE_EXECUTABLE, "aac_trainer_node")
+SIM_NODE_PARAMETERS = {
+    "task": "push",
+    "image_size": 84,
+    "mode": "lockstep",                  # lockstep | realtime
+    "seed": -1,
+    "randomize": True,
+    "sim_config": "",                    # strict aac_sim SimConfig YAML, '' = defaults
+    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
+    "arm_controller": ri.DEFAULT_ARM_CONTROLLER,
+    "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
+    "camera_intrinsics": "",             # '' = packaged D435 YAML
+    "camera_extrinsics": "",             # '' = packaged mount
+    "command_timeout_s": 0.2,
+    "publish_clock": True,
+}
+TRAINER_NODE_PARAMETERS = {
+    "sim_namespaces": ["sim0"],          # string array
+    "run_dir": "runs/ros",
+    "config_file": "",                   # aac_train strict YAML, '' = defaults
+    "overrides": [""],                   # KEY=VALUE strings like aac_train --set ('' entries ignored)
+    "step_timeout_s": 2.0,
+    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
+}
+
+
+class NoDefault:
+    """A parameter a node declares with a type but without a default (rclpy `Parameter.Type.X`): it
+    is unset unless a launch file or parameter file gives it (e.g. the recorder's `types`)."""
+
+    TYPES = {"STRING": "str", "INTEGER": "int", "DOUBLE": "float", "BOOL": "bool",
+             "STRING_ARRAY": ("list", ("str",)), "INTEGER_ARRAY": ("list", ("int",)),
+             "DOUBLE_ARRAY": ("list", ("float",)), "BOOL_ARRAY": ("list", ("bool",))}
+
+    def __init__(self, type_name: str):
+        assert type_name in self.TYPES, type_name
+        self.type_name = type_name
+
+    def __eq__(self, other):
+        return isinstance(other, NoDefault) and other.type_name == self.type_name
+
+    def __repr__(self):
+        return f"NoDefault({self.type_name})"
+
+
+def _declarations(module) -> tuple[dict, bool]:
+    """What the node class in `module` declares, read from its source: ({name: default} of the
+    declare_parameter calls with a literal name, defaults evaluated in the module's namespace;
+    NoDefault for a type without a default), and whether it declares every PARAMETERS entry in a
+    `for name, default in PARAMETERS.items()` loop (and only there)."""
+    from rclpy.parameter import Parameter
+    path = Path(module.__file__)
+    tree = _tree(path)
+    declared, via_loop = {}, False
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        if init is None:
+            continue
+        env = dict(vars(module))
+        in_loop = set()
+        for loop in (n for n in ast.walk(init) if isinstance(n, ast.For)):
+            it = loop.iter
+            if (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "items"
+                    and isinstance(it.func.value, ast.Name) and it.func.value.id == "PARAMETERS"):
+                in_loop |= {id(c) for c in ast.walk(loop) if isinstance(c, ast.Call)}
+        for stmt in init.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):   # e.g. `from aac_sim import ros_interface as ri`
+                exec(compile(ast.Module(body=[stmt], type_ignores=[]), str(path), "exec"), env)
+            for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call) and _call_name(n) == "declare_parameter"):
+                name = call.args[0]
+                if not isinstance(name, ast.Constant):
+                    assert id(call) in in_loop, f"{path.name}: declare_parameter outside the PARAMETERS loop"
+                    via_loop = True
+                    continue
+                assert len(call.args) >= 2, f"{path.name}: {name.value} declared without default or type"
+                default = eval(compile(ast.Expression(body=call.args[1]), str(path), "eval"), env)
+                declared[name.value] = NoDefault(default.name) if isinstance(default, Parameter.Type) else default
+            # `cam = self.get_parameter("camera_namespace").value`: later defaults may use it
+            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                    and isinstance(stmt.value, ast.Attribute) and stmt.value.attr == "value"
+                    and isinstance(stmt.value.value, ast.Call) and _call_name(stmt.value.value) == "get_parameter"
+                    and isinstance(stmt.value.value.args[0], ast.Constant)):
+                env[stmt.targets[0].id] = declared[stmt.value.value.args[0].value]
+    return declared, via_loop
+
+
+def _node_name(module) -> str | None:
+    """The name the node class in `module` gives rclpy: super().__init__(<name>, ...), a literal, a
+    module constant, or the default of an __init__ argument."""
+    tree = _tree(Path(module.__file__))
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        for call in (c for c in ast.walk(init) if isinstance(c, ast.Call)) if init else ():
+            if (_call_name(call) == "__init__" and isinstance(call.func.value, ast.Call)
+                    and _call_name(call.func.value) == "super" and call.args):
+                arg = call.args[0]
+                if isinstance(arg, ast.Name):
+                    params = init.args.args + init.args.kwonlyargs
+                    defaults = dict(zip([a.arg for a in init.args.args][-len(init.args.defaults):], init.args.defaults))
+                    defaults.update({a.arg: d for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults) if d})
+                    if arg.id in defaults and arg.id in {a.arg for a in params}:
+                        return _value(defaults[arg.id], {})
+                    return getattr(module, arg.id)
+                return _value(arg, {})
+    return None
+
+
+def _module_contract(module) -> dict:
+    """Every parameter the node module declares, with its default (PARAMETERS + literal declarations)."""
+    declared, via_loop = _declarations(module)
+    contract = dict(module.PARAMETERS) if via_loop else {}
+    assert not set(declared) & set(contract), f"{module.__name__} declares {set(declared) & set(contract)} twice"
+    return {**contract, **declared}
+
+
+POLICY_NODE = ("aac_policy", "aac_policy_node", "aac_policy_node")
+ARM_NODE = ("aac_driver", di.ARM_NODE_EXECUTABLE, "aac_arm_node")
+REALSENSE_NODE = ("aac_driver", "aac_realsense_node", "aac_realsense_node")
+RECORDER_NODE = ("aac_driver", "aac_recorder_node", recorder.NODE_NAME)
+NODE_MODULES = {SIM_NODE: sim_node, TRAINER_NODE: trainer_node, POLICY_NODE: policy_node, ARM_NODE: arm_node,
+                REALSENSE_NODE: realsense_node, RECORDER_NODE: recorder}
+# The deployment nodes' contract is read from their modules (PARAMETERS, or the declare_parameter calls
+# of a node without one: the recorder, whose `types` has no default).
+POLICY_NODE_PARAMETERS = _module_contract(policy_node)
+ARM_NODE_PARAMETERS = _module_contract(arm_node)
+REALSENSE_NODE_PARAMETERS = _module_contract(realsense_node)
+RECORDER_NODE_PARAMETERS = _module_contract(recorder)
+CONTRACT = {SIM_NODE[2]: SIM_NODE_PARAMETERS, TRAINER_NODE[2]: TRAINER_NODE_PARAMETERS,
+            POLICY_NODE[2]: POLICY_NODE_PARAMETERS, ARM_NODE[2]: ARM_NODE_PARAMETERS,
+            REALSENSE_NODE[2]: REALSENSE_NODE_PARAMETERS, RECORDER_NODE[2]: RECORDER_NODE_PARAMETERS}
+# our executables -> (node name the launch files must give them, contract)
+OUR_NODES = {exe: (name, CONTRACT[name]) for (_pkg, exe, name) in NODE_MODULES}
+# Parameters of the standard ROS nodes the launch files start.
+EXTERNAL_NODE_PARAMETERS = {"use_sim_time", "robot_description"}
+# External executables: package -> executable, each must be an exec_depend of aac_bringup.
+EXTERNAL_EXECUTABLES = {"robot_state_publisher": "robot_state_publisher", "rviz2": "rviz2",
+                        "tf2_ros": "static_transform_publisher"}
+# Optional external launch files (IncludeLaunchDescription): package -> file; NOT exec_depends.
+OPTIONAL_INCLUDES = {lu.REALSENSE_PACKAGE: lu.REALSENSE_LAUNCH}
+
+EXPECTED_ARGUMENTS = {
+    "train_sim.launch.py": {"task": "push", "num_sims": "2", "rviz": "true",
+                            "config": ("aac_bringup", "config", "train_sim.yaml"), "run_dir": "runs/ros"},
+    "deploy_sim.launch.py": {"actor": "", "task": "push", "rviz": "true", "record": "true", "dry_run": "false",
+                             "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": ""},
+    "deploy_real.launch.py": {"actor": "", "robot": "fr3", "camera": "auto", "camera_namespace": "camera/camera",
+                              "output": "joint_trajectory", "arm_controller": "", "joint_names": "",
+                              "dry_run": "true", "record": "true", "rviz": "true",
+                              "config": ("aac_bringup", "config", "deploy_real.yaml")},
+}
+# Parameters each launch file sets on a node itself (after the config file, so they win): a packaged
+# config must not set them. The recorder's `topics` is the exception: the launch files pass a
+# config's `topics` through (and compute them from the arm output only when the config has none).
+LAUNCH_SET = {
+    "deploy_sim.launch.py": {"aac_sim_node": {"task", "mode"}, "aac_policy_node": {"actor"},
+                             "aac_arm_node": {"output", "dry_run"}, "aac_recorder_node": {"topics"}},
+    "deploy_real.launch.py": {"aac_policy_node": {"actor", "camera_namespace", "joint_names"},
+                              "aac_arm_node": {"output", "dry_run", "camera_namespace", "arm_controller", "joint_names"},
+                              "aac_realsense_node": {"camera_namespace"},
+                              "aac_recorder_node": {"camera_namespace", "topics"}},
+}
+
+
+def _ros_type(value):
+    if isinstance(value, NoDefault):
+        return NoDefault.TYPES[value.type_name]
+    if isinstance(value, list):
+        return ("list", tuple(sorted({_ros_type(v) for v in value})))
+    return type(value).__name__
+
+
 # --------------------------------------------------------------------------- launch files
 
+def _our_node_calls(tree) -> list[tuple[ast.Call, str]]:
+    """(Node call, executable) of every node of our packages a launch file starts."""
+    consts = _module_constants(tree)
+    ours = {p.name for p in SRC.glob("aac_*") if (p / "setup.py").is_file()}
+    return [(c, _value(_arg(c, "executable"), consts)) for c in _calls(tree, "Node")
+            if _value(_arg(c, "package"), consts) in ours]
+
+
+def _launch_set(tree, executable) -> list[dict[str, ast.expr]]:
+    """For each Node(executable=...) in the file: {key: value node} of its literal parameter dicts."""
+    out = []
+    for call, exe in _our_node_calls(tree):
+        if exe != executable:
+            continue
+        keys = {}
+        for item in _arg(call, "parameters").elts:
+            if isinstance(item, ast.Dict):
+                keys.update({_value(k, _module_constants(tree)): v for k, v in zip(item.keys, item.values)})
+        out.append(keys)
+    return out
+
+
 def test_launch_files_present():
-    assert [p.name for p in LAUNCH_FILES] == ["deploy_sim.launch.py", "train_sim.launch.py"]
+    assert [p.name for p in LAUNCH_FILES] == ["deploy_real.launch.py", "deploy_sim.launch.py", "train_sim.launch.py"]
     for path in LAUNCH_FILES:
         tree = _tree(path)
         funcs = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
@@ -213,13 +372,58 @@ def test_every_started_executable_exists(path):
             assert EXTERNAL_EXECUTABLES.get(package) == executable, f"{path.name}: unknown executable {package}/{executable}"
 
 
-def test_train_launch_starts_the_graph():
+def test_launch_files_start_the_graph():
+    rsp, rviz = ("robot_state_publisher", "robot_state_publisher"), ("rviz2", "rviz2")
+    description = ("aac_sim", ri.ROBOT_DESCRIPTION_EXECUTABLE)
     started = _started_executables(_tree(BRINGUP / "launch" / "train_sim.launch.py"))
-    assert set(started) == {SIM_NODE[:2], TRAINER_NODE[:2], ("aac_sim", ri.ROBOT_DESCRIPTION_EXECUTABLE),
-                            ("robot_state_publisher", "robot_state_publisher"), ("rviz2", "rviz2")}
+    assert set(started) == {SIM_NODE[:2], TRAINER_NODE[:2], description, rsp, rviz}
     started = _started_executables(_tree(BRINGUP / "launch" / "deploy_sim.launch.py"))
-    assert set(started) == {SIM_NODE[:2], ("aac_sim", ri.ROBOT_DESCRIPTION_EXECUTABLE),
-                            ("robot_state_publisher", "robot_state_publisher"), ("rviz2", "rviz2")}
+    assert sorted(started) == sorted([SIM_NODE[:2], description, rsp, POLICY_NODE[:2], ARM_NODE[:2],
+                                      RECORDER_NODE[:2], rviz])
+    # the robot's own bringup (franka_ros2) runs robot_state_publisher: deploy_real must not start a second
+    started = _started_executables(_tree(BRINGUP / "launch" / "deploy_real.launch.py"))
+    assert sorted(started) == sorted([REALSENSE_NODE[:2], POLICY_NODE[:2], ARM_NODE[:2], RECORDER_NODE[:2],
+                                      ("tf2_ros", "static_transform_publisher"), rviz])
+    doc = ast.get_docstring(_tree(BRINGUP / "launch" / "deploy_real.launch.py"))
+    assert "NO robot_state_publisher" in doc, "deploy_real.launch.py must say why it starts none"
+
+
+def test_deploy_nodes_are_conditional():
+    """record:= and rviz:= switch the recorder and RViz; the camera node is one of two cameras."""
+    for name in ("deploy_sim.launch.py", "deploy_real.launch.py"):
+        tree = _tree(BRINGUP / "launch" / name)
+        consts = _module_constants(tree)
+        conditions = {}
+        for call in _calls(tree, "Node"):
+            cond = _arg(call, "condition")
+            exe = _value(_arg(call, "executable"), consts)
+            if cond is not None:
+                assert _call_name(cond) == "IfCondition"
+                conditions[exe] = _value(cond.args[0].args[0], consts)
+        assert conditions == {"aac_recorder_node": "record", "rviz2": "rviz"}, name
+
+
+def test_deploy_real_realsense2_camera_is_optional():
+    """realsense2_camera's rs_launch.py is included only when the package is installed: looked up in
+    a try/except PackageNotFoundError, not an exec_depend, and documented in package.xml."""
+    path = BRINGUP / "launch" / "deploy_real.launch.py"
+    tree = _tree(path)
+    consts = _module_constants(tree)
+    (include,) = _calls(tree, "IncludeLaunchDescription")
+    (join,) = [c for c in ast.walk(include) if isinstance(c, ast.Call) and _call_name(c) == "join"]
+    assert tuple(_value(a, consts) for a in join.args[1:]) == lu.REALSENSE_LAUNCH
+    lookups = [c for c in _calls(tree, "get_package_share_directory")
+               if _value(_arg(c, "package", 0), consts) == lu.REALSENSE_PACKAGE]
+    assert len(lookups) == 1
+    guarded = [t for t in ast.walk(tree) if isinstance(t, ast.Try)
+               and any(isinstance(h.type, ast.Name) and h.type.id == "PackageNotFoundError" for h in t.handlers)
+               and any(n is lookups[0] for stmt in t.body for n in ast.walk(stmt))]
+    assert guarded, "the realsense2_camera lookup must fall back (PackageNotFoundError), not fail"
+    assert lu.REALSENSE_PACKAGE not in _exec_depends("aac_bringup")
+    assert lu.REALSENSE_PACKAGE in (BRINGUP / "package.xml").read_text()
+    assert set(OPTIONAL_INCLUDES) == {lu.REALSENSE_PACKAGE}
+    for other in ("deploy_sim.launch.py", "train_sim.launch.py"):
+        assert not _calls(_tree(BRINGUP / "launch" / other), "IncludeLaunchDescription")
 
 
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
@@ -232,16 +436,22 @@ def test_named_files_exist_and_are_installed(path):
         rel = f"{folder}/{name}"
         assert (BRINGUP / rel).is_file(), f"{path.name} names {rel}, missing in src/aac_bringup"
         assert (f"share/aac_bringup/{folder}", rel) in installed, f"{rel} is not installed by setup.py"
-    assert (f"share/aac_bringup/launch", f"launch/{path.name}") in installed
-    # the only package share it looks into is ours
+    assert ("share/aac_bringup/launch", f"launch/{path.name}") in installed
+    # the only package shares it looks into are ours and the optional includes'
     consts = _module_constants(tree)
     for call in _calls(tree, "FindPackageShare") + _calls(tree, "get_package_share_directory"):
-        assert _value(_arg(call, "package", 0), consts) == "aac_bringup"
+        assert _value(_arg(call, "package", 0), consts) in {"aac_bringup", *OPTIONAL_INCLUDES}
+    expected = {"train_sim.launch.py": {("config", "train_sim.yaml"), ("rviz", "aac.rviz")},
+                "deploy_sim.launch.py": {("config", "deploy_sim.yaml"), ("rviz", "deploy.rviz")},
+                "deploy_real.launch.py": {("config", "deploy_real.yaml"), ("rviz", "deploy.rviz")}}
+    assert set(named) == expected[path.name]
 
 
 def test_rviz_and_configs_installed():
     installed = {Path(f).as_posix() for _, files in _setup_data_files("aac_bringup") for f in files}
-    for path in CONFIG_FILES + [RVIZ_FILE]:
+    assert {p.name for p in RVIZ_FILES} == {"aac.rviz", "deploy.rviz"}
+    assert {p.name for p in CONFIG_FILES} == {"train_sim.yaml", "deploy_sim.yaml", "deploy_real.yaml"}
+    for path in CONFIG_FILES + RVIZ_FILES:
         assert path.relative_to(BRINGUP).as_posix() in installed
 
 
@@ -265,27 +475,32 @@ def test_launch_arguments_have_defaults(path):
     assert declared == EXPECTED_ARGUMENTS[path.name]
     used = {_value(c.args[0], consts) for c in _calls(tree, "LaunchConfiguration")}
     assert used <= set(declared), f"{path.name} reads undeclared launch arguments {used - set(declared)}"
+    # every argument is used (a declared-but-ignored argument would silently do nothing)
+    assert used == set(declared), f"{path.name} never reads {set(declared) - used}"
 
 
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_parameter_overrides_are_in_the_contract(path):
     tree = _tree(path)
     consts = _module_constants(tree)
-    for (package, _exe, node_name), contract in ((SIM_NODE, SIM_NODE_PARAMETERS), (TRAINER_NODE, TRAINER_NODE_PARAMETERS)):
-        for call in _node_calls(tree, package):
-            assert _value(_arg(call, "name"), consts) == node_name, (
-                f"{path.name}: {package} node must be named {node_name!r} (the parameter files' key)")
-            params = _arg(call, "parameters")
-            assert isinstance(params, ast.List)
-            for item in params.elts:
-                if isinstance(item, ast.Dict):
-                    for key, val in zip(item.keys, item.values):
-                        key = _value(key, consts)
-                        assert key in contract, f"{path.name} sets {key!r} on {node_name}: not a declared parameter"
-                        literal = _value(val, consts)
-                        if literal is not None and not isinstance(literal, list):
-                            assert _ros_type(literal) == _ros_type(contract[key]), (key, literal)
-    for call in _node_calls(tree, "robot_state_publisher") + _node_calls(tree, "rviz2"):
+    for call, executable in _our_node_calls(tree):
+        assert executable in OUR_NODES, f"{path.name}: no contract for {executable}"
+        node_name, contract = OUR_NODES[executable]
+        assert _value(_arg(call, "name"), consts) == node_name, (
+            f"{path.name}: {executable} must be named {node_name!r} (the parameter files' key)")
+        params = _arg(call, "parameters")
+        assert isinstance(params, ast.List)
+        for item in params.elts:
+            # a parameter file (a name) or a dict from a tested helper (robot presets), or a literal dict
+            assert isinstance(item, (ast.Dict, ast.Name, ast.Call)), f"{path.name}: {ast.dump(item)}"
+            if isinstance(item, ast.Dict):
+                for key, val in zip(item.keys, item.values):
+                    key = _value(key, consts)
+                    assert key in contract, f"{path.name} sets {key!r} on {node_name}: not a declared parameter"
+                    literal = _value(val, consts)
+                    if literal is not None and not isinstance(literal, list):
+                        assert _ros_type(literal) == _ros_type(contract[key]), (key, literal)
+    for call in _node_calls(tree, "robot_state_publisher") + _node_calls(tree, "rviz2") + _node_calls(tree, "tf2_ros"):
         params = _arg(call, "parameters")
         for item in params.elts if params is not None else []:
             assert isinstance(item, ast.Dict)
@@ -303,18 +518,39 @@ def test_train_launch_overrides():
     (trainer,) = _node_calls(tree, "aac_policy")
     (overrides,) = [i for i in _arg(trainer, "parameters").elts if isinstance(i, ast.Dict)]
     assert {_value(k, consts) for k in overrides.keys} == {"sim_namespaces", "run_dir"}
-    deploy = _tree(BRINGUP / "launch" / "deploy_sim.launch.py")
-    consts = _module_constants(deploy)
-    (sim,) = _node_calls(deploy, "aac_sim")
-    (overrides,) = [i for i in _arg(sim, "parameters").elts if isinstance(i, ast.Dict)]
-    keys = {_value(k, consts): _value(v, consts) for k, v in zip(overrides.keys, overrides.values)}
-    assert keys["mode"] == "realtime"
+
+
+@pytest.mark.parametrize("name", sorted(LAUNCH_SET))
+def test_deploy_launch_overrides(name):
+    """Each deploy node gets exactly the launch-set parameters LAUNCH_SET lists, after the config file."""
+    tree = _tree(BRINGUP / "launch" / name)
+    consts = _module_constants(tree)
+    started = {exe for _call, exe in _our_node_calls(tree)}
+    assert started == {exe for exe, (node, _c) in OUR_NODES.items() if node in LAUNCH_SET[name]}
+    for call, exe in _our_node_calls(tree):
+        node = OUR_NODES[exe][0]
+        (keys,) = _launch_set(tree, exe)
+        assert set(keys) == LAUNCH_SET[name][node], (name, node)
+        items = _arg(call, "parameters").elts
+        # the config file, then the literal dict: launch arguments win over the file
+        assert isinstance(items[-1], ast.Dict) and isinstance(items[-2], ast.Name) and items[-2].id == "config"
+    if name == "deploy_sim.launch.py":
+        (sim,) = _launch_set(tree, "aac_sim_node")
+        assert _value(sim["mode"], consts) == "realtime"
+        (arm,) = _launch_set(tree, "aac_arm_node")
+        assert _value(arm["output"], consts) == "servo"      # the sim's servo_node/delta_twist_cmds
+    else:
+        # robot presets go BEFORE the config file (a config may override them), launch args after it
+        (call,) = [c for c, exe in _our_node_calls(tree) if exe == "aac_arm_node"]
+        items = _arg(call, "parameters").elts
+        assert [type(i) for i in items] == [ast.Name, ast.Name, ast.Dict]
 
 
 def test_every_external_package_is_an_exec_depend():
     depends = _exec_depends("aac_bringup")
-    assert {"launch", "launch_ros", "robot_state_publisher", "rviz2", "aac_sim", "aac_policy",
-            "ament_index_python"} <= depends
+    assert {"launch", "launch_ros", "robot_state_publisher", "rviz2", "tf2_ros", "aac_sim", "aac_policy",
+            "aac_driver", "ament_index_python"} <= depends
+    assert not set(OPTIONAL_INCLUDES) & depends
 
 
 # --------------------------------------------------------------------------- parameter files
@@ -352,14 +588,153 @@ def test_configs_reach_the_right_nodes():
     for fqn in ("/aac_sim_node", "/twin/aac_sim_node"):
         params = lu.node_parameters_from_file(deploy, fqn)
         assert params["publish_clock"] is True and "mode" not in params and "task" not in params
+        assert params["randomize"] is False
+
+
+@pytest.mark.parametrize("launch,config", [("deploy_sim.launch.py", "deploy_sim.yaml"),
+                                           ("deploy_real.launch.py", "deploy_real.yaml")])
+def test_deploy_configs_leave_launch_set_parameters_alone(launch, config):
+    """A parameter both in the file and set by the launch file would be silently overridden."""
+    path = BRINGUP / "config" / config
+    nodes = {key.rsplit("/", 1)[-1] for key in yaml.safe_load(path.read_text())}
+    assert nodes == set(LAUNCH_SET[launch]), f"{config} must configure exactly the nodes {launch} starts"
+    for ns in ("", "/twin"):
+        for node, keys in LAUNCH_SET[launch].items():
+            params = lu.node_parameters_from_file(path, f"{ns}/{node}")
+            assert params, f"{config}: nothing for {ns}/{node}"
+            assert not (keys - {"topics"}) & set(params), f"{config} sets {node}.{(keys - {'topics'}) & set(params)}"
+
+
+def test_deploy_sim_config_is_consistent():
+    """Policy, arm and recorder listen where the sim publishes, and the arm commands the sim's controllers."""
+    path = BRINGUP / "config" / "deploy_sim.yaml"
+    params = {n: lu.node_parameters_from_file(path, f"/{n}") for n in LAUNCH_SET["deploy_sim.launch.py"]}
+    sim = params["aac_sim_node"]
+    for node in ("aac_policy_node", "aac_arm_node", "aac_recorder_node"):
+        assert params[node].get("camera_namespace", CONTRACT[node]["camera_namespace"]) == sim["camera_namespace"]
+    arm = params["aac_arm_node"]
+    assert arm["arm_controller"] == sim["arm_controller"] and arm["gripper_controller"] == sim["gripper_controller"]
+    assert arm["gripper_output"] == "joint_trajectory" and arm["joint_names"] == list(ri.ARM_JOINTS)
+    assert params["aac_policy_node"]["joint_names"] == list(ri.ARM_JOINTS + ri.FINGER_JOINTS)
+    assert params["aac_policy_node"]["goal_topic"] == ri.GOAL
+    safety = {k: arm.get(k, ARM_NODE_PARAMETERS[k]) for k in arm_node.SAFETY_PARAMETERS}
+    SafetyConfig.from_dict({**safety, "control_dt": 1.0 / arm["rate_hz"]})
 
 
 def test_contract_matches_the_nodes():
-    """The nodes declare exactly the contract's parameters, with these defaults."""
-    from aac_policy import trainer_node
-    from aac_sim import sim_node
+    """The nodes declare exactly the contract's parameters, with these defaults; every node is named
+    as the contract says, and declares parameters only through its PARAMETERS loop (or, without
+    PARAMETERS, through literal declarations read from its source)."""
     assert sim_node.PARAMETERS == SIM_NODE_PARAMETERS
     assert trainer_node.PARAMETERS == TRAINER_NODE_PARAMETERS
+    for (_pkg, _exe, name), module in NODE_MODULES.items():
+        declared, via_loop = _declarations(module)
+        if hasattr(module, "PARAMETERS"):
+            assert via_loop and not declared, f"{module.__name__}: parameters outside PARAMETERS: {sorted(declared)}"
+            assert CONTRACT[name] == module.PARAMETERS
+        else:
+            assert not via_loop and declared == CONTRACT[name]
+        assert _node_name(module) == name, f"{module.__name__} names its node {_node_name(module)!r}, not {name!r}"
+    assert RECORDER_NODE_PARAMETERS["types"] == NoDefault("STRING_ARRAY")
+    assert RECORDER_NODE_PARAMETERS["topics"] == recorder.default_topics(ri.DEFAULT_CAMERA_NAMESPACE)
+    assert ARM_NODE_PARAMETERS["output"] == "servo" and ARM_NODE_PARAMETERS["dry_run"] is False
+
+
+@pytest.mark.parametrize("module", [recorder, arm_node], ids=lambda m: m.__name__)
+def test_contract_matches_the_live_nodes(module, tmp_path, monkeypatch):
+    """Construct the node (rclpy, own context) and list what it really declares."""
+    rclpy = pytest.importorskip("rclpy")
+    from rclpy.parameter import Parameter
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        bare = rclpy.create_node("aac_bare_node", context=context)
+        builtin = set(bare._parameters)
+        bare.destroy_node()
+        if module is recorder:
+            node = recorder.RecorderNode(context=context, parameter_overrides=[
+                Parameter("output_dir", value=str(tmp_path)), Parameter("bag_name", value="contract")])
+        else:
+            node = arm_node.ArmNode(context=context)
+        overridden = {"output_dir", "bag_name"} if module is recorder else set()
+        try:
+            contract = _module_contract(module)
+            assert set(node._parameters) - builtin == set(contract)
+            assert node.get_name() == {recorder: RECORDER_NODE, arm_node: ARM_NODE}[module][2]
+            for name, default in contract.items():
+                if isinstance(default, NoDefault):
+                    assert node._parameters[name].type_ == Parameter.Type.NOT_SET
+                elif name not in overridden:
+                    assert node.get_parameter(name).value == default, name
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+# --------------------------------------------------------------------------- robots (deploy_real)
+
+@pytest.mark.parametrize("robot", sorted(lu.ROBOTS))
+def test_robot_presets(robot):
+    preset = lu.robot_preset(robot)
+    assert len(preset.arm_joints) == 7 and len(set(preset.arm_joints)) == 7 and len(preset.finger_joints) == 2
+    assert preset.arm_joints == tuple(f"{robot}_joint{i}" for i in range(1, 8))
+    assert preset.finger_joints == (f"{robot}_finger_joint1", f"{robot}_finger_joint2")
+    assert preset.base_frame == f"{robot}_link0" and preset.arm_controller == f"{robot}_arm_controller"
+    # franka_gripper's node is <arm_id>_gripper; its GripperCommand action server is gripper_action
+    assert preset.gripper_action == f"{robot}_gripper/gripper_action"
+    params = preset.arm_parameters()
+    for key, value in params.items():
+        assert key in ARM_NODE_PARAMETERS, f"preset {robot} sets {key!r}: not an aac_arm_node parameter"
+        assert _ros_type(value) == _ros_type(ARM_NODE_PARAMETERS[key]), (key, value)
+    assert params["gripper_output"] in arm_node.GRIPPER_OUTPUTS and params["gripper_joint"] == preset.finger_joints[0]
+    # none of it is in the packaged deploy_real.yaml (else robot:= would be ignored for that key)
+    real = lu.node_parameters_from_file(BRINGUP / "config" / "deploy_real.yaml", "/aac_arm_node")
+    assert not set(params) & set(real)
+    assert not {"joint_names", "arm_controller"} & set(real)
+    # the merged arm parameters are a valid safety config, whose joint band holds the start pose, and
+    # whose workspace box holds the start grasp point and every task's objects and goals
+    merged = {**ARM_NODE_PARAMETERS, **params, **real}
+    cfg = SafetyConfig.from_dict({**{k: merged[k] for k in arm_node.SAFETY_PARAMETERS},
+                                  "control_dt": 1.0 / merged["rate_hz"]})
+    low, high = cfg.joint_band()
+    assert (low < np.array(NEUTRAL_ARM_Q)).all() and (np.array(NEUTRAL_ARM_Q) < high).all()
+    from aac_driver.arm_ik import ArmIK
+    ik = ArmIK(preset.arm_joints)
+    try:
+        start = ik.fk(NEUTRAL_ARM_Q)
+    finally:
+        ik.close()
+    box_lo, box_hi = np.array(cfg.workspace_low), np.array(cfg.workspace_high)
+    assert (box_lo < start).all() and (start < box_hi).all()
+    assert (box_lo[:2] <= tasks.OBJECT_XY_LOW).all() and (tasks.OBJECT_XY_HIGH <= box_hi[:2]).all()
+    assert (box_lo <= tasks.REACH_GOAL_LOW).all() and (tasks.REACH_GOAL_HIGH <= box_hi).all()
+    assert max(tasks.PICK_LIFT_M) + 0.025 <= box_hi[2] and max(tasks.PLACE_AIR_Z) <= box_hi[2]
+
+
+def test_fr3_limits_are_inside_the_panda_defaults_where_it_matters():
+    """The FR3 preset narrows the joint box (Franka's rectangular FR3 limits), never widens the speed."""
+    fr3 = lu.robot_preset("fr3").safety
+    assert len(fr3["joint_lower"]) == len(fr3["joint_upper"]) == len(fr3["joint_velocity_limits"]) == 7
+    assert all(lo < hi for lo, hi in zip(fr3["joint_lower"], fr3["joint_upper"]))
+    assert fr3["joint_upper"][3] < 0 and fr3["joint_lower"][5] > 0          # elbow always bent, wrist joint 6 > 0
+    assert lu.robot_preset("panda").safety == {}                            # the node's defaults are the Panda's
+    assert lu.robot_preset(" FR3 ") is lu.ROBOTS["fr3"]
+    with pytest.raises(ValueError, match="robot must be one of"):
+        lu.robot_preset("ur5")
+
+
+def test_deploy_real_config_is_cautious():
+    real = BRINGUP / "config" / "deploy_real.yaml"
+    arm = lu.node_parameters_from_file(real, "/aac_arm_node")
+    assert arm["max_ee_speed_m_s"] <= ARM_NODE_PARAMETERS["max_ee_speed_m_s"]
+    assert arm["joint_velocity_scale"] <= ARM_NODE_PARAMETERS["joint_velocity_scale"]
+    assert arm["latch_on_non_finite"] is True
+    cam = lu.node_parameters_from_file(real, "/aac_realsense_node")
+    assert (cam["width"], cam["height"], cam["fps"]) == (640, 480, 30)   # the D435 model the actor was trained with
+    assert EXPECTED_ARGUMENTS["deploy_real.launch.py"]["dry_run"] == "true"
+    assert EXPECTED_ARGUMENTS["deploy_sim.launch.py"]["dry_run"] == "false"
 
 
 # --------------------------------------------------------------------------- RViz
@@ -412,6 +787,63 @@ def test_rviz_config_for_namespace(namespace, prefix):
             Path(out).unlink()
 
 
+def test_deploy_rviz_config():
+    """Camera (colour + aligned depth), robot model, goal pose, the filtered twist, the twin's markers;
+    every topic is one something in the deploy graph publishes."""
+    data = yaml.safe_load(DEPLOY_RVIZ_FILE.read_text())
+    assert data["Visualization Manager"]["Global Options"]["Fixed Frame"] == ri.BASE_FRAME == lu.POLICY_FRAME
+    classes = [d["Class"] for d in _rviz_displays(data)]
+    assert {"rviz_default_plugins/RobotModel", "rviz_default_plugins/Image", "rviz_default_plugins/Pose",
+            "rviz_default_plugins/TwistStamped", "rviz_default_plugins/MarkerArray",
+            "rviz_default_plugins/TF"} <= set(classes)
+    assert all(c.startswith("rviz_default_plugins/") for c in classes)
+    robot = next(d for d in _rviz_displays(data) if d["Class"] == "rviz_default_plugins/RobotModel")
+    assert robot["Description Source"] == "Topic"
+    assert robot["Description Topic"]["Durability Policy"] == "Transient Local"
+    cam = ri.DEFAULT_CAMERA_NAMESPACE
+    by_class = {}
+    for d in _rviz_displays(data):
+        for key in ("Topic", "Description Topic"):
+            if isinstance(d.get(key), dict):
+                by_class.setdefault(d["Class"].split("/")[1], set()).add(d[key]["Value"])
+    assert by_class == {
+        "RobotModel": {"/" + ri.ROBOT_DESCRIPTION},                         # robot_state_publisher (twin / franka_ros2)
+        "Image": {f"/{cam}/{ri.COLOR_IMAGE}", f"/{cam}/{ri.DEPTH_IMAGE}"},  # sim / realsense
+        "Pose": {"/" + ri.GOAL},                                            # sim / the operator
+        "TwistStamped": {"/" + di.FILTERED_TWIST},                          # aac_arm_node
+        "MarkerArray": {"/" + ri.MARKERS},                                  # sim only
+    }
+
+
+@pytest.mark.parametrize("namespace,cam,sim", [("", "camera/camera", True), ("twin", "camera/camera", True),
+                                               ("/twin/", "d435/cam", True), ("", "camera/camera", False),
+                                               ("", "cam", False)])
+def test_deploy_rviz_config_rewrite(namespace, cam, sim):
+    out = lu.deploy_rviz_config(DEPLOY_RVIZ_FILE, namespace, cam, sim=sim)
+    try:
+        original = _rviz_topics(yaml.safe_load(DEPLOY_RVIZ_FILE.read_text()))
+        data = yaml.safe_load(Path(out).read_text())
+        topics = _rviz_topics(data)
+        ns = namespace.strip("/")
+        prefix = f"/{ns}/" if ns else "/"
+        expected = {}
+        for name, topic in original.items():
+            rel = topic[1:]
+            if rel == ri.MARKERS and not sim:
+                continue
+            if rel.startswith(ri.DEFAULT_CAMERA_NAMESPACE + "/"):
+                rel = f"{cam}/" + rel[len(ri.DEFAULT_CAMERA_NAMESPACE) + 1:]
+            expected[name] = prefix + rel
+        assert topics == expected
+        assert (Path(out) == DEPLOY_RVIZ_FILE) == (not ns and cam == ri.DEFAULT_CAMERA_NAMESPACE and sim)
+        # everything but the topics (and the dropped display) is kept
+        assert data["Visualization Manager"]["Global Options"] == yaml.safe_load(
+            DEPLOY_RVIZ_FILE.read_text())["Visualization Manager"]["Global Options"]
+    finally:
+        if Path(out) != DEPLOY_RVIZ_FILE:
+            Path(out).unlink()
+
+
 # --------------------------------------------------------------------------- launch_utils
 
 def test_sim_namespaces():
@@ -460,6 +892,86 @@ def test_parameter_file_errors(tmp_path):
         lu.node_parameters_from_file(tmp_path / "missing.yaml", "/n")
 
 
+def test_launch_utils_names_match_the_packages():
+    """launch_utils keeps plain copies of the interface names (no aac_* imports in launch files)."""
+    assert lu.POLICY_FRAME == ri.BASE_FRAME and lu.DEFAULT_CAMERA_NAMESPACE == ri.DEFAULT_CAMERA_NAMESPACE
+    for name in ("COLOR_IMAGE", "COLOR_INFO", "DEPTH_IMAGE", "DEPTH_INFO", "JOINT_STATES", "GOAL", "MARKERS",
+                 "ROBOT_DESCRIPTION", "POLICY_TWIST", "POLICY_GRIPPER", "TWIST_COMMAND", "JOINT_TRAJECTORY"):
+        assert getattr(lu, name) == getattr(ri, name), name
+    assert lu.INTERVENTIONS == di.INTERVENTIONS and lu.FILTERED_TWIST == di.FILTERED_TWIST
+    assert lu.ARM_OUTPUTS == arm_node.OUTPUTS
+    assert lu.ROBOTS["panda"].arm_joints == ri.ARM_JOINTS and lu.ROBOTS["panda"].finger_joints == ri.FINGER_JOINTS
+
+
+def test_parse_bool_and_choice():
+    assert lu.parse_bool("true", "x") is True and lu.parse_bool(" False ", "x") is False
+    assert lu.parse_bool("1", "x") is True and lu.parse_bool("no", "x") is False
+    with pytest.raises(ValueError, match="dry_run must be true or false"):
+        lu.parse_bool("maybe", "dry_run")
+    assert lu.check_choice("servo", lu.ARM_OUTPUTS, "output") == "servo"
+    with pytest.raises(ValueError, match="output must be one of"):
+        lu.check_choice("twist", lu.ARM_OUTPUTS, "output")
+
+
+def test_parse_joint_names():
+    fr3 = lu.robot_preset("fr3")
+    assert lu.parse_joint_names("", fr3) == (list(fr3.arm_joints), list(fr3.finger_joints))
+    seven = [f"j{i}" for i in range(1, 8)]
+    assert lu.parse_joint_names(str(seven), fr3) == (seven, list(fr3.finger_joints))
+    assert lu.parse_joint_names("[" + ", ".join(seven + ["f1", "f2"]) + "]", fr3) == (seven, ["f1", "f2"])
+    for bad in ("[a, b]", "j1", "[a, a, b, c, d, e, f]", "[1, 2, 3, 4, 5, 6, 7]", "[a, b"):
+        with pytest.raises(ValueError, match="joint_names"):
+            lu.parse_joint_names(bad, fr3)
+
+
+def test_resolve_camera():
+    assert lu.resolve_camera("auto", True) == "realsense2_camera"
+    assert lu.resolve_camera("auto", False) == "pyrealsense2"
+    assert lu.resolve_camera("pyrealsense2", True) == "pyrealsense2"
+    assert lu.resolve_camera("realsense2_camera", True) == "realsense2_camera"
+    with pytest.raises(ValueError, match="not installed"):
+        lu.resolve_camera("realsense2_camera", False)
+    with pytest.raises(ValueError, match="camera must be one of"):
+        lu.resolve_camera("librealsense", True)
+
+
+def test_realsense_launch_arguments():
+    """rs_launch.py (realsense-ros >= 4.55): camera_namespace/camera_name give our camera_namespace's
+    topics; depth aligned to colour, one stamp per pair (the policy node pairs frames by stamp)."""
+    args = lu.realsense_launch_arguments("camera/camera", 640, 480, 30)
+    assert args["camera_namespace"] == "camera" and args["camera_name"] == "camera"
+    assert args["align_depth.enable"] == "true" and args["enable_sync"] == "true"
+    assert args["rgb_camera.color_profile"] == args["depth_module.depth_profile"] == "640,480,30"
+    assert "serial_no" not in args and all(isinstance(v, str) for v in args.values())
+    assert lu.realsense_launch_arguments("/cam/", 848, 480, 15)["camera_namespace"] == ""
+    assert lu.realsense_launch_arguments("a/b/c", 640, 480, 30)["camera_namespace"] == "a/b"
+    assert lu.realsense_launch_arguments("camera/camera", 640, 480, 30, "012345")["serial_no"] == "_012345"
+    assert lu.realsense_launch_arguments("camera/camera", 640, 480, 30, "_012345")["serial_no"] == "_012345"
+    with pytest.raises(ValueError, match="camera_namespace"):
+        lu.realsense_launch_arguments("/", 640, 480, 30)
+    # the packaged profile is the pyrealsense2 node's: one place sets it for both cameras
+    rs = lu.node_parameters_from_file(BRINGUP / "config" / "deploy_real.yaml", "/aac_realsense_node")
+    assert set(rs) <= set(REALSENSE_NODE_PARAMETERS) and {"width", "height", "fps"} <= set(rs)
+
+
+def test_record_topics():
+    cam = ri.DEFAULT_CAMERA_NAMESPACE
+    servo = lu.record_topics(cam, "servo", "panda_arm_controller", "joint_trajectory", "gripper_controller")
+    assert set(recorder.default_topics(cam)) <= set(servo)
+    assert di.FILTERED_TWIST in servo and "gripper_controller/joint_trajectory" in servo
+    real = lu.record_topics("cam", "joint_trajectory", "fr3_arm_controller", "gripper_command", "gripper_controller")
+    assert "fr3_arm_controller/joint_trajectory" in real and ri.TWIST_COMMAND not in real
+    assert "cam/color/image_raw" in real and not any(t.startswith("gripper_controller") for t in real)
+    none = lu.record_topics(cam, "none", "x", "none", "y")
+    assert set(none) == set(recorder.default_topics(cam)) - {ri.TWIST_COMMAND} | {di.FILTERED_TWIST}
+    assert len(servo) == len(set(servo))
+
+
+def test_base_frame_alias():
+    assert lu.base_frame_alias_arguments("panda_link0") is None
+    assert lu.base_frame_alias_arguments("fr3_link0") == ["--frame-id", "fr3_link0", "--child-frame-id", "panda_link0"]
+
+
 # --------------------------------------------------------------------------- top-level launch/
 
 def test_top_level_launch_links():
@@ -488,11 +1000,22 @@ def _load_launch_module(path: Path):
      {SIM_NODE[:2]: 2, ("robot_state_publisher", "robot_state_publisher"): 2, TRAINER_NODE[:2]: 1,
       ("rviz2", "rviz2"): 1}),
     ("deploy_sim.launch.py", {"namespace": "twin"},
-     {SIM_NODE[:2]: 1, ("robot_state_publisher", "robot_state_publisher"): 1, ("rviz2", "rviz2"): 1}),
+     {SIM_NODE[:2]: 1, ("robot_state_publisher", "robot_state_publisher"): 1, POLICY_NODE[:2]: 1,
+      ARM_NODE[:2]: 1, RECORDER_NODE[:2]: 1, ("rviz2", "rviz2"): 1}),
+    ("deploy_sim.launch.py", {"record": "false", "rviz": "false", "actor": "/tmp/actor.pt"},
+     {SIM_NODE[:2]: 1, ("robot_state_publisher", "robot_state_publisher"): 1, POLICY_NODE[:2]: 1,
+      ARM_NODE[:2]: 1}),
+    ("deploy_real.launch.py", {"camera": "pyrealsense2", "actor": "/tmp/actor.pt"},
+     {REALSENSE_NODE[:2]: 1, POLICY_NODE[:2]: 1, ARM_NODE[:2]: 1, RECORDER_NODE[:2]: 1,
+      ("tf2_ros", "static_transform_publisher"): 1, ("rviz2", "rviz2"): 1}),
+    ("deploy_real.launch.py", {"camera": "pyrealsense2", "robot": "panda", "record": "false", "rviz": "false"},
+     {REALSENSE_NODE[:2]: 1, POLICY_NODE[:2]: 1, ARM_NODE[:2]: 1}),
 ])
 def test_launch_description_builds(path, args, expected):
     """Full install only: build the LaunchDescription and list the nodes it would start."""
     launch = pytest.importorskip("launch")
+    if not hasattr(launch, "LaunchDescription"):   # the repo's top-level launch/ folder, not the package
+        pytest.skip("the launch package is not installed")
     launch_ros = pytest.importorskip("launch_ros")
     from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
     try:

@@ -1,11 +1,12 @@
-"""Plain-Python helpers for the aac_bringup launch files (no launch / rclpy imports, so tested
-without a ROS installation)."""
+"""Plain-Python helpers for the aac_bringup launch files (no launch / rclpy / aac_* imports, so
+tested without a ROS installation and cheap to import in a launch file)."""
 from __future__ import annotations
 
 import os
 import re
 import shlex
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -97,7 +98,241 @@ def rviz_config_for_namespace(rviz_config, namespace: str) -> str:
     return out
 
 
+# --------------------------------------------------------------------------- deployment
+# Names of the deployment graph, as plain strings (aac_sim.ros_interface / aac_driver.interface hold
+# the originals; importing them here would pull gymnasium / PyBullet into every launch; the tests
+# check these copies against them).
+POLICY_FRAME = "panda_link0"                     # the policy's (and the goal's) frame: aac_sim's BASE_FRAME
+DEFAULT_CAMERA_NAMESPACE = "camera/camera"      # realsense2_camera >= 4.55: camera_namespace/camera_name
+COLOR_IMAGE = "color/image_raw"
+COLOR_INFO = "color/camera_info"
+DEPTH_IMAGE = "aligned_depth_to_color/image_raw"
+DEPTH_INFO = "aligned_depth_to_color/camera_info"
+JOINT_STATES = "joint_states"
+GOAL = "aac/goal"
+MARKERS = "aac/markers"
+ROBOT_DESCRIPTION = "robot_description"
+POLICY_TWIST = "aac/policy/twist"
+POLICY_GRIPPER = "aac/policy/gripper"
+INTERVENTIONS = "aac/safety/interventions"
+FILTERED_TWIST = "aac/safety/filtered_twist"
+TWIST_COMMAND = "servo_node/delta_twist_cmds"
+JOINT_TRAJECTORY = "joint_trajectory"
+
+# realsense2_camera (realsense-ros) is OPTIONAL: deploy_real includes its rs_launch.py when the package
+# is installed, else it starts aac_driver's aac_realsense_node (pyrealsense2 only).
+REALSENSE_PACKAGE = "realsense2_camera"
+REALSENSE_LAUNCH = ("launch", "rs_launch.py")
+CAMERAS = ("realsense2_camera", "pyrealsense2")
+CAMERA_AUTO = "auto"
+ARM_OUTPUTS = ("servo", "joint_trajectory", "none")   # aac_arm_node's `output` choices
+
+
+@dataclass(frozen=True)
+class RobotPreset:
+    """What differs between the arms deploy_real can drive (names as franka_ros2 gives them)."""
+
+    name: str
+    arm_joints: tuple[str, ...]
+    finger_joints: tuple[str, str]
+    base_frame: str              # the robot's own base link (its TF root for our purposes)
+    arm_controller: str          # ros2_control joint_trajectory_controller
+    gripper_action: str          # franka_gripper's control_msgs/GripperCommand action: /<arm_id>_gripper/gripper_action
+    safety: dict = field(default_factory=dict)   # aac_arm_node safety parameters that differ from its (Panda) defaults
+
+    def arm_parameters(self) -> dict:
+        """aac_arm_node parameters of this robot (given BEFORE the config file, so a config may override)."""
+        return {"gripper_joint": self.finger_joints[0], "gripper_output": "gripper_command",
+                "gripper_action": self.gripper_action, "command_frame": self.base_frame,
+                **{k: list(v) if isinstance(v, (list, tuple)) else v for k, v in self.safety.items()}}
+
+
+ROBOTS = {
+    # Franka Research 3 on franka_ros2. Same kinematics (DH parameters) as the Panda the policy and the
+    # arm node's IK were built on; different joint limits: the "rectangular" joint-space limits of
+    # the Franka docs (control-parameters-joint-fr3-rectangular.csv), a box inside the FR3's
+    # configuration-dependent limits, with its velocity limits.
+    "fr3": RobotPreset(
+        name="fr3",
+        arm_joints=tuple(f"fr3_joint{i}" for i in range(1, 8)),
+        finger_joints=("fr3_finger_joint1", "fr3_finger_joint2"),
+        base_frame="fr3_link0",
+        arm_controller="fr3_arm_controller",
+        gripper_action="fr3_gripper/gripper_action",
+        safety={"joint_lower": [-2.3093, -1.5133, -2.4937, -2.7478, -2.4800, 0.8521, -2.6895],
+                "joint_upper": [2.3093, 1.5133, 2.4937, -0.4461, 2.4800, 4.2094, 2.6895],
+                "joint_velocity_limits": [2.0, 1.0, 1.5, 1.25, 3.0, 1.5, 3.0]},
+    ),
+    # Panda / FER: the names the simulator uses; the arm node's default (Panda) limits apply.
+    "panda": RobotPreset(
+        name="panda",
+        arm_joints=tuple(f"panda_joint{i}" for i in range(1, 8)),
+        finger_joints=("panda_finger_joint1", "panda_finger_joint2"),
+        base_frame="panda_link0",
+        arm_controller="panda_arm_controller",
+        gripper_action="panda_gripper/gripper_action",
+    ),
+}
+
+
+def robot_preset(name: str) -> RobotPreset:
+    """The preset of the `robot` launch argument; ValueError naming the choices."""
+    key = str(name).strip().lower()
+    if key not in ROBOTS:
+        raise ValueError(f"robot must be one of {sorted(ROBOTS)}, got {name!r}")
+    return ROBOTS[key]
+
+
+def parse_bool(value, name: str) -> bool:
+    """A boolean launch argument ('true'/'false', '1'/'0', 'yes'/'no'); ValueError naming it otherwise."""
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"launch argument {name} must be true or false, got {value!r}")
+
+
+def check_choice(value, choices, name: str) -> str:
+    """`value` if it is one of `choices`; ValueError naming the launch argument otherwise."""
+    if value not in choices:
+        raise ValueError(f"launch argument {name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def parse_joint_names(text, robot: RobotPreset) -> tuple[list[str], list[str]]:
+    """(7 arm joints, 2 finger joints) from the `joint_names` launch argument.
+
+    '' = the robot preset's; otherwise a YAML list of 7 arm joint names (fingers from the preset) or 9
+    (7 arm + 2 finger), in panda_joint1..7 order: e.g. "[fr3_joint1, ..., fr3_joint7]".
+    """
+    text = str(text or "").strip()
+    if not text:
+        return list(robot.arm_joints), list(robot.finger_joints)
+    try:
+        names = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"joint_names must be a YAML list of joint names, got {text!r} ({exc})") from None
+    if (not isinstance(names, list) or len(names) not in (7, 9)
+            or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names)):
+        raise ValueError(f"joint_names must list 7 arm joints (or 7 arm + 2 finger joints), distinct, "
+                         f"in panda_joint1..7 order; got {text!r}")
+    return names[:7], (names[7:] if len(names) == 9 else list(robot.finger_joints))
+
+
+def resolve_camera(choice, realsense2_camera_installed: bool) -> str:
+    """'realsense2_camera' or 'pyrealsense2' from the `camera` launch argument ('auto' = the former
+    when the package is installed)."""
+    key = str(choice).strip()
+    if key == CAMERA_AUTO:
+        return CAMERAS[0] if realsense2_camera_installed else CAMERAS[1]
+    if key not in CAMERAS:
+        raise ValueError(f"camera must be one of {[CAMERA_AUTO, *CAMERAS]}, got {choice!r}")
+    if key == REALSENSE_PACKAGE and not realsense2_camera_installed:
+        raise ValueError("camera:=realsense2_camera, but the realsense2_camera package is not installed "
+                         "(apt install ros-$ROS_DISTRO-realsense2-camera), or use camera:=pyrealsense2")
+    return key
+
+
+def split_camera_namespace(camera_namespace: str) -> tuple[str, str]:
+    """realsense2_camera's (camera_namespace, camera_name) for our camera_namespace parameter:
+    'camera/camera' -> ('camera', 'camera') (topics /camera/camera/...), 'cam' -> ('', 'cam')."""
+    parts = [p for p in str(camera_namespace).split("/") if p]
+    if not parts:
+        raise ValueError("camera_namespace must name at least the camera (e.g. camera/camera)")
+    return "/".join(parts[:-1]), parts[-1]
+
+
+def realsense_launch_arguments(camera_namespace: str, width: int, height: int, fps: int,
+                               serial_no="") -> dict[str, str]:
+    """Arguments for realsense2_camera's rs_launch.py (>= 4.55) publishing what aac_realsense_node
+    publishes: colour rgb8 and depth aligned to it, one stamp per pair (enable_sync), at the given
+    colour profile; depth at the same profile (the D435 supports 640x480 and 848x480 for both)."""
+    ns, name = split_camera_namespace(camera_namespace)
+    profile = f"{int(width)},{int(height)},{int(fps)}"
+    args = {
+        "camera_namespace": ns, "camera_name": name,
+        "enable_color": "true", "enable_depth": "true", "align_depth.enable": "true", "enable_sync": "true",
+        "rgb_camera.color_profile": profile, "depth_module.depth_profile": profile,
+        "enable_infra1": "false", "enable_infra2": "false", "pointcloud.enable": "false",
+    }
+    serial = "" if serial_no is None else str(serial_no).strip()
+    if serial:   # realsense-ros convention: a leading '_' keeps leading zeros of a numeric serial
+        args["serial_no"] = serial if serial.startswith("_") else f"_{serial}"
+    return args
+
+
+def record_topics(camera_namespace: str, output: str, arm_controller: str, gripper_output: str,
+                  gripper_controller: str) -> list[str]:
+    """What aac_recorder_node records in a deployment run: its default topics (camera, joint states,
+    goal, the policy's commands, the safety layer's interventions) plus the filtered twist and what
+    actually goes to the arm for this `output` (and the gripper, when it is a topic)."""
+    cam = camera_namespace.strip("/")
+    prefix = f"{cam}/" if cam else ""
+    topics = [prefix + COLOR_IMAGE, prefix + COLOR_INFO, prefix + DEPTH_IMAGE, prefix + DEPTH_INFO,
+              JOINT_STATES, GOAL, POLICY_TWIST, POLICY_GRIPPER, INTERVENTIONS, FILTERED_TWIST]
+    if output == "servo":
+        topics.append(TWIST_COMMAND)
+    elif output == "joint_trajectory":
+        topics.append(f"{arm_controller.strip('/')}/{JOINT_TRAJECTORY}")
+    if gripper_output == "joint_trajectory":
+        topics.append(f"{gripper_controller.strip('/')}/{JOINT_TRAJECTORY}")
+    return topics
+
+
+def base_frame_alias_arguments(base_frame: str) -> list[str] | None:
+    """static_transform_publisher arguments making `panda_link0` (the frame the policy, its goal and
+    the camera extrinsics use) an identity child of the robot's base frame (fr3_link0 on an FR3);
+    None when the robot's base frame is panda_link0 already."""
+    if base_frame == POLICY_FRAME:
+        return None
+    return ["--frame-id", base_frame, "--child-frame-id", POLICY_FRAME]
+
+
+def deploy_rviz_config(rviz_config, namespace: str = "", camera_namespace: str = DEFAULT_CAMERA_NAMESPACE,
+                       sim: bool = True) -> str:
+    """rviz/deploy.rviz for one deployment: its topics (written for the root namespace and the
+    default camera) moved into `namespace` and `camera_namespace`; without `sim` the displays of
+    simulator-only topics (block/goal markers) are dropped. Returns the file itself when nothing
+    changes, else a rewritten copy in a temp folder."""
+    path = Path(rviz_config)
+    data = yaml.safe_load(path.read_text())
+    ns = namespace.strip("/")
+    cam = camera_namespace.strip("/")
+    prefix = f"/{ns}/" if ns else "/"
+    changed = False
+    displays = []
+    for display in data["Visualization Manager"]["Displays"]:
+        keep = True
+        for key in ("Topic", "Description Topic"):
+            topic = display.get(key)
+            if not isinstance(topic, dict):
+                continue
+            rel = str(topic["Value"]).lstrip("/")
+            if rel == MARKERS and not sim:
+                keep = False
+            if rel.startswith(DEFAULT_CAMERA_NAMESPACE + "/"):
+                rel = (f"{cam}/" if cam else "") + rel[len(DEFAULT_CAMERA_NAMESPACE) + 1:]
+            value = prefix + rel
+            if value != topic["Value"]:
+                topic["Value"], changed = value, True
+        if keep:
+            displays.append(display)
+        else:
+            changed = True
+    if not changed:
+        return str(path)
+    data["Visualization Manager"]["Displays"] = displays
+    fd, out = tempfile.mkstemp(prefix=f"aac_deploy_{ns or 'root'}_", suffix=".rviz")
+    with os.fdopen(fd, "w") as f:
+        f.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    return out
+
+
 __all__ = [
     "SIM_NAMESPACE_PREFIX", "RVIZ_NAMESPACE", "TF_TOPICS", "sim_namespaces", "tf_remappings",
     "tf_remappings_to", "node_parameters_from_file", "robot_description_args", "rviz_config_for_namespace",
+    "RobotPreset", "ROBOTS", "robot_preset", "parse_bool", "check_choice", "ARM_OUTPUTS", "parse_joint_names", "resolve_camera",
+    "split_camera_namespace", "realsense_launch_arguments", "record_topics", "base_frame_alias_arguments",
+    "deploy_rviz_config", "REALSENSE_PACKAGE", "REALSENSE_LAUNCH", "CAMERAS", "CAMERA_AUTO", "POLICY_FRAME",
 ]

@@ -1,0 +1,1 @@
+../src/aac_bringup/launch/deploy_real.launch.py

@@ -1,0 +1,211 @@
+"""Deploy an exported actor on the real arm (robot PC): camera -> policy -> safety filter -> arm.
+
+    ros2 launch aac_bringup deploy_real.launch.py actor:=/path/to/actor.pt            # DRY RUN (default)
+    ros2 launch aac_bringup deploy_real.launch.py actor:=/path/to/actor.pt dry_run:=false
+    ros2 launch aac_bringup deploy_real.launch.py actor:=... robot:=panda camera:=pyrealsense2 output:=servo
+
+Start the robot's own bringup first (franka_ros2: franka_bringup / franka_fr3_moveit_config with the
+gripper). It provides joint_states (arm + fingers), /robot_description and its robot_state_publisher
+(TF), the arm controller (`fr3_arm_controller`, a joint_trajectory_controller) and franka_gripper's
+`/fr3_gripper/gripper_action`. This file starts NO robot_state_publisher: a second one would publish
+a second, conflicting TF tree for the same robot.
+
+Graph (root namespace, the real robot's topic names):
+  camera                realsense2_camera's rs_launch.py (align_depth, enable_sync, colour/depth
+                        profile from the config's aac_realsense_node width/height/fps), or
+                        /aac_realsense_node (pyrealsense2 only) publishing the same topics
+  /aac_policy_node      actor.pt on <camera_namespace>/color + aligned depth, joint_states, aac/goal
+                        -> aac/policy/twist, aac/policy/gripper
+  /aac_arm_node         safety filter (always on) -> output: joint_trajectory
+                        (<arm_controller>/joint_trajectory) | servo (servo_node/delta_twist_cmds,
+                        MoveIt Servo) | none; gripper via franka_gripper's GripperCommand action;
+                        dry_run (default TRUE): everything runs and is counted, nothing is sent
+  /aac_recorder_node    rosbag2 (MCAP) of the run in runs/bags, record:=true
+  /aac_base_frame_alias static TF fr3_link0 -> panda_link0 (identity; FR3 only): the policy, its goal
+                        and the filtered twist use panda_link0
+  /rviz2                rviz/deploy.rviz: camera + depth, robot model, goal pose, filtered twist
+
+The goal: publish a geometry_msgs/PoseStamped in panda_link0 (= the robot base) on /aac/goal,
+e.g. `ros2 topic pub -r 1 /aac/goal geometry_msgs/msg/PoseStamped
+"{header: {frame_id: panda_link0}, pose: {position: {x: 0.5, y: 0.0, z: 0.03}}}"`.
+Stop: `ros2 topic pub --once /aac/safety/stop std_msgs/msg/Bool "{data: true}"` (latched until
+`ros2 service call /aac/safety/reset std_srvs/srv/Trigger`).
+
+realsense2_camera is optional (not an exec_depend of aac_bringup): camera:=auto uses it when it is
+installed, else aac_realsense_node. The camera's TF (camera_link, camera_color_optical_frame) is not
+attached to the robot here: no node needs it (the actor was trained for the mounted camera); publish
+your hand-eye transform from panda_link0 yourself to see it in RViz.
+"""
+import os
+
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, LogInfo, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from aac_bringup import launch_utils as lu
+
+POLICY_NODE_NAME = 'aac_policy_node'
+ARM_NODE_NAME = 'aac_arm_node'
+REALSENSE_NODE_NAME = 'aac_realsense_node'
+RECORDER_NODE_NAME = 'aac_recorder_node'
+
+
+def _realsense2_camera_share():
+    try:
+        return get_package_share_directory('realsense2_camera')
+    except PackageNotFoundError:
+        return None
+
+
+def _launch_setup(context, *args, **kwargs):
+    config = LaunchConfiguration('config').perform(context)
+    if not os.path.isfile(config):
+        raise RuntimeError(f'deploy_real.launch.py: config file not found: {config}')
+    actor = LaunchConfiguration('actor').perform(context)
+    robot = lu.robot_preset(LaunchConfiguration('robot').perform(context))
+    arm_joints, finger_joints = lu.parse_joint_names(LaunchConfiguration('joint_names').perform(context), robot)
+    cam = LaunchConfiguration('camera_namespace').perform(context).strip('/')
+    output = lu.check_choice(LaunchConfiguration('output').perform(context), lu.ARM_OUTPUTS, 'output')
+    arm_controller = LaunchConfiguration('arm_controller').perform(context).strip('/') or robot.arm_controller
+    dry_run = lu.parse_bool(LaunchConfiguration('dry_run').perform(context), 'dry_run')
+    lu.parse_bool(LaunchConfiguration('record').perform(context), 'record')
+    lu.parse_bool(LaunchConfiguration('rviz').perform(context), 'rviz')
+    realsense_share = _realsense2_camera_share()
+    camera = lu.resolve_camera(LaunchConfiguration('camera').perform(context), realsense_share is not None)
+
+    actions = [LogInfo(msg=f'deploy_real: robot {robot.name} (joints {arm_joints + finger_joints}), '
+                           f'camera {camera} on /{cam}, arm output {output!r} to {arm_controller}, '
+                           f'{"DRY RUN: nothing is sent to the arm (dry_run:=false to command it)" if dry_run else "COMMANDS THE ARM"}')]
+    if not actor:
+        actions.append(LogInfo(msg='deploy_real: actor:= is empty; aac_policy_node will refuse to start '
+                                   '(pass actor:=/path/to/actor.pt)'))
+
+    # --- camera: realsense2_camera's own launch file, or our pyrealsense2 node (same topics)
+    if camera == 'realsense2_camera':
+        rs = lu.node_parameters_from_file(config, f'/{REALSENSE_NODE_NAME}')
+        actions.append(IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(realsense_share, 'launch', 'rs_launch.py')),
+            launch_arguments=lu.realsense_launch_arguments(
+                cam, rs.get('width', 640), rs.get('height', 480), rs.get('fps', 30),
+                rs.get('serial_no', '')).items(),
+        ))
+    else:
+        actions.append(Node(
+            package='aac_driver',
+            executable='aac_realsense_node',
+            name=REALSENSE_NODE_NAME,
+            output='screen',
+            parameters=[config, {'camera_namespace': cam}],
+        ))
+
+    actions.append(Node(
+        package='aac_policy',
+        executable='aac_policy_node',
+        name=POLICY_NODE_NAME,
+        output='screen',
+        parameters=[config, {
+            'actor': actor,
+            'camera_namespace': cam,
+            'joint_names': arm_joints + finger_joints,
+        }],
+    ))
+
+    # robot-specific arm parameters first, so a config file may override them
+    robot_params = robot.arm_parameters()
+    actions.append(Node(
+        package='aac_driver',
+        executable='aac_arm_node',
+        name=ARM_NODE_NAME,
+        output='screen',
+        parameters=[robot_params, config, {
+            'output': output,
+            'dry_run': dry_run,
+            'camera_namespace': cam,
+            'arm_controller': arm_controller,
+            'joint_names': arm_joints,
+        }],
+    ))
+
+    arm = {**robot_params, **lu.node_parameters_from_file(config, f'/{ARM_NODE_NAME}')}
+    recorder_file = lu.node_parameters_from_file(config, f'/{RECORDER_NODE_NAME}')
+    topics = recorder_file.get('topics') or lu.record_topics(
+        cam, output, arm_controller, arm.get('gripper_output', 'joint_trajectory'),
+        arm.get('gripper_controller', 'gripper_controller'))
+    actions.append(Node(
+        package='aac_driver',
+        executable='aac_recorder_node',
+        name=RECORDER_NODE_NAME,
+        output='screen',
+        parameters=[config, {'camera_namespace': cam, 'topics': topics}],
+        condition=IfCondition(LaunchConfiguration('record')),
+    ))
+
+    # panda_link0 (policy, goal, camera extrinsics frame) = the robot's base frame, when they differ.
+    # robot_state_publisher itself comes from the robot's bringup (see the module docstring).
+    alias = lu.base_frame_alias_arguments(robot.base_frame)
+    if alias is not None:
+        actions.append(Node(
+            package='tf2_ros',
+            executable='static_transform_publisher',
+            name='aac_base_frame_alias',
+            output='screen',
+            arguments=alias,
+        ))
+
+    rviz_config = os.path.join(get_package_share_directory('aac_bringup'), 'rviz', 'deploy.rviz')
+    actions.append(Node(
+        package='rviz2',
+        executable='rviz2',
+        name='rviz2',
+        output='screen',
+        arguments=['-d', lu.deploy_rviz_config(rviz_config, '', cam, sim=False)],
+        condition=IfCondition(LaunchConfiguration('rviz')),
+    ))
+    return actions
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument(
+            'actor', default_value='',
+            description='path of the exported actor.pt (required: the policy node refuses to start without it)'),
+        DeclareLaunchArgument(
+            'robot', default_value='fr3',
+            description='fr3 | panda: joint names, arm controller, gripper action, base frame, FR3 joint limits'),
+        DeclareLaunchArgument(
+            'camera', default_value='auto',
+            description='realsense2_camera | pyrealsense2 | auto (realsense2_camera when installed)'),
+        DeclareLaunchArgument(
+            'camera_namespace', default_value='camera/camera',
+            description='camera topics prefix; realsense2_camera: camera_namespace/camera_name'),
+        DeclareLaunchArgument(
+            'output', default_value='joint_trajectory',
+            description='arm output: joint_trajectory (<arm_controller>/joint_trajectory) | servo '
+                        '(servo_node/delta_twist_cmds, MoveIt Servo) | none'),
+        DeclareLaunchArgument(
+            'arm_controller', default_value='',
+            description="joint_trajectory_controller name; '' = the robot's (fr3_arm_controller)"),
+        DeclareLaunchArgument(
+            'joint_names', default_value='',
+            description="'' = the robot's; else a YAML list of 7 arm (+ 2 finger) joints in panda_joint1..7 order"),
+        DeclareLaunchArgument(
+            'dry_run', default_value='true',
+            description='true: everything runs and is counted, NOTHING is sent to the arm or gripper'),
+        DeclareLaunchArgument(
+            'record', default_value='true',
+            description='record the run to rosbag2 (aac_recorder_node, runs/bags)'),
+        DeclareLaunchArgument(
+            'rviz', default_value='true',
+            description='start RViz (camera, robot model, goal, filtered twist)'),
+        DeclareLaunchArgument(
+            'config',
+            default_value=PathJoinSubstitution(
+                [FindPackageShare('aac_bringup'), 'config', 'deploy_real.yaml']),
+            description='ROS 2 parameter file for the policy, arm, camera and recorder nodes'),
+        OpaqueFunction(function=_launch_setup),
+    ])
