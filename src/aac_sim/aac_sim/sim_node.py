@@ -217,6 +217,8 @@ class SimNode(Node):
 
     def _on_tick(self) -> None:
         """Realtime mode: one control step with the newest commands (stale twist = stop)."""
+        if not self.context.ok():   # shutting down (Ctrl-C): publishers are gone
+            return
         if self.arm_q is not None:
             return self._step_joints()
         v = np.zeros(3)
