@@ -29,6 +29,7 @@ setup(
             'aac_compare = aac_policy.compare:main',
             'aac_trainer_node = aac_policy.trainer_node:main',
             'aac_policy_node = aac_policy.policy_node:main',
+            'aac_deploy_eval = aac_policy.deploy_eval:main',
         ],
     },
 )

@@ -157,6 +157,21 @@ class AacPandaEnv(gym.Env):
             raise ValueError(f"gripper width must be in [0, {GRIPPER_MAX_WIDTH}] m, got {gripper_width}")
         return self._advance(q, w)
 
+    def displace_object(self, delta_xy) -> np.ndarray:
+        """Knock the block by `delta_xy` (m, base frame) across the table, at rest, keeping it inside the
+        workspace: the perturbation of a robustness eval. Returns the block's new position."""
+        d = np.asarray(delta_xy, dtype=np.float64)
+        if d.shape != (2,) or not np.isfinite(d).all():
+            raise ValueError(f"displacement must be 2 finite values (dx, dy) in m, got {np.asarray(delta_xy).tolist()}")
+        if self.block is None or not self.task.has_object:
+            raise ValueError(f"task {self.cfg.task!r} has no block to displace")
+        pos, quat = p.getBasePositionAndOrientation(self.block, physicsClientId=self.client)
+        new = np.array(pos, dtype=np.float64)
+        new[:2] = np.clip(new[:2] + d, WORKSPACE_LOW[:2], WORKSPACE_HIGH[:2])
+        p.resetBasePositionAndOrientation(self.block, new.tolist(), quat, physicsClientId=self.client)
+        p.resetBaseVelocity(self.block, (0, 0, 0), (0, 0, 0), physicsClientId=self.client)
+        return new
+
     def joint_limits(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower/upper position limits of panda_joint1..7 then the two fingers (URDF values)."""
         lower, upper = np.asarray(self.ik.lower), np.asarray(self.ik.upper)

@@ -37,6 +37,7 @@ PROPRIO = "aac/proprio"                               # std_msgs/Float32MultiArr
 GOAL = "aac/goal"                                     # geometry_msgs/PoseStamped, commanded goal in BASE_FRAME
 MARKERS = "aac/markers"                               # visualization_msgs/MarkerArray: block + goal
 SIM_INFO = "aac/sim_info"                             # std_msgs/String JSON (task, image size, intrinsics...), transient local
+PERTURB = "aac/perturb"                               # geometry_msgs/Vector3Stamped: knock the block by (x, y) m
 RESET_SERVICE = "aac/reset"                           # std_srvs/Trigger; response.message is JSON {"stamp_ns": ...}
 
 # --- deployment: the policy node's command, before the safety layer (aac_driver arm node)

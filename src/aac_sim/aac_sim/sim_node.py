@@ -6,8 +6,8 @@ Thin rclpy adapter over `SimServer`. Publishes (relative names, so a namespace p
   aac/privileged_state + aac/proprio (labelled Float32MultiArray), aac/goal (PoseStamped),
   aac/markers (MarkerArray), aac/sim_info (JSON, transient local).
 Accepts: servo_node/delta_twist_cmds (TwistStamped, m/s), /<arm_controller>/joint_trajectory,
-  /<gripper_controller>/joint_trajectory (panda_finger_joint1 = half the opening), and the
-  aac/reset service (std_srvs/Trigger).
+  /<gripper_controller>/joint_trajectory (panda_finger_joint1 = half the opening), the
+  aac/reset service (std_srvs/Trigger), and aac/perturb (Vector3Stamped: knock the block, evals).
 
 Modes
 - lockstep (training): one control step per command. A step happens when a twist AND a gripper
@@ -23,7 +23,7 @@ import json
 import time
 
 import numpy as np
-from geometry_msgs.msg import TwistStamped
+from geometry_msgs.msg import TwistStamped, Vector3Stamped
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -101,6 +101,7 @@ class SimNode(Node):
         self.create_subscription(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm, 10)
         self.create_subscription(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper, 10)
         self.create_service(Trigger, ri.RESET_SERVICE, self._on_reset)
+        self.create_subscription(Vector3Stamped, ri.PERTURB, self._on_perturb, 10)
 
         # newest commands; in lockstep they are keyed by the stamp they answer
         self.twist: tuple[int, np.ndarray, float] | None = None       # (stamp, linear m/s, wall time)
@@ -164,6 +165,16 @@ class SimNode(Node):
             self.twist = (stamp, v, time.monotonic())
             self.arm_q = None
             self._lockstep_try()
+
+    def _on_perturb(self, msg: Vector3Stamped) -> None:
+        """A disturbance for robustness evals: the block is knocked across the table (sim only)."""
+        if msg.header.frame_id not in ("", ri.BASE_FRAME) or self.server.last is None:
+            return self._refuse("perturbation", f"frame {msg.header.frame_id!r} / sim not reset")
+        try:
+            pos = self.server.env.displace_object([msg.vector.x, msg.vector.y])
+        except ValueError as exc:
+            return self._refuse("perturbation", exc)
+        self.get_logger().info(f"block displaced to {np.round(pos, 3).tolist()}")
 
     def _on_gripper(self, msg: JointTrajectory) -> None:
         try:

@@ -1,0 +1,218 @@
+"""Evaluate a running deployment against the sim twin: the sim's metrics plus the safety layer's.
+
+    ros2 launch aac_bringup deploy_sim.launch.py actor:=runs/main/actor.pt      # the deployment
+    aac_deploy_eval --episodes 20 --perturb-at 20 --out runs/deploy_eval       # in another shell
+
+It does not act: the deployment (policy node -> safety / arm node -> twin) runs as launched. Per
+episode it calls the twin's reset service, follows the twin's privileged state (step, success,
+reward) for `--episode-steps` control steps, and reads the arm node's intervention counts
+(`aac/safety/interventions`) before and after. With `--perturb-at K` the block is knocked
+`--perturb-m` metres in a random direction at step K (`aac/perturb`, the twin only), so the report
+also gives the success rate after a perturbation ("recovery"). Success = success at the last step,
+as in the simulator's evaluation. Writes report.json + report.md.
+
+On the real robot there is no privileged state: success needs an external judge, so this runs on
+the twin only (real runs are recorded by aac_recorder_node and counted by the safety layer).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Vector3Stamped
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float32MultiArray, String
+from std_srvs.srv import Trigger
+
+from aac_sim import ros_interface as ri
+from aac_sim.rollout import EpisodeResult, summarize
+from aac_sim.ros_convert import unpack_labelled
+
+INTERVENTIONS = "aac/safety/interventions"   # aac_driver.interface.INTERVENTIONS (String JSON)
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def episode_result(rows: list[dict], steps: int) -> EpisodeResult:
+    """Episode result from the twin's privileged rows (step, is_success, reward) of steps 1..`steps`."""
+    by_step = {int(r["step"][0]): r for r in rows if 1 <= int(r["step"][0]) <= steps}
+    if steps not in by_step:
+        raise RuntimeError(f"the twin did not reach step {steps} (got up to {max(by_step, default=0)})")
+    first = next((t for t in sorted(by_step) if by_step[t]["is_success"][0] > 0.5), None)
+    ret = float(sum(by_step[t]["reward"][0] for t in by_step))
+    return EpisodeResult(bool(by_step[steps]["is_success"][0] > 0.5), first, ret, steps)
+
+
+def counts_delta(before: dict | None, after: dict | None) -> dict[str, int]:
+    if after is None:
+        return {}
+    base = Counter((before or {}).get("counts", {}))
+    return {k: int(v - base.get(k, 0)) for k, v in after.get("counts", {}).items() if v - base.get(k, 0) > 0}
+
+
+def report(results: list[EpisodeResult], interventions: list[dict], perturbed: list[bool], meta: dict) -> dict:
+    out = {**meta, "overall": summarize(results)}
+    total = Counter()
+    for c in interventions:
+        total.update(c)
+    out["interventions"] = {"total": dict(total), "episodes_with_interventions": sum(1 for c in interventions if c),
+                            "safety_node_seen": meta.get("safety_node_seen", False)}
+    if any(perturbed):
+        out["after_perturbation"] = summarize([r for r, p in zip(results, perturbed) if p])
+    out["episodes"] = [{**r.to_dict(), "interventions": c, "perturbed": p}
+                       for r, c, p in zip(results, interventions, perturbed)]
+    return out
+
+
+def markdown(rep: dict) -> str:
+    o = rep["overall"]
+    lines = [f"# Deployment eval (twin: /{rep['namespace']})", "",
+             f"- episodes: {o['episodes']}, {rep['episode_steps']} control steps each",
+             f"- success rate: {o['success_rate']:.2f}",
+             f"- mean time to success: {o['mean_time_to_success_steps']} steps",
+             f"- mean return: {o['mean_return']:.2f}"]
+    if "after_perturbation" in rep:
+        a = rep["after_perturbation"]
+        lines.append(f"- success after a {rep['perturb_m']} m block perturbation at step {rep['perturb_at']}: "
+                     f"{a['success_rate']:.2f} ({a['episodes']} episodes)")
+    iv = rep["interventions"]
+    if iv["safety_node_seen"]:
+        lines.append(f"- safety interventions: {iv['total'] or 'none'} "
+                     f"({iv['episodes_with_interventions']} episodes with any)")
+    else:
+        lines.append("- safety interventions: no safety node reported (is aac_arm_node running?)")
+    return "\n".join(lines) + "\n"
+
+
+class TwinEvaluator:
+    def __init__(self, node, namespace: str, step_timeout_s: float = 5.0):
+        self.node, self.ns = node, namespace.strip("/")
+        pre = f"/{self.ns}/" if self.ns else "/"
+        self.cond = threading.Condition()
+        self.rows: list[dict] = []
+        self.episode = None
+        self.interventions: dict | None = None
+        self.info: dict | None = None
+        self.step_timeout_s = step_timeout_s
+        node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE, self._on_priv, 100)
+        node.create_subscription(String, pre + INTERVENTIONS, self._on_interventions, 10)
+        node.create_subscription(String, pre + ri.SIM_INFO, self._on_info, LATCHED)
+        self.pub_perturb = node.create_publisher(Vector3Stamped, pre + ri.PERTURB, 10)
+        self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)
+
+    def _on_priv(self, msg) -> None:
+        _, seg = unpack_labelled(msg)
+        with self.cond:
+            if self.episode is not None and int(seg["episode"][0]) == self.episode:
+                self.rows.append(seg)
+                self.cond.notify_all()
+
+    def _on_interventions(self, msg) -> None:
+        self.interventions = json.loads(msg.data)
+
+    def _on_info(self, msg) -> None:
+        self.info = json.loads(msg.data)
+
+    def run_episode(self, steps: int, perturb_at: int | None, perturb_m: float, rng) -> tuple[EpisodeResult, dict]:
+        if not self.reset_client.wait_for_service(timeout_sec=30):
+            raise RuntimeError(f"no reset service on /{self.ns} (is the twin running?)")
+        before = self.interventions
+        with self.cond:
+            self.rows, self.episode = [], None
+        fut = self.reset_client.call_async(Trigger.Request())
+        end = time.monotonic() + 30
+        while not fut.done():
+            if time.monotonic() > end:
+                raise RuntimeError("reset service did not answer")
+            time.sleep(0.01)
+        with self.cond:
+            self.episode = json.loads(fut.result().message)["episode"]
+            self.rows = []
+        perturbed = False
+        last = 0
+        with self.cond:
+            while last < steps:
+                if not self.cond.wait(self.step_timeout_s):
+                    raise RuntimeError(f"the twin stopped publishing (at step {last})")
+                last = max(int(r["step"][0]) for r in self.rows) if self.rows else 0
+                if perturb_at is not None and not perturbed and last >= perturb_at:
+                    angle = rng.uniform(0, 2 * np.pi)
+                    msg = Vector3Stamped()
+                    msg.header.frame_id = ri.BASE_FRAME
+                    msg.vector.x, msg.vector.y = perturb_m * np.cos(angle), perturb_m * np.sin(angle)
+                    self.pub_perturb.publish(msg)
+                    perturbed = True
+            rows = list(self.rows)
+        time.sleep(1.2)   # the arm node reports its counts at 1 Hz
+        return episode_result(rows, steps), {"counts": counts_delta(before, self.interventions),
+                                             "perturbed": perturbed}
+
+
+def evaluate_twin(node, namespace: str, episodes: int, episode_steps: int | None = None,
+                  perturb_at: int | None = None, perturb_m: float = 0.05, seed: int = 0) -> dict:
+    ev = TwinEvaluator(node, namespace)
+    end = time.monotonic() + 30
+    while ev.info is None and time.monotonic() < end:
+        time.sleep(0.05)
+    if ev.info is None:
+        raise RuntimeError(f"no sim twin found on /{namespace.strip('/')} (aac/sim_info)")
+    if ev.info.get("mode") != "realtime":
+        raise RuntimeError("the twin runs in lockstep mode; a deployment eval needs mode:=realtime")
+    steps = episode_steps or int(ev.info["max_episode_steps"])
+    if perturb_at is not None and ev.info["task"] == "reach":
+        raise RuntimeError("reach has no block to perturb; drop --perturb-at")
+    rng = np.random.default_rng(seed)
+    results, counts, perturbed = [], [], []
+    for _ in range(episodes):
+        r, extra = ev.run_episode(steps, perturb_at, perturb_m, rng)
+        results.append(r)
+        counts.append(extra["counts"])
+        perturbed.append(extra["perturbed"])
+    meta = {"namespace": namespace.strip("/"), "task": ev.info["task"], "episode_steps": steps,
+            "control_dt": ev.info["control_dt"], "perturb_at": perturb_at, "perturb_m": perturb_m,
+            "safety_node_seen": ev.interventions is not None}
+    return report(results, counts, perturbed, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--namespace", default="", help="the twin's namespace ('' = root, as deploy_sim launches it)")
+    ap.add_argument("--episodes", type=int, default=10)
+    ap.add_argument("--episode-steps", type=int, default=None, help="default: the twin's max_episode_steps")
+    ap.add_argument("--perturb-at", type=int, default=None, help="knock the block at this step")
+    ap.add_argument("--perturb-m", type=float, default=0.05)
+    ap.add_argument("--out", default="runs/deploy_eval")
+    args = ap.parse_args(argv)
+    rclpy.init()
+    node = rclpy.create_node("aac_deploy_eval")
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        rep = evaluate_twin(node, args.namespace, args.episodes, args.episode_steps, args.perturb_at, args.perturb_m)
+    except RuntimeError as exc:
+        print(f"aac_deploy_eval: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        spinner.join(5)
+        node.destroy_node()
+        rclpy.shutdown()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(rep, indent=2))
+    (out / "report.md").write_text(markdown(rep))
+    print(markdown(rep))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Deployment eval against the sim twin: success, time-to-success, interventions, perturbation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aac_policy.deploy_eval import counts_delta, episode_result, markdown, report
+from aac_sim.env import AacPandaEnv
+
+
+def _rows(successes):
+    return [{"step": [t], "is_success": [s], "reward": [s - 1.0]} for t, s in enumerate(successes)]
+
+
+def test_episode_results_and_report_from_twin_rows():
+    r = episode_result(_rows([0, 0, 0, 1, 1, 1]), 5)
+    assert (r.success, r.first_success_step, r.episode_return, r.length) == (True, 3, -2.0, 5)
+    r2 = episode_result(_rows([0, 1, 0, 0]), 3)
+    assert not r2.success and r2.first_success_step == 1
+    with pytest.raises(RuntimeError, match="did not reach step 9"):
+        episode_result(_rows([0, 0]), 9)
+    assert counts_delta({"counts": {"speed_clipped": 3}}, {"counts": {"speed_clipped": 5, "stopped": 0}}) == {
+        "speed_clipped": 2}
+    rep = report([r, r2], [{"speed_clipped": 2}, {}], [False, True],
+                 {"namespace": "s", "episode_steps": 5, "perturb_at": 2, "perturb_m": 0.05, "safety_node_seen": True})
+    assert rep["overall"]["success_rate"] == 0.5 and rep["after_perturbation"]["success_rate"] == 0.0
+    assert rep["interventions"]["total"] == {"speed_clipped": 2}
+    assert "success after a 0.05 m block perturbation at step 2: 0.00" in markdown(rep)
+
+
+def test_displace_object_moves_the_block_and_refuses_bad_input():
+    env = AacPandaEnv(task="push", render_images=False)
+    obs, _ = env.reset(seed=0)
+    new = env.displace_object([0.05, -0.03])
+    np.testing.assert_allclose(new[:2], obs["achieved_goal"][:2] + [0.05, -0.03], atol=1e-6)
+    obs, *_ = env.step(np.zeros(4, np.float32))
+    np.testing.assert_allclose(obs["achieved_goal"][:2], new[:2], atol=2e-3)   # it stays where it was put
+    with pytest.raises(ValueError, match="finite"):
+        env.displace_object([np.nan, 0])
+    env.close()
+    with pytest.raises(ValueError, match="no block"):
+        reach = AacPandaEnv(task="reach", render_images=False)
+        reach.reset(seed=0)
+        try:
+            reach.displace_object([0.01, 0])
+        finally:
+            reach.close()
+
+
+def test_deploy_eval_on_a_realtime_twin_through_the_safety_layer():
+    """A goal-seeking controller on aac/policy/twist -> the real arm node (clips to 0.25 m/s) -> twin."""
+    from geometry_msgs.msg import TwistStamped
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float32MultiArray
+
+    from aac_driver.arm_node import ArmNode
+    from aac_policy.deploy_eval import evaluate_twin
+    from aac_sim import ros_interface as ri
+    from aac_sim.ros_convert import unpack_labelled
+    from ros_helpers import SimProcess, Spinning
+
+    spin = Spinning("aac_eval")
+    with SimProcess("s", task="reach", mode="realtime", randomize=False, seed=1), spin as node:
+        arm = ArmNode(namespace="s", parameter_overrides=[Parameter("output", Parameter.Type.STRING, "servo")])
+        spin.executor.add_node(arm)
+        pub = node.create_publisher(TwistStamped, "/s/" + ri.POLICY_TWIST, 10)
+
+        def control(msg):   # proportional controller toward the goal, asking for up to 0.5 m/s
+            _, seg = unpack_labelled(msg)
+            v = np.clip(4.0 * (seg["desired_goal"] - seg["proprio"][:3]), -0.5, 0.5)
+            tw = TwistStamped()
+            tw.header.frame_id = ri.BASE_FRAME
+            tw.header.stamp = node.get_clock().now().to_msg()
+            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
+            pub.publish(tw)
+
+        node.create_subscription(Float32MultiArray, "/s/" + ri.PRIVILEGED_STATE, control, 10)
+        try:
+            rep = evaluate_twin(node, "s", episodes=2, episode_steps=75)
+        finally:
+            spin.executor.remove_node(arm)
+            arm.destroy_node()
+    assert rep["overall"]["episodes"] == 2 and rep["task"] == "reach"
+    assert rep["overall"]["success_rate"] == 1.0, rep
+    assert rep["interventions"]["safety_node_seen"]
+    assert rep["interventions"]["total"].get("speed_clipped", 0) > 0, rep["interventions"]
