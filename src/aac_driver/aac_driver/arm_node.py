@@ -233,7 +233,6 @@ class ArmNode(Node):
         ee = None if q is None else (self.ik.fk(base) if usable else np.full(3, np.nan))
         v_safe, events = self.filter.filter_twist(now, v, ee, self.last_camera, command_time, state_time)
         stamp = stamp if stamp is not None else self.get_clock().now().to_msg()
-        self.pub_filtered.publish(self._twist_msg(v_safe, stamp))
         sent = "nothing"
         if self.output == "servo":
             self._publish(self.pub_twist, self._twist_msg(v_safe, stamp))
@@ -245,6 +244,7 @@ class ArmNode(Node):
             self._publish(self.pub_arm, JointTrajectory(joint_names=list(self.joint_names), points=[point]))
             self.q_cmd = (target, now)
             sent = f"q {np.round(target, 3).tolist()}"
+        self.pub_filtered.publish(self._twist_msg(v_safe, stamp))   # after the command: display/recording only
         self.last_output = now
         self._log(events, from_policy, v, sent)
 

@@ -158,8 +158,8 @@ class PolicyNode(Node):
         tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
         grip = JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]], points=[JointTrajectoryPoint(positions=[width / 2])])
         grip.header.stamp = color.header.stamp
+        self.pub_twist.publish(tw)      # the arm motion first: it is what the latency budget is for
         self.pub_gripper.publish(grip)
-        self.pub_twist.publish(tw)
         self.actions += 1
         self.latency_s.append(time.perf_counter() - t0)
 
