@@ -25,7 +25,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -148,33 +147,20 @@ def main() -> int:
     ap.add_argument("--actor", default=None, help="an exported actor.pt (default: an untrained push actor)")
     args = ap.parse_args()
 
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
     from aac_sim.camera import CameraIntrinsics
+    from aac_sim.node_main import BackgroundSpin
     from aac_sim.preprocessing import CropResize
 
     actor = Path(args.actor) if args.actor else make_actor(Path(tempfile.mkdtemp()) / "actor.pt")
     d435 = CameraIntrinsics.from_yaml()
     cases = {"84x84": CropResize.center_square(d435, 84).intrinsics(d435), "640x480": d435}
-    rclpy.init()
-    node = rclpy.create_node("aac_deploy_latency")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     results = {}
-    try:
+    with BackgroundSpin("aac_deploy_latency") as node:
         for name, intr in cases.items():
             results[name] = run_case(node, actor, intr, args.frames, args.rate)
             r = results[name]
             print(f"{name}: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms "
                   f"({r['commands_matched']} frames)", flush=True)
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        spinner.join(5)
-        node.destroy_node()
-        rclpy.shutdown()
     out = {"command": "python bench/deploy_latency.py " + " ".join(sys.argv[1:]), "goal": "p99 <= 10 ms at 84x84",
            "chain": ("frame publish -> aac_policy_node -> aac_arm_node (servo) -> command received; "
                      "the robot (joint states 250 Hz) in a 4th process; 2 cores"),

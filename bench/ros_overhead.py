@@ -20,7 +20,6 @@ import platform
 import random
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -53,22 +52,14 @@ def main() -> int:
     args = ap.parse_args()
 
     import gymnasium as gym
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
     from aac_policy.ros_env import RosVectorEnv
+    from aac_sim.node_main import BackgroundSpin
     from aac_sim.config import SimConfig
     from aac_sim.vector import make_vector_env
 
     cfg = SimConfig(task="push", image_size=args.image_size)
-    rclpy.init()
-    node = rclpy.create_node("aac_ros_overhead")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     results = {}
-    try:
+    with BackgroundSpin("aac_ros_overhead") as node:
         for n in args.envs:
             names = [f"bench{i}" for i in range(n)]
             procs = [subprocess.Popen([sys.executable, "-m", "aac_sim.sim_node", "--ros-args", "-r",
@@ -96,11 +87,6 @@ def main() -> int:
                     p.terminate()
                 for p in procs:
                     p.wait(10)
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        spinner.join(5)
-        node.destroy_node()
-        rclpy.shutdown()
     out = {"command": "python bench/ros_overhead.py " + " ".join(sys.argv[1:]), "goal_ratio": 0.75,
            "image_size": args.image_size, "episodes_per_round": args.episodes, "rounds": args.rounds,
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "results": results}

@@ -10,14 +10,13 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from aac_sim.node_main import BackgroundSpin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
@@ -63,27 +62,8 @@ class SimProcess:
         self.stop()
 
 
-class Spinning:
-    """A client node spun in a background thread; shut down cleanly (no abort at exit)."""
-
-    def __init__(self, name: str = "aac_test_client"):
-        self.name = name
-
-    def __enter__(self):
-        if not rclpy.ok():
-            rclpy.init()
-        self.node = rclpy.create_node(self.name)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-        return self.node
-
-    def __exit__(self, *exc):
-        self.executor.shutdown(timeout_sec=2.0)
-        self.thread.join(5)
-        self.node.destroy_node()
-        rclpy.shutdown()
+# a client node spun in a background thread, shut down cleanly (the product's own helper)
+Spinning = BackgroundSpin
 
 
 def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):

@@ -25,14 +25,13 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Vector3Stamped
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
 
 from aac_sim import ros_interface as ri
+from aac_sim.node_main import BackgroundSpin
 from aac_sim.rollout import EpisodeResult, summarize
 from aac_sim.ros_convert import unpack_labelled
 
@@ -190,22 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--perturb-m", type=float, default=0.05)
     ap.add_argument("--out", default="runs/deploy_eval")
     args = ap.parse_args(argv)
-    rclpy.init()
-    node = rclpy.create_node("aac_deploy_eval")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     try:
-        rep = evaluate_twin(node, args.namespace, args.episodes, args.episode_steps, args.perturb_at, args.perturb_m)
+        with BackgroundSpin("aac_deploy_eval") as node:
+            rep = evaluate_twin(node, args.namespace, args.episodes, args.episode_steps, args.perturb_at,
+                                args.perturb_m)
     except RuntimeError as exc:
         print(f"aac_deploy_eval: {exc}", file=sys.stderr)
         return 2
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        spinner.join(5)
-        node.destroy_node()
-        rclpy.shutdown()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(rep, indent=2))

@@ -31,3 +31,33 @@ def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args
         if rclpy.ok():
             rclpy.shutdown()
     return 0
+
+
+class BackgroundSpin:
+    """`with BackgroundSpin("name") as node:` rclpy.init (if needed) + a node spun by a
+    SingleThreadedExecutor in a daemon thread, for code that waits on the main thread (trainer,
+    benchmarks, evals, tests). More nodes: `spin.executor.add_node(other)`. Clean shutdown on exit
+    (no abort from a still-spinning thread at interpreter exit)."""
+
+    def __init__(self, name: str = "aac_client"):
+        self.name = name
+
+    def __enter__(self):
+        import threading
+
+        from rclpy.executors import SingleThreadedExecutor
+        if not rclpy.ok():
+            rclpy.init()
+        self.node = rclpy.create_node(self.name)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        return self.node
+
+    def __exit__(self, *exc):
+        self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(5)
+        self.node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
