@@ -75,7 +75,7 @@ def robot_process(ns: str) -> None:
 
 
 def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
-    from geometry_msgs.msg import TwistStamped
+    from geometry_msgs.msg import PoseStamped, TwistStamped
     from sensor_msgs.msg import CameraInfo, Image
 
     from aac_sim import ros_interface as ri
@@ -91,7 +91,7 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
     pub_c = node.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10)
     pub_d = node.create_publisher(Image, f"{cam}/{ri.DEPTH_IMAGE}", 10)
     pub_i = node.create_publisher(CameraInfo, f"{cam}/{ri.COLOR_INFO}", 10)
-    pub_g = node.create_publisher(type(pose_stamped((0, 0, 0), 0, "")), f"/{NS}/{ri.GOAL}", 10)
+    pub_g = node.create_publisher(PoseStamped, f"/{NS}/{ri.GOAL}", 10)
     sent: dict[int, float] = {}
     latencies: list[float] = []
 

@@ -10,7 +10,7 @@ from aac_sim.env import AacPandaEnv  # noqa: E402
 from aac_sim.ros_convert import (MessageError, camera_info_msg, image_to_depth_mm, image_to_rgb,  # noqa: E402
                                  ns_from_stamp, numpy_to_image, pack_labelled, pose_position, pose_stamped,
                                  stamp_from_ns, trajectory_target, unpack_labelled)
-from aac_sim.sim_server import CommandError, SimServer  # noqa: E402
+from aac_sim.sim_server import CommandError, SimServer, action_to_command  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
@@ -123,7 +123,7 @@ def test_commands_from_float32_actions_map_back_exactly(server):
     actions = RNG.uniform(-1, 1, (2000, 4)).astype(np.float32)
     actions[:4] = [[1, -1, 1, -1], [-1, 1, -1, 1], [0, 0, 0, 0], [1e-8, -1e-8, 0.5, 0.999999]]
     for a in actions:
-        b = server.twist_action(a[:3].astype(np.float64) * server.max_speed, SimServer.width_for_action(a[3]))
+        b = server.twist_action(*action_to_command(a, server.env.cfg.max_ee_step_m, server.env.cfg.control_dt))
         assert b.dtype == np.float32
         np.testing.assert_array_equal(b, a)
 

@@ -37,7 +37,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
 from aac_sim.node_main import run_node
-from aac_sim.ros_convert import MessageError, trajectory_target
+from aac_sim.ros_convert import MessageError, gripper_command, trajectory_target, twist_stamped
 
 from . import interface as di
 from .arm_ik import IK_TOLERANCE_M, ArmIK
@@ -177,8 +177,8 @@ class ArmNode(Node):
         if w is None or self.filter.dry_run:
             return
         if self.pub_gripper is not None:
-            point = JointTrajectoryPoint(positions=[w / 2.0], time_from_start=_duration(self.period))
-            self.pub_gripper.publish(JointTrajectory(joint_names=[self.gripper_joint], points=[point]))
+            self.pub_gripper.publish(gripper_command(w, joint=self.gripper_joint,
+                                                     time_from_start=_duration(self.period)))
         elif self.gripper_client is not None:
             self._send_gripper_goal(w)
 
@@ -278,10 +278,7 @@ class ArmNode(Node):
             pub.publish(msg)
 
     def _twist_msg(self, v, stamp) -> TwistStamped:
-        msg = TwistStamped()
-        msg.header.stamp, msg.header.frame_id = stamp, self.command_frame
-        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(x) for x in v)
-        return msg
+        return twist_stamped(v, stamp, self.command_frame)
 
     def _log(self, events: list[str], from_policy: bool, v, sent: str) -> None:
         """One line per clipped/refused policy command; watchdog ticks log when their events change;

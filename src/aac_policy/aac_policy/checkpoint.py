@@ -92,13 +92,15 @@ def load_latest(directory: str | Path) -> tuple[dict, Path] | None:
     return None
 
 
-def config_mismatch(saved: dict, current: dict, prefix: str = "") -> list[str]:
-    """Field-by-field differences between two nested config dicts ("sim.image_size: 84 != 64")."""
+def config_mismatch(saved: dict, current: dict, prefix: str = "",
+                    labels: tuple[str, str] = ("checkpoint has", "this run has")) -> list[str]:
+    """Field-by-field differences between two nested config dicts
+    ("sim.image_size: checkpoint has 84, this run has 64"); lists and tuples compare equal."""
     out = []
     for k in sorted(set(saved) | set(current)):
         a, b = saved.get(k, "<missing>"), current.get(k, "<missing>")
         if isinstance(a, dict) and isinstance(b, dict):
-            out += config_mismatch(a, b, f"{prefix}{k}.")
+            out += config_mismatch(a, b, f"{prefix}{k}.", labels)
         elif (list(a) if isinstance(a, (list, tuple)) else a) != (list(b) if isinstance(b, (list, tuple)) else b):
-            out.append(f"{prefix}{k}: checkpoint has {a!r}, this run has {b!r}")
+            out.append(f"{prefix}{k}: {labels[0]} {a!r}, {labels[1]} {b!r}")
     return out

@@ -15,7 +15,7 @@ from aac_sim.camera import CameraIntrinsics
 from aac_sim.config import ConfigError
 from aac_sim.kinematics import PandaKinematics
 from aac_sim.preprocessing import CropResize, FrameError
-from aac_sim.sim_server import SimServer
+from aac_sim.sim_server import action_to_command
 
 from .export import load_actor
 
@@ -31,7 +31,7 @@ class DeployedActor:
             raise ConfigError(f"{actor_path} is a {self.spec.get('wiring')!r} actor: it needs privileged state "
                               "and cannot be deployed on a camera")
         act = self.spec["action"]
-        self.max_speed = act["max_ee_step_m"] / act["control_dt_s"]
+        self.action_scale = (act["max_ee_step_m"], act["control_dt_s"])
         self.size = int(self.spec["image_size"])
         self.crop: CropResize | None = None
         self.camera: CameraIntrinsics | None = None
@@ -81,8 +81,7 @@ class DeployedActor:
 
     def command(self, action: np.ndarray) -> tuple[np.ndarray, float]:
         """Action in [-1, 1] -> end-effector velocity (m/s, base frame) and gripper opening (m)."""
-        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        return a[:3] * self.max_speed, SimServer.width_for_action(a[3])
+        return action_to_command(np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0), *self.action_scale)
 
     def close(self) -> None:
         self.kin.close()

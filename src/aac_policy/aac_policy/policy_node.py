@@ -20,24 +20,18 @@ import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 
 from aac_sim import ros_interface as ri
-from aac_sim.camera import CameraIntrinsics
 from aac_sim.config import ConfigError
 from aac_sim.node_main import run_node
-from aac_sim.ros_convert import MessageError, image_to_depth_mm, image_to_rgb, ns_from_stamp, pose_position
+from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb,
+                                 intrinsics_from_camera_info, ns_from_stamp, pose_position, twist_stamped)
 
 from .deploy import DeployedActor
 
 PARAMETERS = {"actor": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
               "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05}
-
-
-def intrinsics_from_camera_info(msg: CameraInfo) -> CameraIntrinsics:
-    k = msg.k
-    return CameraIntrinsics(width=int(msg.width), height=int(msg.height), fx=float(k[0]), fy=float(k[4]),
-                            cx=float(k[2]), cy=float(k[5]))
 
 
 class PolicyNode(Node):
@@ -71,7 +65,6 @@ class PolicyNode(Node):
         self.info_key = None
         self.camera_ok = False
         self.skipped: dict[str, int] = {}
-        self.latency_s: list[float] = []   # image in -> command out, for the latency benchmark
         self.actions = 0
 
     # ------------------------------------------------------------------ inputs
@@ -143,7 +136,6 @@ class PolicyNode(Node):
             return
         if self.joints_stamp < stamp and time.monotonic() - self.pair_since < self.joint_wait_s:
             return
-        t0 = time.perf_counter()
         color, depth, self.color, self.depth = self.color, self.depth, None, None
         cam = self.actor.camera
         try:
@@ -153,15 +145,10 @@ class PolicyNode(Node):
             v, width = self.actor.command(self.actor.act(obs))
         except (MessageError, ValueError, FloatingPointError) as exc:
             return self._skip("bad input", exc)
-        tw = TwistStamped()
-        tw.header.stamp, tw.header.frame_id = color.header.stamp, ri.BASE_FRAME
-        tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
-        grip = JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]], points=[JointTrajectoryPoint(positions=[width / 2])])
-        grip.header.stamp = color.header.stamp
-        self.pub_twist.publish(tw)      # the arm motion first: it is what the latency budget is for
-        self.pub_gripper.publish(grip)
+        # the arm motion first: it is what the latency budget is for
+        self.pub_twist.publish(twist_stamped(v, color.header.stamp, ri.BASE_FRAME))
+        self.pub_gripper.publish(gripper_command(width, color.header.stamp))
         self.actions += 1
-        self.latency_s.append(time.perf_counter() - t0)
 
 
 def main(args=None) -> int:

@@ -18,7 +18,6 @@ is alive, reset waits for one, logging while it does.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 
@@ -30,15 +29,16 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from trajectory_msgs.msg import JointTrajectory
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
-from aac_sim.ros_convert import (MessageError, image_to_depth_mm, image_to_rgb, ns_from_stamp, stamp_from_ns,
-                                 unpack_labelled)
-from aac_sim.sim_server import SimServer
+from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb, ns_from_stamp,
+                                 stamp_from_ns, twist_stamped, unpack_labelled)
+from aac_sim.sim_server import action_to_command
 
-log = logging.getLogger("aac_ros_env")
+from .checkpoint import config_mismatch
+
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 PARTS = ("rgb", "depth", "privileged")
 # sim config fields that may differ between trainer and sim (the trainer does not render for `state`)
@@ -49,34 +49,21 @@ class SimIncompatible(ConfigError):
     """The sim node runs a different task / image size / config than the trainer expects."""
 
 
-def config_differences(expected: dict, actual: dict, prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(expected) | set(actual)):
-        if not prefix and key in IGNORED_SIM_FIELDS:
-            continue
-        a, b = expected.get(key), actual.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += config_differences(a, b, f"{prefix}{key}.")
-        elif json.dumps(a) != json.dumps(b):
-            out.append(f"{prefix}{key}: trainer {a!r}, sim {b!r}")
-    return out
-
-
 class SimClient:
     """One sim node as seen from the trainer. Callbacks run in the executor thread."""
 
     def __init__(self, node, namespace: str, cond: threading.Condition, camera_namespace: str, need_images: bool):
-        self.node, self.ns, self.cond, self.need_images = node, namespace.strip("/"), cond, need_images
+        self.node, self.ns, self.cond = node, namespace.strip("/"), cond
+        self.need = PARTS if need_images else ("privileged",)   # the state wiring needs no images
         pre = f"/{self.ns}/" if self.ns else "/"
         cam = camera_namespace.strip("/")
         self.info: dict | None = None
         self.info_version = 0          # bumps when a (re)started sim announces itself
         self.parts: dict[int, dict] = {}
-        self.alive = False
         self.expected_size: tuple[int, int] | None = None
         self.pub_twist = node.create_publisher(TwistStamped, pre + ri.TWIST_COMMAND, 10)
-        self.gripper_topic = pre + f"{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}"
-        self.pub_gripper = node.create_publisher(JointTrajectory, self.gripper_topic, 10)
+        self.pub_gripper = node.create_publisher(
+            JointTrajectory, pre + f"{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}", 10)
         self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)
         self.info_topic = pre + ri.SIM_INFO
         node.create_subscription(String, self.info_topic, self._on_info, LATCHED)
@@ -104,7 +91,7 @@ class SimClient:
             if len(self.parts) > 64:   # drop stale partial observations
                 for s in sorted(self.parts)[:-32]:
                     del self.parts[s]
-            if "privileged" in got and (len(got) == len(PARTS) or not self.need_images):
+            if self._is_complete(got):
                 self.cond.notify_all()   # wake the waiting main thread only for complete observations
 
     def _on_image(self, key: str, msg: Image) -> None:
@@ -124,16 +111,15 @@ class SimClient:
         self._put(stamp, key, seg)
 
     # ------------------------------------------------------------------ main-thread helpers
-    def complete(self, stamp: int, need_images: bool) -> dict | None:
-        got = self.parts.get(stamp)
-        need = PARTS if need_images else PARTS[2:]   # the state wiring needs no images
-        if got is None or any(k not in got for k in need):
-            return None
-        return self.parts.pop(stamp)
+    def _is_complete(self, got: dict | None) -> bool:
+        return got is not None and all(k in got for k in self.need)
 
-    def newer_complete(self, after: int, need_images: bool) -> tuple[int, dict] | None:
+    def complete(self, stamp: int) -> dict | None:
+        return self.parts.pop(stamp) if self._is_complete(self.parts.get(stamp)) else None
+
+    def newer_complete(self, after: int) -> tuple[int, dict] | None:
         for stamp in sorted(s for s in self.parts if s > after):
-            got = self.complete(stamp, need_images)
+            got = self.complete(stamp)
             if got is not None:
                 return stamp, got
         return None
@@ -171,7 +157,9 @@ class RosVectorEnv:
     def _check(self, i: int) -> None:
         """Refuse a sim whose task / image size / config differs from the trainer's (clear message)."""
         c = self.clients[i]
-        diffs = config_differences(self.sim_config, c.info.get("config", {}))
+        mine, theirs = ({k: v for k, v in d.items() if k not in IGNORED_SIM_FIELDS}
+                        for d in (self.sim_config, c.info.get("config", {})))
+        diffs = config_mismatch(mine, theirs, labels=("trainer", "sim"))
         if diffs:
             raise SimIncompatible(f"sim /{c.ns} ({c.info.get('node')}) does not match the trainer's sim config:\n  "
                                   + "\n  ".join(diffs))
@@ -194,11 +182,10 @@ class RosVectorEnv:
     def _drop(self, i: int, why: str) -> None:
         if not self.dropped[i]:
             self.drops += 1
-            log.warning("sim /%s dropped (%s); its partial episode is discarded", self.clients[i].ns, why)
-            self.node.get_logger().warning(f"sim /{self.clients[i].ns} dropped: {why}")
+            self.node.get_logger().warning(f"sim /{self.clients[i].ns} dropped ({why}); its partial episode "
+                                           "is discarded")
         self.dropped[i] = True
         c = self.clients[i]
-        c.alive = False
         if c.dropped_at_version is None:
             c.dropped_at_version = c.info_version
 
@@ -220,7 +207,6 @@ class RosVectorEnv:
             if not ready[i]:
                 self._drop(i, "not available at reset")
                 continue
-            c.alive = True
             if seed is not None:
                 self._set_seed(i, seed + i)
             with self.cond:
@@ -236,7 +222,7 @@ class RosVectorEnv:
                 c.dropped_at_version = None
                 self.readmissions += 1
                 self.node.get_logger().info(f"sim /{c.ns} re-admitted")
-        self._gather(lambda i: (self.stamps[i], self.clients[i].complete(int(self.stamps[i]), self.need_images)))
+        self._gather(lambda i: (self.stamps[i], self.clients[i].complete(int(self.stamps[i]))))
         self.steps = 0
         obs = self._batch()
         return obs, {"dropped": self.dropped.copy()}
@@ -246,18 +232,13 @@ class RosVectorEnv:
         for i, c in enumerate(self.clients):
             if self.dropped[i]:
                 continue
-            linear, width = self._to_command(actions[i])
-            stamp = stamp_from_ns(int(self.stamps[i]))
-            grip = JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]],
-                                   points=[JointTrajectoryPoint(positions=[width / 2.0])])
-            grip.header.stamp = stamp
-            c.pub_gripper.publish(grip)
-            tw = TwistStamped()
-            tw.header.stamp, tw.header.frame_id = stamp, ri.BASE_FRAME
-            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(v) for v in linear)
-            c.pub_twist.publish(tw)
+            linear, width = action_to_command(actions[i], self.sim_config["max_ee_step_m"],
+                                              self.sim_config["control_dt"])
+            stamp = stamp_from_ns(int(self.stamps[i]))   # the observation these commands answer
+            c.pub_gripper.publish(gripper_command(width, stamp))
+            c.pub_twist.publish(twist_stamped(linear, stamp, ri.BASE_FRAME))
         prev = self.stamps.copy()
-        self._gather(lambda i: self.clients[i].newer_complete(int(prev[i]), self.need_images) or (None, None))
+        self._gather(lambda i: self.clients[i].newer_complete(int(prev[i])) or (None, None))
         self.steps += 1
         obs = self._batch()
         # a dropped sim's row repeats a placeholder observation: reward -1, no success (it is discarded anyway)
@@ -273,11 +254,6 @@ class RosVectorEnv:
         pass   # subscriptions belong to the node; it is destroyed by its owner
 
     # ------------------------------------------------------------------ internals
-    def _to_command(self, action) -> tuple[np.ndarray, float]:
-        cfg = self.sim_config
-        a = np.asarray(action, dtype=np.float64)
-        return a[:3] * (cfg["max_ee_step_m"] / cfg["control_dt"]), SimServer.width_for_action(a[3])
-
     def _set_seed(self, i: int, seed: int) -> None:
         c = self.clients[i]
         if c.param_client is None or c.param_client_version != c.info_version:

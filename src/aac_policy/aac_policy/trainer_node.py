@@ -55,9 +55,8 @@ def run_trainer(node: TrainerNode, progress: bool = True) -> dict:
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
-        holder = {}
-        trainer = Trainer(node.cfg, node.run_dir, progress=progress, make_env=lambda: holder["env"])
-        holder["env"] = node.make_env(trainer)
+        # the ROS env needs the trainer's eval env (sim config, episode length); run() makes it
+        trainer = Trainer(node.cfg, node.run_dir, progress=progress, make_env=lambda: node.make_env(trainer))
         return trainer.run()
     finally:
         executor.shutdown(timeout_sec=1.0)

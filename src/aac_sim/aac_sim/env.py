@@ -144,6 +144,14 @@ class AacPandaEnv(gym.Env):
         """One control step towards joint-position targets (a ros2_control joint_trajectory_controller
         command) instead of a Cartesian action. Same physics, reward and truncation as `step`;
         action noise and latency randomization do not apply (they model the policy's channel)."""
+        q = self.check_arm_targets(arm_q)
+        w = float(gripper_width)
+        if not 0.0 <= w <= GRIPPER_MAX_WIDTH:   # also catches NaN
+            raise ValueError(f"gripper width must be in [0, {GRIPPER_MAX_WIDTH}] m, got {gripper_width}")
+        return self._advance(q, w)
+
+    def check_arm_targets(self, arm_q) -> np.ndarray:
+        """panda_joint1..7 targets as float64; ValueError if not 7 finite values inside the joint limits."""
         q = np.array(arm_q, dtype=np.float64)
         if q.shape != (7,) or not np.isfinite(q).all():
             raise ValueError(f"arm joint targets must be 7 finite values, got {np.asarray(arm_q).tolist()}")
@@ -152,10 +160,7 @@ class AacPandaEnv(gym.Env):
                for i, (v, lo, hi) in enumerate(zip(q, low[:7], high[:7])) if not lo <= v <= hi]
         if bad:
             raise ValueError("arm joint targets outside the joint limits: " + ", ".join(bad))
-        w = float(gripper_width)
-        if not 0.0 <= w <= GRIPPER_MAX_WIDTH:   # also catches NaN
-            raise ValueError(f"gripper width must be in [0, {GRIPPER_MAX_WIDTH}] m, got {gripper_width}")
-        return self._advance(q, w)
+        return q
 
     def displace_object(self, delta_xy) -> np.ndarray:
         """Knock the block by `delta_xy` (m, base frame) across the table, at rest, keeping it inside the

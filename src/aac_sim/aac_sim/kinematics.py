@@ -9,20 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pybullet as p
 
-from .scene import ARM_JOINTS, EE_LINK, FINGER_JOINTS, panda_urdf
+from .scene import ARM_JOINTS, FINGER_JOINTS, build_scene
 
 JOINT_NAMES = ARM_JOINTS + FINGER_JOINTS
 
 
 class PandaKinematics:
+    """The sim's Panda (same URDF, same scene builder) in a private client that is never stepped:
+    forward kinematics here, and `scene` for IK with `aac_sim.scene.PandaIK` (aac_driver.arm_ik)."""
+
     def __init__(self):
         self.client = p.connect(p.DIRECT)
-        self.robot = p.loadURDF(panda_urdf("low_poly"), (0, 0, 0), useFixedBase=True, physicsClientId=self.client)
-        n = p.getNumJoints(self.robot, physicsClientId=self.client)
-        info = [p.getJointInfo(self.robot, j, physicsClientId=self.client) for j in range(n)]
-        names = {i[1].decode(): i[0] for i in info}
-        self.joints = [names[j] for j in JOINT_NAMES]
-        self.ee_link = {i[12].decode(): i[0] for i in info}[EE_LINK]
+        self.scene = build_scene(self.client, "low_poly", 0.004)   # physics dt unused: nothing is stepped
+        self.joints = list(self.scene.arm_joints + self.scene.finger_joints)
 
     def grasp_point(self, q, qd=None) -> tuple[np.ndarray, np.ndarray]:
         """Position and linear velocity (m, m/s, base frame) of the grasp point for joint positions
@@ -31,9 +30,10 @@ class PandaKinematics:
         qd = np.zeros(9) if qd is None else np.asarray(qd, dtype=np.float64)
         if q.shape != (9,) or qd.shape != (9,) or not (np.isfinite(q).all() and np.isfinite(qd).all()):
             raise ValueError(f"joint positions/velocities must be 9 finite values each ({list(JOINT_NAMES)})")
+        robot = self.scene.robot
         for j, qi, qdi in zip(self.joints, q, qd):
-            p.resetJointState(self.robot, j, qi, qdi, physicsClientId=self.client)
-        link = p.getLinkState(self.robot, self.ee_link, computeLinkVelocity=1, computeForwardKinematics=1,
+            p.resetJointState(robot, j, qi, qdi, physicsClientId=self.client)
+        link = p.getLinkState(robot, self.scene.ee_link, computeLinkVelocity=1, computeForwardKinematics=1,
                               physicsClientId=self.client)
         return np.asarray(link[4]), np.asarray(link[6])
 
@@ -44,7 +44,9 @@ class PandaKinematics:
         return np.concatenate([pos, vel, [q[7] + q[8]]]).astype(np.float32)
 
     def close(self) -> None:
-        try:
-            p.disconnect(physicsClientId=self.client)
-        except p.error:
-            pass
+        if self.client is not None:
+            try:
+                p.disconnect(physicsClientId=self.client)
+            except p.error:
+                pass
+            self.client = None

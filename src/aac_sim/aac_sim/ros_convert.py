@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import PoseStamped, TwistStamped
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from .camera import CameraIntrinsics
+from .ros_interface import FINGER_JOINTS
 
 # encoding -> (dtype, channels)
 ENCODINGS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "16UC1": (np.uint16, 1), "32FC1": (np.float32, 1)}
@@ -111,6 +113,13 @@ def camera_info_msg(intr: CameraIntrinsics, stamp_ns: int, frame_id: str) -> Cam
     return msg
 
 
+def intrinsics_from_camera_info(msg: CameraInfo) -> CameraIntrinsics:
+    """Pinhole intrinsics of a camera_info (the inverse of `camera_info_msg`; distortion is ignored)."""
+    k = msg.k
+    return CameraIntrinsics(width=int(msg.width), height=int(msg.height), fx=float(k[0]), fy=float(k[4]),
+                            cx=float(k[2]), cy=float(k[5]))
+
+
 # ---------------------------------------------------------------------- labelled float arrays
 def pack_labelled(segments: dict[str, np.ndarray], stamp_ns: int) -> Float32MultiArray:
     msg = Float32MultiArray()
@@ -159,6 +168,26 @@ def pose_stamped(position, stamp_ns: int, frame_id: str, quat_xyzw=(0.0, 0.0, 0.
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
     (msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z,
      msg.pose.orientation.w) = (float(v) for v in quat_xyzw)
+    return msg
+
+
+def twist_stamped(linear_xyz, stamp: Time, frame_id: str) -> TwistStamped:
+    """An end-effector velocity command (m/s; MoveIt Servo's delta_twist_cmds type)."""
+    msg = TwistStamped()
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(v) for v in linear_xyz)
+    return msg
+
+
+def gripper_command(width: float, stamp: Time | None = None, joint: str = FINGER_JOINTS[0],
+                    time_from_start=None) -> JointTrajectory:
+    """A gripper opening (m) as a one-point JointTrajectory for one finger joint (each finger moves half)."""
+    point = JointTrajectoryPoint(positions=[float(width) / 2.0])
+    if time_from_start is not None:
+        point.time_from_start = time_from_start
+    msg = JointTrajectory(joint_names=[joint], points=[point])
+    if stamp is not None:
+        msg.header.stamp = stamp
     return msg
 
 

@@ -23,7 +23,7 @@ import json
 import time
 
 import numpy as np
-from geometry_msgs.msg import TwistStamped, Vector3Stamped
+from geometry_msgs.msg import PoseStamped, TwistStamped, Vector3Stamped
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -89,7 +89,7 @@ class SimNode(Node):
         self.pub_joints = self.create_publisher(JointState, ri.JOINT_STATES, 10)
         self.pub_priv = self.create_publisher(Float32MultiArray, ri.PRIVILEGED_STATE, 10)
         self.pub_proprio = self.create_publisher(Float32MultiArray, ri.PROPRIO, 10)
-        self.pub_goal = self.create_publisher(type(pose_stamped((0, 0, 0), 0, "")), ri.GOAL, 10)
+        self.pub_goal = self.create_publisher(PoseStamped, ri.GOAL, 10)
         self.pub_markers = self.create_publisher(MarkerArray, ri.MARKERS, 10)
         self.pub_clock = self.create_publisher(Clock, ri.CLOCK, 10) if values["publish_clock"] else None
         self.pub_info = self.create_publisher(String, ri.SIM_INFO, LATCHED)
@@ -188,11 +188,9 @@ class SimNode(Node):
 
     def _on_arm(self, msg: JointTrajectory) -> None:
         try:
-            q = self.server.arm_targets(trajectory_target(msg, ri.ARM_JOINTS))
-            low, high = self.server.env.joint_limits()
-            if not ((q >= low[:7]) & (q <= high[:7])).all():
-                raise CommandError(f"joint targets {np.round(q, 3).tolist()} outside the joint limits")
-        except (MessageError, CommandError) as exc:
+            # checked on arrival too: a bad target is refused without replacing a held one (realtime)
+            q = self.server.env.check_arm_targets(self.server.arm_targets(trajectory_target(msg, ri.ARM_JOINTS)))
+        except (MessageError, ValueError) as exc:   # CommandError is a ValueError
             return self._refuse("arm trajectory", exc)
         if not self._stamp_ok("arm trajectory", ns_from_stamp(msg.header.stamp)):
             return
@@ -274,9 +272,11 @@ class SimNode(Node):
                  "is_success": [step.is_success], "truncated": [float(step.truncated)],
                  "episode": [step.episode], "step": [step.step]}, t))
         if "rgb" in obs:
-            for pub in (self.pub_color_info, self.pub_depth_info):
-                if wanted(pub):
-                    pub.publish(camera_info_msg(env.episode.intrinsics, t, self.color_frame))
+            info_pubs = [pub for pub in (self.pub_color_info, self.pub_depth_info) if wanted(pub)]
+            if info_pubs:   # aligned depth has the colour camera's intrinsics: one message for both
+                info = camera_info_msg(env.episode.intrinsics, t, self.color_frame)
+                for pub in info_pubs:
+                    pub.publish(info)
             if wanted(self.pub_depth):
                 self.pub_depth.publish(numpy_to_image(obs["depth"], "16UC1", t, self.color_frame))
             if wanted(self.pub_color):

@@ -22,6 +22,13 @@ from .ros_interface import ARM_JOINTS, FINGER_JOINTS
 from .scene import GRIPPER_MAX_WIDTH
 
 
+def action_to_command(action, max_ee_step_m: float, control_dt: float) -> tuple[np.ndarray, float]:
+    """Env action in [-1, 1] -> (end-effector velocity m/s, gripper opening m): the inverse of
+    `SimServer.twist_action`, i.e. what a trainer or a deployed policy sends for that action."""
+    a = np.asarray(action, dtype=np.float64)
+    return a[:3] * (max_ee_step_m / control_dt), (a[3] + 1.0) / 2.0 * GRIPPER_MAX_WIDTH
+
+
 class CommandError(ValueError):
     """A command that must not move the robot (NaN, out of range, wrong joints...)."""
 
@@ -89,11 +96,6 @@ class SimServer:
             raise CommandError(f"end-effector speed {np.abs(v).max():.3f} m/s exceeds the limit "
                                f"{self.max_speed:.3f} m/s per axis")
         return np.clip(a, -1.0, 1.0)
-
-    @staticmethod
-    def width_for_action(gripper_action: float) -> float:
-        """Gripper opening (m) the env applies for a gripper action in [-1, 1] (inverse of twist_action)."""
-        return (float(gripper_action) + 1.0) / 2.0 * GRIPPER_MAX_WIDTH
 
     @staticmethod
     def gripper_width(target: dict[str, float]) -> float:
