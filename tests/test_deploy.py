@@ -135,3 +135,45 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file):
     got = np.array([np.concatenate([rows[t]["state"][18:21], rows[t]["achieved_goal"]]) for t in range(1, 51)])
     np.testing.assert_array_equal(got[:, :3], ref[:, :3])      # grasp point, every step
     np.testing.assert_array_equal(got[:, 3:], ref[:, 7:])      # block
+
+
+def test_policy_node_pairs_a_frame_with_the_joint_state_taken_at_its_time(actor_file):
+    """A joint state stamped up to joint_tolerance_s before the frame is its own (a 250 Hz - 1 kHz arm):
+    act at once. An older one (a lockstep twin's previous step, 40 ms) is not: wait for a newer one."""
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from aac_policy.policy_node import PolicyNode
+    from aac_sim import ros_interface as ri
+    from aac_sim.ros_convert import camera_info_msg, joint_state_msg, numpy_to_image, pose_stamped
+
+    rclpy.init()
+    try:
+        node = PolicyNode(parameter_overrides=[Parameter("actor", Parameter.Type.STRING, str(actor_file)),
+                                               Parameter("joint_wait_s", Parameter.Type.DOUBLE, 10.0)])
+        env = twin_env()
+        obs, _ = env.reset(seed=SEED)
+        node._on_info(camera_info_msg(env.episode.intrinsics, 0, "cam"))
+        node._on_goal(pose_stamped(env.goal, 0, ri.BASE_FRAME))
+        q, qd = env.joint_state()
+        names = list(ri.ARM_JOINTS + ri.FINGER_JOINTS)
+
+        def frame(t_ns):
+            node._on_depth(numpy_to_image(obs["depth"], "16UC1", t_ns, "cam"))
+            node._on_color(numpy_to_image(obs["rgb"], "rgb8", t_ns, "cam"))
+
+        t = 1_000_000_000
+        node._on_joints(joint_state_msg(names, q, qd, t - 3_000_000))    # 3 ms before the frame
+        frame(t)
+        assert node.actions == 1, "a joint state 3 ms older than the frame is the frame's own"
+        t += 40_000_000
+        node._on_joints(joint_state_msg(names, q, qd, t - 40_000_000))   # the previous step's
+        frame(t)
+        assert node.actions == 1, "a joint state 40 ms older than the frame must not be used for it"
+        node._on_joints(joint_state_msg(names, q, qd, t))
+        assert node.actions == 2 and not node.skipped
+        env.close()
+        node.actor.close()
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()

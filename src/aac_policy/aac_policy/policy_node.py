@@ -31,7 +31,8 @@ from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_m
 from .deploy import DeployedActor
 
 PARAMETERS = {"actor": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
-              "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05}
+              "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05,
+              "joint_tolerance_s": 0.005}
 
 
 class PolicyNode(Node):
@@ -54,6 +55,9 @@ class PolicyNode(Node):
         self.create_subscription(Image, f"{cam}/{ri.DEPTH_IMAGE}", self._on_depth, 5)
         self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_color, 5)
         self.joint_wait_s = float(v["joint_wait_s"])
+        self.joint_tolerance_ns = int(float(v["joint_tolerance_s"]) * 1e9)
+        if not 0 <= self.joint_tolerance_ns <= 20_000_000:
+            raise ConfigError(f"joint_tolerance_s must be in [0, 0.02] s, got {v['joint_tolerance_s']}")
         self.pub_twist = self.create_publisher(TwistStamped, ri.POLICY_TWIST, 10)
         self.pub_gripper = self.create_publisher(JointTrajectory, ri.POLICY_GRIPPER, 10)
         self.color: Image | None = None
@@ -129,12 +133,16 @@ class PolicyNode(Node):
         stamp = ns_from_stamp(self.color.header.stamp)
         if stamp != ns_from_stamp(self.depth.header.stamp):
             return   # wait for the matching half of the pair
-        # The pair waits (is not dropped) for camera_info, a goal and a joint state at least as new as
-        # the frame: on a real arm joint_states (1 kHz) are always newer; a lockstep twin sends them
-        # with the frame's stamp. After joint_wait_s the newest joint state is used regardless.
+        # The pair waits (is not dropped) for camera_info, a goal and a joint state taken at the frame's
+        # time: one stamped at most joint_tolerance_s before it, or newer. On a real arm joint_states
+        # (250 Hz - 1 kHz) are that close or newer; waiting for a strictly newer one would add up to a
+        # joint-state period to every command. A lockstep twin steps 40 ms of sim time at a time and
+        # sends the joint state with the frame's stamp, so its previous one is never taken for it.
+        # After joint_wait_s the newest joint state is used regardless.
         if not self.camera_ok or self.joint_msg is None or self.goal is None:
             return
-        if self.joints_stamp < stamp and time.monotonic() - self.pair_since < self.joint_wait_s:
+        if (self.joints_stamp < stamp - self.joint_tolerance_ns
+                and time.monotonic() - self.pair_since < self.joint_wait_s):
             return
         color, depth, self.color, self.depth = self.color, self.depth, None, None
         cam = self.actor.camera
