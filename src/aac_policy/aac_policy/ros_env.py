@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 from geometry_msgs.msg import TwistStamped
+from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32MultiArray, String
@@ -33,6 +33,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
+from aac_sim.node_main import QUIET_PUB, QUIET_SUB
 from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb, ns_from_stamp,
                                  stamp_from_ns, twist_stamped, unpack_labelled)
 from aac_sim.sim_server import action_to_command
@@ -61,17 +62,22 @@ class SimClient:
         self.info_version = 0          # bumps when a (re)started sim announces itself
         self.parts: dict[int, dict] = {}
         self.expected_size: tuple[int, int] | None = None
-        self.pub_twist = node.create_publisher(TwistStamped, pre + ri.TWIST_COMMAND, 10)
+        self.pub_twist = node.create_publisher(TwistStamped, pre + ri.TWIST_COMMAND, 10, event_callbacks=QUIET_PUB)
         self.pub_gripper = node.create_publisher(
-            JointTrajectory, pre + f"{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}", 10)
+            JointTrajectory, pre + f"{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}", 10,
+            event_callbacks=QUIET_PUB)
         self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)
         self.info_topic = pre + ri.SIM_INFO
         node.create_subscription(String, self.info_topic, self._on_info, LATCHED)
-        node.create_subscription(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m), 10)
-        node.create_subscription(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m), 10)
+        node.create_subscription(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m), 10,
+                                 event_callbacks=QUIET_SUB)
+        node.create_subscription(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m), 10,
+                                 event_callbacks=QUIET_SUB)
         node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE,
-                                 lambda m: self._on_array("privileged", m), 10)
-        self.param_client: AsyncParameterClient | None = None
+                                 lambda m: self._on_array("privileged", m), 10, event_callbacks=QUIET_SUB)
+        # the seed is the one parameter the trainer sets: one SetParameters client, not the six of an
+        # AsyncParameterClient (every client is in the executor's wait set on every wake-up)
+        self.param_client = None
         self.param_client_version = -1
         self.dropped_at_version: int | None = None   # info_version when dropped; a restart bumps it
 
@@ -257,13 +263,18 @@ class RosVectorEnv:
     def _set_seed(self, i: int, seed: int) -> None:
         c = self.clients[i]
         if c.param_client is None or c.param_client_version != c.info_version:
-            c.param_client = AsyncParameterClient(self.node, c.info["node"])
+            if c.param_client is not None:
+                self.node.destroy_client(c.param_client)
+            c.param_client = self.node.create_client(SetParameters, f"{c.info['node']}/set_parameters")
             c.param_client_version = c.info_version
-        if not c.param_client.wait_for_services(self.step_timeout_s):
-            raise RuntimeError(f"sim /{c.ns}: parameter services of {c.info['node']} not available")
-        fut = c.param_client.set_parameters([Parameter("seed", Parameter.Type.INTEGER, int(seed))])
+        if not c.param_client.wait_for_service(self.step_timeout_s):
+            raise RuntimeError(f"sim /{c.ns}: parameter service of {c.info['node']} not available")
+        request = SetParameters.Request(parameters=[Parameter("seed", Parameter.Type.INTEGER, int(seed)).to_parameter_msg()])
+        fut = c.param_client.call_async(request)
         if not _wait_future(fut, self.step_timeout_s):
             raise RuntimeError(f"sim /{c.ns}: setting the seed timed out")
+        if not fut.result().results[0].successful:
+            raise RuntimeError(f"sim /{c.ns}: seed {seed} refused: {fut.result().results[0].reason}")
 
     def _gather(self, poll) -> None:
         """Wait until every live sim has a complete observation (poll(i) -> (stamp, parts))."""

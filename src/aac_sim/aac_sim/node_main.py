@@ -9,7 +9,18 @@ from __future__ import annotations
 import sys
 
 import rclpy
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
+
+# Endpoints that carry a message every control step are created without rclpy's default QoS event
+# handlers (`event_callbacks=QUIET_PUB` / `QUIET_SUB`). Each handler is a waitable that the Python
+# executor adds to its wait set and checks on every wake-up; with two per endpoint they made up most
+# of a sim node's wait set (bench/ros_overhead.py: lockstep steps/s +10 % without them). What is lost
+# is the incompatible-QoS / -type warning on those endpoints; they are reliable + volatile, which
+# every subscriber except a transient-local one accepts, and a trainer whose sim stays silent drops
+# it after step_timeout_s with a log line. Latched topics (transient local) keep the warnings.
+QUIET_PUB = PublisherEventCallbacks(use_default_callbacks=False)
+QUIET_SUB = SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
 def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args=None, on_close=None) -> int:

@@ -37,7 +37,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from . import ros_interface as ri
 from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
 from .env import AacPandaEnv
-from .node_main import run_node
+from .node_main import QUIET_PUB, QUIET_SUB, run_node
 from .scene import GRIPPER_MAX_WIDTH
 from .ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                           pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
@@ -82,24 +82,25 @@ class SimNode(Node):
 
         cam = values["camera_namespace"].strip("/")
         self.color_frame = ri.COLOR_OPTICAL_FRAME
-        self.pub_color = self.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10)
-        self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/{ri.COLOR_INFO}", 10)
-        self.pub_depth = self.create_publisher(Image, f"{cam}/{ri.DEPTH_IMAGE}", 10)
-        self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/{ri.DEPTH_INFO}", 10)
-        self.pub_joints = self.create_publisher(JointState, ri.JOINT_STATES, 10)
-        self.pub_priv = self.create_publisher(Float32MultiArray, ri.PRIVILEGED_STATE, 10)
-        self.pub_proprio = self.create_publisher(Float32MultiArray, ri.PROPRIO, 10)
-        self.pub_goal = self.create_publisher(PoseStamped, ri.GOAL, 10)
-        self.pub_markers = self.create_publisher(MarkerArray, ri.MARKERS, 10)
-        self.pub_clock = self.create_publisher(Clock, ri.CLOCK, 10) if values["publish_clock"] else None
+        quiet, quiet_sub = {"event_callbacks": QUIET_PUB}, {"event_callbacks": QUIET_SUB}   # per-step topics
+        self.pub_color = self.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10, **quiet)
+        self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/{ri.COLOR_INFO}", 10, **quiet)
+        self.pub_depth = self.create_publisher(Image, f"{cam}/{ri.DEPTH_IMAGE}", 10, **quiet)
+        self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/{ri.DEPTH_INFO}", 10, **quiet)
+        self.pub_joints = self.create_publisher(JointState, ri.JOINT_STATES, 10, **quiet)
+        self.pub_priv = self.create_publisher(Float32MultiArray, ri.PRIVILEGED_STATE, 10, **quiet)
+        self.pub_proprio = self.create_publisher(Float32MultiArray, ri.PROPRIO, 10, **quiet)
+        self.pub_goal = self.create_publisher(PoseStamped, ri.GOAL, 10, **quiet)
+        self.pub_markers = self.create_publisher(MarkerArray, ri.MARKERS, 10, **quiet)
+        self.pub_clock = self.create_publisher(Clock, ri.CLOCK, 10, **quiet) if values["publish_clock"] else None
         self.pub_info = self.create_publisher(String, ri.SIM_INFO, LATCHED)
         self.pub_description = self.create_publisher(String, ri.ROBOT_DESCRIPTION, LATCHED)
 
-        self.create_subscription(TwistStamped, ri.TWIST_COMMAND, self._on_twist, 10)
+        self.create_subscription(TwistStamped, ri.TWIST_COMMAND, self._on_twist, 10, **quiet_sub)
         arm, grip = values["arm_controller"].strip("/"), values["gripper_controller"].strip("/")
         # relative: /<namespace>/<controller>/joint_trajectory, as with a namespaced controller_manager
-        self.create_subscription(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm, 10)
-        self.create_subscription(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper, 10)
+        self.create_subscription(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm, 10, **quiet_sub)
+        self.create_subscription(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper, 10, **quiet_sub)
         self.create_service(Trigger, ri.RESET_SERVICE, self._on_reset)
         self.create_subscription(Vector3Stamped, ri.PERTURB, self._on_perturb, 10)
 
