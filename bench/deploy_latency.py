@@ -165,6 +165,8 @@ def main() -> int:
            "chain": ("frame publish -> aac_policy_node -> aac_arm_node (servo) -> command received; "
                      "the robot (joint states 250 Hz) in a 4th process; 2 cores"),
            "rate_hz": args.rate, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+           # set by the aac nodes (aac_sim.ros_interface.fastdds_profile_env) unless you name your own
+           "fastdds_profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", "Fast DDS builtin transports"),
            "results": results}
     path = ROOT / "bench" / "results" / "deploy_latency.json"
     path.write_text(json.dumps(out, indent=2))

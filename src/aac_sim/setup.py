@@ -29,7 +29,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
-    package_data={package_name: ['data/*.yaml']},
+    package_data={package_name: ['data/*.yaml', 'data/*.xml']},
     data_files=data_files,
     # Keep minimal.  torch is NOT listed here (it is pinned to 2.13.0 in the
     # requirements files / Dockerfile and must not be re-resolved by pip).

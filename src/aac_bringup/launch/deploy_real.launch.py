@@ -40,7 +40,8 @@ import os
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, LogInfo, OpaqueFunction
+from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription, LogInfo, OpaqueFunction,
+                            SetEnvironmentVariable)
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -48,6 +49,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from aac_bringup import launch_utils as lu
+from aac_sim.ros_interface import fastdds_profile_env
 
 POLICY_NODE_NAME = 'aac_policy_node'
 ARM_NODE_NAME = 'aac_arm_node'
@@ -207,5 +209,8 @@ def generate_launch_description():
             default_value=PathJoinSubstitution(
                 [FindPackageShare('aac_bringup'), 'config', 'deploy_real.yaml']),
             description='ROS 2 parameter file for the policy, arm, camera and recorder nodes'),
+        # realsense2_camera writes 640x480 frames: give it the Fast DDS shared-memory segment they
+        # fit in (the aac nodes load the same profile themselves; a profile of yours wins)
+        *[SetEnvironmentVariable(name, value) for name, value in fastdds_profile_env(os.environ).items()],
         OpaqueFunction(function=_launch_setup),
     ])

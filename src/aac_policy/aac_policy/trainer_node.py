@@ -18,6 +18,7 @@ from rclpy.node import Node
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
+from aac_sim.node_main import init_rclpy
 
 from .ros_env import RosVectorEnv
 from .train import Trainer, episode_length, load_config
@@ -63,7 +64,7 @@ def run_trainer(node: TrainerNode, progress: bool = True) -> dict:
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    init_rclpy(args)
     node = None
     try:
         node = TrainerNode()

@@ -6,11 +6,14 @@ no camera, port taken...) prints one line and exits 2 instead of a traceback.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import rclpy
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
+
+from .ros_interface import fastdds_profile_env
 
 # Endpoints that carry a message every control step are created without rclpy's default QoS event
 # handlers (`event_callbacks=QUIET_PUB` / `QUIET_SUB`). Each handler is a waitable that the Python
@@ -23,8 +26,15 @@ QUIET_PUB = PublisherEventCallbacks(use_default_callbacks=False)
 QUIET_SUB = SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
-def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args=None, on_close=None) -> int:
+def init_rclpy(args=None) -> None:
+    """rclpy.init with the packaged Fast DDS profile for camera-sized messages (unless the user names
+    their own). Fast DDS reads it when the process's first participant is created."""
+    os.environ.update(fastdds_profile_env(os.environ))
     rclpy.init(args=args)
+
+
+def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args=None, on_close=None) -> int:
+    init_rclpy(args)
     node = None
     try:
         node = make_node()
@@ -58,7 +68,7 @@ class BackgroundSpin:
 
         from rclpy.executors import SingleThreadedExecutor
         if not rclpy.ok():
-            rclpy.init()
+            init_rclpy()
         self.node = rclpy.create_node(self.name)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)

@@ -9,6 +9,8 @@ the camera part is a parameter (`camera_namespace`), so `camera` alone gives `/c
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 # --- camera (realsense2_camera naming, rs_launch.py with align_depth.enable:=true)
 DEFAULT_CAMERA_NAMESPACE = "camera/camera"
 COLOR_IMAGE = "color/image_raw"                       # sensor_msgs/Image, rgb8
@@ -48,3 +50,17 @@ POLICY_GRIPPER = "aac/policy/gripper"                 # trajectory_msgs/JointTra
 SIM_NODE_EXECUTABLE = "aac_sim_node"                  # package aac_sim
 TRAINER_NODE_EXECUTABLE = "aac_trainer_node"          # package aac_policy
 ROBOT_DESCRIPTION_EXECUTABLE = "aac_robot_description"   # package aac_sim: prints the URDF
+
+# --- middleware: Fast DDS profile for camera-sized messages (see the XML for why and what)
+FASTDDS_PROFILE = Path(__file__).resolve().parent / "data" / "fastdds_large_frames.xml"
+FASTDDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE",    # Fast DDS 3 (Kilted, the pip wheels)
+                             "FASTRTPS_DEFAULT_PROFILES_FILE")   # Fast DDS 2 (Jazzy)
+
+
+def fastdds_profile_env(environ) -> dict[str, str]:
+    """Environment variables that make Fast DDS load FASTDDS_PROFILE: none if the user already names a
+    profile file or runs another RMW (Cyclone DDS, Zenoh ignore it anyway)."""
+    rmw = environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    if not rmw.startswith("rmw_fastrtps") or any(environ.get(v) for v in FASTDDS_PROFILE_VARIABLES):
+        return {}
+    return {v: str(FASTDDS_PROFILE) for v in FASTDDS_PROFILE_VARIABLES}

@@ -1,0 +1,50 @@
+"""The packaged Fast DDS profile for camera-sized messages: chosen only when the user names none,
+parsed by the real Fast DDS without errors, and its shared-memory segment holds full RealSense frames."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+from aac_sim import ros_interface as ri
+
+NS = "{http://www.eprosima.com}"
+
+
+def test_profile_is_used_only_when_the_user_names_none_and_the_rmw_is_fast_dds():
+    both = set(ri.FASTDDS_PROFILE_VARIABLES)
+    assert set(ri.fastdds_profile_env({})) == both
+    assert set(ri.fastdds_profile_env({"RMW_IMPLEMENTATION": "rmw_fastrtps_dynamic_cpp"})) == both
+    assert ri.fastdds_profile_env({"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}) == {}
+    assert ri.fastdds_profile_env({"RMW_IMPLEMENTATION": "rmw_zenoh_cpp"}) == {}
+    for var in ri.FASTDDS_PROFILE_VARIABLES:   # either name (Fast DDS 3 or 2) set by the user wins
+        assert ri.fastdds_profile_env({var: "/home/me/my_profile.xml"}) == {}
+
+
+def test_segment_holds_a_full_realsense_colour_and_depth_pair_several_times():
+    root = ET.parse(ri.FASTDDS_PROFILE).getroot()
+    shm = [t for t in root.iter(f"{NS}transport_descriptor") if t.findtext(f"{NS}type") == "SHM"]
+    assert len(shm) == 1
+    pair = 640 * 480 * 3 + 640 * 480 * 2   # rgb8 + 16UC1, bytes
+    assert int(shm[0].findtext(f"{NS}segment_size")) >= 8 * pair
+    participant = root.find(f"{NS}participant")
+    assert participant.get("is_default_profile") == "true"
+
+
+def test_a_node_started_by_aac_loads_the_profile_without_parser_errors():
+    """In a fresh process (Fast DDS reads profiles once per process): init_rclpy sets the variables
+    and the real Fast DDS parses the file; a malformed one would print XMLPARSER errors."""
+    code = ("import os, rclpy\n"
+            "from aac_sim.node_main import init_rclpy\n"
+            "init_rclpy()\n"
+            "node = rclpy.create_node('aac_profile_check')\n"
+            "print(os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])\n"
+            "node.destroy_node()\n"
+            "rclpy.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if k not in ri.FASTDDS_PROFILE_VARIABLES}
+    env.pop("RMW_IMPLEMENTATION", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(ri.FASTDDS_PROFILE)
+    assert "XMLPARSER" not in out.stderr and "Error" not in out.stderr, out.stderr
