@@ -3,7 +3,8 @@
 Uses only standard message packages (sensor_msgs, std_msgs, geometry_msgs, ...), never rclpy, so
 it is importable and testable anywhere those packages are (the `ros-kilted-*` wheels or a full
 install). Images: `rgb8`, `bgr8`, `16UC1` and `32FC1` are understood; anything else is refused with
-a clear error (no silent guessing). cv_bridge is not needed for these four encodings.
+a clear error (no silent guessing). Where cv_bridge is installed (a full ROS install) it turns the
+validated message into the array; elsewhere (the pip wheels, where it does not exist) numpy does.
 
 Labelled float arrays (`std_msgs/Float32MultiArray` has no header): `layout.dim[0]` carries the
 stamp (`label="stamp"`, `size=sec`, `stride=nanosec`); every following dim is one named segment
@@ -21,6 +22,12 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from .camera import CameraIntrinsics
 from .ros_interface import FINGER_JOINTS
+
+try:   # import guarded: not on PyPI, so the pip path (and CI) run the numpy conversion below
+    from cv_bridge import CvBridge
+    _CV_BRIDGE = CvBridge()
+except ImportError:
+    _CV_BRIDGE = None
 
 # encoding -> (dtype, channels)
 ENCODINGS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "16UC1": (np.uint16, 1), "32FC1": (np.float32, 1)}
@@ -72,6 +79,8 @@ def image_to_numpy(msg: Image, expect_size: tuple[int, int] | None = None) -> np
     row = w * ch * np.dtype(dtype).itemsize
     if h == 0 or w == 0 or msg.step < row or len(msg.data) != msg.step * h:
         raise MessageError(f"{enc} image {w}x{h}: step {msg.step} / {len(msg.data)} data bytes do not fit")
+    if _CV_BRIDGE is not None:   # passthrough: HxW or HxWx3 of the encoding's dtype, row padding dropped
+        return np.asarray(_CV_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="passthrough")).astype(dtype, copy=False)
     buf = np.frombuffer(msg.data, np.uint8)   # array.array / bytes / list-free: no copy of the frame
     rows = buf.reshape(h, msg.step)[:, :row]
     out = rows.view(np.dtype(dtype).newbyteorder(">" if msg.is_bigendian else "<"))
