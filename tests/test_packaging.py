@@ -168,10 +168,16 @@ def test_setup_py_static(pkg):
     assert 'torch' not in names, 'torch is pinned elsewhere; never list it in install_requires'
 
 
-def test_aac_sim_setup_py_yaml_data():
+def test_aac_sim_setup_py_package_data_ships_every_data_file():
+    # camera YAMLs and the Fast DDS profile are read at run time from the installed package
+    import fnmatch
     source = (SRC / 'aac_sim' / 'setup.py').read_text()
-    assert _setup_kw('aac_sim', 'package_data') == {'aac_sim': ['data/*.yaml']}
-    assert "'data', '*.yaml'" in source or "data/*.yaml" in source
+    globs = _setup_kw('aac_sim', 'package_data')['aac_sim']
+    data = sorted(p.relative_to(SRC / 'aac_sim' / 'aac_sim').as_posix()
+                  for p in (SRC / 'aac_sim' / 'aac_sim' / 'data').iterdir())
+    assert {'data/camera_d435.yaml', 'data/fastdds_large_frames.xml'} <= set(data)
+    unshipped = [d for d in data if not any(fnmatch.fnmatch(d, g) for g in globs)]
+    assert not unshipped, f'not in package_data {globs}: {unshipped}'
     assert "/config'" in source
     assert _setup_kw('aac_sim', 'install_requires') == [
         'numpy', 'pyyaml', 'gymnasium>=1.0', 'pybullet==3.2.7', 'opencv-python-headless',
