@@ -9,16 +9,14 @@ field. Evaluation runs an in-process sim of that config inside this process.
 """
 from __future__ import annotations
 
-import sys
 import threading
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
-from aac_sim.node_main import init_rclpy
+from aac_sim.node_main import run_node
 
 from .ros_env import RosVectorEnv
 from .train import Trainer, episode_length, load_config
@@ -64,23 +62,9 @@ def run_trainer(node: TrainerNode, progress: bool = True) -> dict:
 
 
 def main(args=None) -> int:
-    init_rclpy(args)
-    node = None
-    try:
-        node = TrainerNode()
-        report = run_trainer(node)
-        node.get_logger().info(f"training finished: {report}")
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ConfigError as exc:
-        print(f"aac_trainer_node: {exc}", file=sys.stderr, flush=True)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    def train(node: TrainerNode) -> None:
+        node.get_logger().info(f"training finished: {run_trainer(node)}")
+    return run_node(TrainerNode, "aac_trainer_node", (ConfigError,), args, run=train)
 
 
 if __name__ == "__main__":

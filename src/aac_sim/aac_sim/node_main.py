@@ -33,12 +33,14 @@ def init_rclpy(args=None) -> None:
     rclpy.init(args=args)
 
 
-def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args=None, on_close=None) -> int:
+def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args=None, on_close=None,
+             run=rclpy.spin) -> int:
+    """`run(node)` is what the node does until it ends: spin (the default), or e.g. train."""
     init_rclpy(args)
     node = None
     try:
         node = make_node()
-        rclpy.spin(node)
+        run(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except errors as exc:
