@@ -13,9 +13,12 @@ NS = "{http://www.eprosima.com}"
 
 
 def test_profile_is_used_only_when_the_user_names_none_and_the_rmw_is_fast_dds():
-    both = set(ri.FASTDDS_PROFILE_VARIABLES)
-    assert set(ri.fastdds_profile_env({})) == both
-    assert set(ri.fastdds_profile_env({"RMW_IMPLEMENTATION": "rmw_fastrtps_dynamic_cpp"})) == both
+    profile = str(ri.FASTDDS_PROFILE)
+    new, old = ri.FASTDDS_PROFILE_VARIABLES   # Fast DDS 3 / Fast DDS 2 names: exactly one is set
+    assert ri.fastdds_profile_env({}) == {new: profile}   # the pip wheels (Kilted): no ROS_DISTRO
+    assert ri.fastdds_profile_env({"ROS_DISTRO": "kilted"}) == {new: profile}
+    assert ri.fastdds_profile_env({"ROS_DISTRO": "jazzy"}) == {old: profile}
+    assert ri.fastdds_profile_env({"RMW_IMPLEMENTATION": "rmw_fastrtps_dynamic_cpp"}) == {new: profile}
     assert ri.fastdds_profile_env({"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}) == {}
     assert ri.fastdds_profile_env({"RMW_IMPLEMENTATION": "rmw_zenoh_cpp"}) == {}
     for var in ri.FASTDDS_PROFILE_VARIABLES:   # either name (Fast DDS 3 or 2) set by the user wins
@@ -44,7 +47,9 @@ def test_a_node_started_by_aac_loads_the_profile_without_parser_errors():
             "rclpy.shutdown()\n")
     env = {k: v for k, v in os.environ.items() if k not in ri.FASTDDS_PROFILE_VARIABLES}
     env.pop("RMW_IMPLEMENTATION", None)
+    env.pop("ROS_DISTRO", None)   # the kilted wheels
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(ri.FASTDDS_PROFILE)
     assert "XMLPARSER" not in out.stderr and "Error" not in out.stderr, out.stderr
+    assert "deprecated" not in out.stderr, out.stderr   # e.g. the old variable name on Fast DDS 3

@@ -54,13 +54,17 @@ ROBOT_DESCRIPTION_EXECUTABLE = "aac_robot_description"   # package aac_sim: prin
 # --- middleware: Fast DDS profile for camera-sized messages (see the XML for why and what)
 FASTDDS_PROFILE = Path(__file__).resolve().parent / "data" / "fastdds_large_frames.xml"
 FASTDDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE",    # Fast DDS 3 (Kilted, the pip wheels)
-                             "FASTRTPS_DEFAULT_PROFILES_FILE")   # Fast DDS 2 (Jazzy)
+                             "FASTRTPS_DEFAULT_PROFILES_FILE")   # Fast DDS 2 (Jazzy); Kilted's rmw warns
+FAST_DDS_2_DISTROS = ("humble", "iron", "jazzy")                 # ROS_DISTRO, set by a sourced install
 
 
 def fastdds_profile_env(environ) -> dict[str, str]:
-    """Environment variables that make Fast DDS load FASTDDS_PROFILE: none if the user already names a
-    profile file or runs another RMW (Cyclone DDS, Zenoh ignore it anyway)."""
+    """The one environment variable that makes this ROS's Fast DDS load FASTDDS_PROFILE (the old
+    name on Fast DDS 2 distros, the new one otherwise: setting the old one on Kilted logs a
+    deprecation warning at every node start). None if the user already names a profile file or runs
+    another RMW (Cyclone DDS, Zenoh ignore it anyway)."""
     rmw = environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     if not rmw.startswith("rmw_fastrtps") or any(environ.get(v) for v in FASTDDS_PROFILE_VARIABLES):
         return {}
-    return {v: str(FASTDDS_PROFILE) for v in FASTDDS_PROFILE_VARIABLES}
+    fast_dds_2 = environ.get("ROS_DISTRO", "") in FAST_DDS_2_DISTROS
+    return {FASTDDS_PROFILE_VARIABLES[1 if fast_dds_2 else 0]: str(FASTDDS_PROFILE)}
