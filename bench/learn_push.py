@@ -32,7 +32,10 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--minutes", type=float, default=120.0, help="wall-time budget per run")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--variant", default="", help="label for runs with --set changes: runs go to "
+                    "push_<wiring>-<variant>_seed<k>, results to learn_push_<wiring>-<variant>.*")
     args = ap.parse_args()
+    suffix = f"-{args.variant}" if args.variant else ""
     runs: dict[str, list[Path]] = {}
     configs = {}
     for wiring in args.wirings:
@@ -41,9 +44,9 @@ def main() -> int:
                                      "total_env_steps=5000000", f"max_wall_minutes={args.minutes}",
                                      "eval_every_steps=10000", "eval_episodes=30", "checkpoint_every_steps=10000",
                                      "final_eval_episodes=50", *args.set])
-            run = HERE / "runs" / f"push_{wiring}_seed{seed}"
-            runs.setdefault(wiring, []).append(run)
-            configs[wiring] = cfg.to_dict()
+            run = HERE / "runs" / f"push_{wiring}{suffix}_seed{seed}"
+            runs.setdefault(wiring + suffix, []).append(run)
+            configs[wiring + suffix] = cfg.to_dict()
             Trainer(cfg, run, progress=False).run()
     summary = summarize_runs(runs)
     curves = {w: [read_metrics(d / "metrics.jsonl") for d in dirs] for w, dirs in runs.items()}
@@ -53,7 +56,7 @@ def main() -> int:
             summary.setdefault("asymmetric_vs_symmetric_at_same_steps", []).append(
                 {"env_steps": common, "asymmetric": success_at(a_rows, common),
                  "symmetric": success_at(s_rows, common)})
-    tag = "_".join(args.wirings)
+    tag = "_".join(w + suffix for w in args.wirings)
     png = plot_comparison(runs, HERE / "results" / f"learn_push_{tag}.png",
                           title=f"push, {args.minutes:.0f} min per run")
     result = {"command": "python bench/learn_push.py " + " ".join(sys.argv[1:]), "minutes_per_run": args.minutes,

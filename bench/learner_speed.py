@@ -110,6 +110,22 @@ def main():
             "learner_env_steps_per_s_at_utd": round(1.0 / learn_s_per_env_step, 1),
         }
         print(wiring, json.dumps(results["wirings"][wiring]), flush=True)
+    # asymmetric with the privileged state teacher: critic + teacher updates read vectors only; the
+    # pixel actor's cost moves to distill() at its own rate (distill_updates_per_step)
+    tcfg = cfg.replace(state_teacher=True, updates_per_step=0.5)
+    spec = build_spec(env.observation_space, env.action_space, "asymmetric", tcfg.aux_loss, env.state_layout)
+    agent = Agent(spec, tcfg)
+    rb = filled_replay(env, spec, rng)
+    agent.update_norms(rb.sample(2000)["obs"])
+    uk, dk = agent.update_sample_keys(), agent.distill_sample_keys()
+    per_update = timed(lambda: agent.update(rb.sample(BATCH, *uk)), 8 * tcfg.actor_update_every)
+    per_distill = timed(lambda: agent.distill(rb.sample(BATCH, *dk)), 6)
+    learn_s = tcfg.updates_per_step * per_update + tcfg.distill_updates_per_step * per_distill
+    results["asymmetric_state_teacher"] = {
+        "updates_per_step": tcfg.updates_per_step, "distill_updates_per_step": tcfg.distill_updates_per_step,
+        "critic_and_teacher_update_ms": round(per_update * 1e3, 1), "distill_update_ms": round(per_distill * 1e3, 1),
+        "learner_env_steps_per_s_at_utd": round(1.0 / learn_s, 1)}
+    print("asymmetric + state teacher", json.dumps(results["asymmetric_state_teacher"]), flush=True)
     env.close()
     # the same asymmetric learner on 64x64 images (the encoder's cost scales with pixels)
     env64 = AacPandaEnv(task="push", image_size=64)

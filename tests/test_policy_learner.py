@@ -102,6 +102,57 @@ def test_updates_run_and_change_weights(wiring, algo):
     assert len(agent.critic.qs) == (2 if algo == "td3" else 1)
 
 
+class NoImages(dict):
+    """A batch that fails the test if the update reads a frame."""
+
+    def __getitem__(self, k):
+        if k in ("rgb", "depth"):
+            raise AssertionError(f"update read image key {k!r}")
+        return super().__getitem__(k)
+
+
+def test_state_teacher_critic_update_reads_no_pixels_and_trains_the_teacher():
+    rng = np.random.default_rng(3)
+    spec = build_spec(obs_space(), ACTION_SPACE, "asymmetric", aux=True, state_layout=LAYOUT)
+    agent = Agent(spec, small_cfg(state_teacher=True, actor_update_every=1))
+    rb = filled_replay(spec, rng)
+    agent.update_norms(rb.sample(64)["obs"])
+    keys, keys_next = agent.update_sample_keys()
+    assert not {"rgb", "depth"} & set(keys + keys_next)
+    teacher0 = [p.detach().clone() for p in agent.teacher.parameters()]
+    actor0 = [p.detach().clone() for p in agent.actor.parameters()]
+    for _ in range(3):
+        b = rb.sample(16, keys, keys_next)
+        m = agent.update({**b, "obs": NoImages(b["obs"]), "next_obs": NoImages(b["next_obs"])})
+    assert "loss/teacher" in m and np.isfinite(list(m.values())).all()
+    assert any(not torch.equal(a, b) for a, b in zip(teacher0, agent.teacher.parameters()))
+    # the critic update does not move the pixel actor: only distill() does
+    assert all(torch.equal(a, b) for a, b in zip(actor0, agent.actor.parameters()))
+    # the actor the trainer deploys and evaluates is still the pixel actor: no privileged key read
+    agent.act(Guarded(random_obs(2, rng)))
+
+
+def test_distill_pulls_the_pixel_actor_onto_the_teacher():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(4)
+    spec = build_spec(obs_space(), ACTION_SPACE, "asymmetric", aux=True, state_layout=LAYOUT)
+    agent = Agent(spec, small_cfg(state_teacher=True, actor_lr=3e-3, aux_weight=0.0))
+    rb = filled_replay(spec, rng, episodes=2, T=3)
+    agent.update_norms(rb.sample(64)["obs"])
+    keys, keys_next = agent.distill_sample_keys()
+    assert keys_next == () and "state" in keys and "rgb" in keys
+    batch = rb.sample(16, keys, keys_next)
+    losses = [agent.distill(batch)["loss/distill"] for _ in range(200)]
+    assert losses[-1] < 0.1 * losses[0]
+    teacher_a = agent.act_teacher(batch["obs"])
+    np.testing.assert_allclose(agent.act({k: batch["obs"][k] for k in spec.actor_keys}), teacher_a, atol=0.15)
+
+
+def test_state_teacher_needs_the_asymmetric_wiring():
+    with pytest.raises(ConfigError, match="state_teacher needs wiring 'asymmetric'"):
+        TrainConfig(wiring="symmetric", state_teacher=True)
+
+
 def test_aux_loss_learns_privileged_positions_from_pixels():
     """The bottleneck task: with only the aux loss, the encoder learns to read a position off the image."""
     torch.manual_seed(0)

@@ -3,6 +3,7 @@ the learner also trains on a non-AAC goal-conditioned env (state and pixel wirin
 import json
 
 import numpy as np
+import torch
 import pytest
 
 from aac_policy import evaluate as ev
@@ -86,3 +87,23 @@ def test_run_episodes_summary_counts_time_to_success():
     assert s["mean_time_to_success_steps"] == 5.0
     assert s["mean_return"] == pytest.approx(-6.0)
     assert np.isnan(summarize([])["success_rate"])
+
+
+def test_state_teacher_trains_a_pixel_student_that_solves_a_generic_env(tmp_path):
+    """asymmetric + state_teacher: the teacher learns from state, the pixel actor (the one evaluated
+    and exported) learns by imitating it, and a resumed run gets the teacher back."""
+    register_point_envs()
+    sets = ["env_id=AACTest/PointGoalPixels-v0", "wiring=asymmetric", "state_teacher=true", "num_envs=1",
+            "random_steps=300", "batch_size=128", "hidden_dim=64", "updates_per_step=0.5",
+            "distill_updates_per_step=0.5", "eval_every_steps=1000", "eval_episodes=30", "final_eval_episodes=0",
+            "checkpoint_every_steps=1000", "save_replay=true",
+            "augment=false"]   # a 4-px shift would move the 16-px image's one bright pixel by a quarter of the field
+    trainer = Trainer(load_config(None, sets + ["total_env_steps=2000"]), tmp_path, progress=False)
+    trainer.run()
+    rows = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["success_rate"] < 0.3
+    assert rows[-1]["success_rate"] >= 0.8, rows
+    resumed = Trainer(load_config(None, sets + ["total_env_steps=2500"]), tmp_path, progress=False)
+    assert resumed.env_steps == 2000
+    for k, v in trainer.agent.teacher.state_dict().items():
+        assert torch.equal(resumed.agent.teacher.state_dict()[k], v)

@@ -3,6 +3,13 @@
 asymmetric: PixelActor(images, proprio, goal)   StateCritic(state, goal, action)   <- the paper
 symmetric:  PixelActor(images, proprio, goal)   PixelCritic(images, proprio, goal, action)
 state:      StateActor(state, goal)             StateCritic(state, goal, action)   <- oracle
+
+asymmetric + state_teacher: a privileged StateActor (the teacher) learns with the state critic
+exactly as in the `state` wiring, and the critic's targets use the teacher's actions; the
+PixelActor (the deployable policy) learns by regressing the teacher's action on the same state
+from its own pixels (+ the auxiliary loss). Supervised targets on every sample give the pixel
+encoder a far denser signal than the critic's action gradient, and no pixel forward is needed
+in the critic update, so critic updates cost what they cost in the oracle.
 """
 from __future__ import annotations
 
@@ -51,6 +58,11 @@ class Agent:
             self.critic = StateCritic(spec.dim(spec.critic_vec_keys), A, H, n_q)
         self.actor.to(self.device)
         self.critic.to(self.device)
+        self.teacher = None
+        if cfg.state_teacher:   # privileged StateActor on the critic's inputs (see the module docstring)
+            self.teacher = StateActor(spec.dim(spec.critic_vec_keys), A, H).to(self.device)
+            self.teacher_target = copy.deepcopy(self.teacher).requires_grad_(False)
+            self.teacher_opt = torch.optim.Adam(self.teacher.parameters(), lr=cfg.actor_lr)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
@@ -89,6 +101,18 @@ class Agent:
         a = self.actor(self.images(obs), vec) if self.cfg.pixels else self.actor(vec)
         return a.cpu().numpy()
 
+    @torch.no_grad()
+    def act_teacher(self, obs: dict) -> np.ndarray:
+        """The privileged teacher's actions (reads the critic's keys: simulator state + goal)."""
+        return self.teacher(self.vec(obs, self.spec.critic_vec_keys)).cpu().numpy()
+
+    def update_sample_keys(self) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+        """(obs keys, next-obs keys) an update() batch reads; None = all. With a state teacher the
+        critic and the teacher read vectors only, so sampling skips the frames."""
+        if self.teacher is None:
+            return None, None
+        keys = tuple(dict.fromkeys(self.spec.critic_vec_keys + ("desired_goal",)))
+        return keys, keys
     # ------------------------------------------------------------------ learning
     def update(self, batch: dict) -> dict:
         cfg, spec = self.cfg, self.spec
@@ -97,7 +121,7 @@ class Agent:
         reward = self._t(batch["reward"])
         img = img2 = None
         actor_step = (self.critic_updates + 1) % cfg.actor_update_every == 0
-        if cfg.pixels:
+        if self.teacher is None and cfg.pixels:
             pad = cfg.augment_pad if cfg.augment else 0
             img2 = self.images(o2, pad)            # the target actor always looks at the next frame
             if spec.critic_images or actor_step:   # the asymmetric critic alone never needs pixels
@@ -105,7 +129,9 @@ class Agent:
 
         critic_vec, critic_vec2 = self.vec(o, spec.critic_vec_keys), self.vec(o2, spec.critic_vec_keys)
         with torch.no_grad():
-            if cfg.pixels:
+            if self.teacher is not None:
+                a2 = self.teacher_target(critic_vec2)
+            elif cfg.pixels:
                 a2 = self.actor_target(img2, self.vec(o2, spec.actor_vec_keys))
             else:
                 a2 = self.actor_target(self.vec(o2, spec.actor_vec_keys))
@@ -124,9 +150,47 @@ class Agent:
         metrics = {"loss/critic": critic_loss.item(), "q/mean": qs[0].mean().item(), "q/target": target.mean().item()}
 
         if actor_step:
-            metrics.update(self._update_actor(o, img, critic_vec.detach()))
+            if self.teacher is not None:
+                metrics.update(self._update_teacher(critic_vec.detach()))
+            else:
+                metrics.update(self._update_actor(o, img, critic_vec.detach()))
         return metrics
 
+    def _update_teacher(self, critic_vec) -> dict:
+        a = self.teacher(critic_vec)
+        self.critic.requires_grad_(False)
+        q = self.critic(critic_vec, a)[0]
+        self.critic.requires_grad_(True)
+        loss = -q.mean() + self.cfg.action_l2 * a.pow(2).mean()
+        self.teacher_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.teacher_opt.step()
+        _polyak(self.teacher_target, self.teacher, self.cfg.tau)
+        return {"loss/teacher": loss.item()}
+
+    def distill(self, batch: dict) -> dict:
+        """One pixel-actor step towards the teacher's action on the same (relabelled) sample."""
+        cfg, spec, o = self.cfg, self.spec, batch["obs"]
+        img = self.images(o, cfg.augment_pad if cfg.augment else 0)
+        with torch.no_grad():
+            target = self.teacher(self.vec(o, spec.critic_vec_keys))
+        a, feat = self.actor.act(img, self.vec(o, spec.actor_vec_keys))
+        bc_loss = F.mse_loss(a, target)
+        loss = bc_loss
+        out = {"loss/distill": bc_loss.item()}
+        if self.actor.aux is not None:
+            aux_loss = F.mse_loss(self.actor.aux(feat), self.aux_target(o))
+            loss = loss + cfg.aux_weight * aux_loss
+            out["loss/aux"] = aux_loss.item()
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.actor_opt.step()
+        return out
+
+    def distill_sample_keys(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A distillation batch reads the actor's inputs, the teacher's inputs and the aux target; no next frame."""
+        keys = self.spec.actor_keys + self.spec.critic_vec_keys + ((self.spec.aux_key,) if self.spec.aux_key else ())
+        return tuple(dict.fromkeys(keys + ("desired_goal",))), ()
     def _update_actor(self, o: dict, img, critic_vec) -> dict:
         cfg, spec = self.cfg, self.spec
         actor_vec = self.vec(o, spec.actor_vec_keys)
@@ -159,13 +223,17 @@ class Agent:
         return self.norms[norm_name(key)](self._t(o[key]).float())[:, idx]
 
     # ------------------------------------------------------------------ persistence
+    PARTS = ("actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt", "norms")
+    TEACHER_PARTS = ("teacher", "teacher_target", "teacher_opt")
+
+    def _parts(self) -> tuple[str, ...]:
+        return self.PARTS + (self.TEACHER_PARTS if self.teacher is not None else ())
+
     def state_dict(self) -> dict:
-        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-                "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
-                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
-                "norms": self.norms.state_dict(), "critic_updates": self.critic_updates}
+        return {**{name: getattr(self, name).state_dict() for name in self._parts()},
+                "critic_updates": self.critic_updates}
 
     def load_state_dict(self, sd: dict) -> None:
-        for name in ("actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt", "norms"):
+        for name in self._parts():
             getattr(self, name).load_state_dict(sd[name])
         self.critic_updates = int(sd["critic_updates"])

@@ -50,6 +50,11 @@ class TrainConfig(StrictConfig):
     feature_dim: int = 50            # image encoder output
     aux_loss: bool = True            # encoder also regresses object + gripper position (paper's bottleneck)
     aux_weight: float = 1.0
+    # privileged teacher (asymmetric only): a StateActor learns with the state critic and the pixel
+    # actor regresses its actions (+ aux); see agent.py. Off = the paper's actor-gradient training.
+    state_teacher: bool = False
+    distill_updates_per_step: float = 0.125   # pixel-actor (student) updates per env step
+    teacher_collect_prob: float = 0.5         # per env and episode: the teacher acts instead of the pixel actor
     augment: bool = True             # DrQ random shift on the actor's (and pixel critic's) images
     augment_pad: int = 4
     torch_threads: int = 2
@@ -82,7 +87,12 @@ class TrainConfig(StrictConfig):
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
         if not 0 <= self.random_action_prob <= 1:
             raise ConfigError(f"random_action_prob must be in [0, 1], got {self.random_action_prob}")
-        for name in ("actor_lr", "critic_lr", "updates_per_step"):
+        if self.state_teacher and self.wiring != "asymmetric":
+            raise ConfigError(f"state_teacher needs wiring 'asymmetric' (the pixel actor is its student), "
+                              f"got wiring {self.wiring!r}")
+        if not 0 <= self.teacher_collect_prob <= 1:
+            raise ConfigError(f"teacher_collect_prob must be in [0, 1], got {self.teacher_collect_prob}")
+        for name in ("actor_lr", "critic_lr", "updates_per_step", "distill_updates_per_step"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("max_wall_minutes", "exploration_noise", "target_noise", "target_noise_clip", "action_l2", "aux_weight"):

@@ -68,11 +68,14 @@ class HerReplay:
         return per_frame * (self.T + 1) / self.T + self.actions[0, 0].nbytes + self.lengths.itemsize / self.T
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, batch_size: int, keys_next: tuple[str, ...] | None = None) -> dict:
+    def sample(self, batch_size: int, keys: tuple[str, ...] | None = None,
+               keys_next: tuple[str, ...] | None = None) -> dict:
         """A batch of transitions with HER relabelling.
 
         Returns {"obs": {k: (B, ...)}, "next_obs": {k: (B, ...)}, "action", "reward", "goal_relabelled"}.
-        `desired_goal` in obs and next_obs is the (possibly relabelled) goal.
+        `desired_goal` in obs and next_obs is the (possibly relabelled) goal. `keys` / `keys_next`
+        limit what is copied out (None = every stored key): an update that reads no images
+        should not pay for copying them.
         """
         if self.size == 0:
             raise RuntimeError("replay is empty")
@@ -85,8 +88,9 @@ class HerReplay:
         goal[relabel] = self.obs["achieved_goal"][ep[relabel], future_t[relabel]]
         achieved_next = self.obs["achieved_goal"][ep, t + 1]
         reward = np.asarray(self.reward_fn(achieved_next, goal), dtype=np.float32).reshape(batch_size)
+        keys = self.keys if keys is None else keys
         keys_next = self.keys if keys_next is None else keys_next
-        obs = {k: self.obs[k][ep, t] for k in self.keys if k != "desired_goal"}
+        obs = {k: self.obs[k][ep, t] for k in keys if k != "desired_goal"}
         nxt = {k: self.obs[k][ep, t + 1] for k in keys_next if k != "desired_goal"}
         obs["desired_goal"] = goal
         nxt["desired_goal"] = goal

@@ -39,6 +39,8 @@ log = logging.getLogger("aac_train")
 RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
                      "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads"}
 ACTOR_FILE = "actor.pt"
+# config keys added after runs were checkpointed, with the value that reproduces such a run
+LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5}
 
 
 def sim_config_for(cfg: TrainConfig):
@@ -99,7 +101,7 @@ class Trainer:
         self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
         self.env_steps = self.episodes = 0
         self.wall_time = 0.0
-        self.update_credit = 0.0
+        self.update_credit = self.distill_credit = 0.0
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if resume:
@@ -114,7 +116,8 @@ class Trainer:
         if found is None:
             return
         ckpt, path = found
-        diffs = [d for d in config_mismatch(ckpt["config"], self.cfg.to_dict())
+        saved = {**LEGACY_DEFAULTS, **ckpt["config"]}
+        diffs = [d for d in config_mismatch(saved, self.cfg.to_dict())
                  if d.split(":")[0] not in RESUMABLE_CHANGES]
         if diffs:
             raise CheckpointError(f"{path} was trained with a different config; refusing to resume:\n  "
@@ -125,6 +128,7 @@ class Trainer:
         self.agent.load_state_dict(ckpt["agent"])
         self.env_steps, self.episodes = int(ckpt["env_steps"]), int(ckpt["episodes"])
         self.wall_time, self.update_credit = float(ckpt["wall_time"]), float(ckpt["update_credit"])
+        self.distill_credit = float(ckpt.get("distill_credit", 0.0))
         torch.set_rng_state(ckpt["torch_rng"])
         reloaded = self.store.reload(self.replay, self.episodes) if self.store else 0
         if self.metrics_path.exists():   # drop evals logged after the checkpoint
@@ -140,15 +144,22 @@ class Trainer:
         payload = {"config": self.cfg.to_dict(), "obs_spec": json.loads(json.dumps(self.spec.to_dict())),
                    "agent": self.agent.state_dict(), "env_steps": self.env_steps, "episodes": self.episodes,
                    "wall_time": self.wall_time, "update_credit": self.update_credit,
+                   "distill_credit": self.distill_credit,
                    "torch_rng": torch.get_rng_state()}
         return save_checkpoint(self.ckpt_dir, self.env_steps, payload, keep=self.cfg.keep_checkpoints)
 
     # ------------------------------------------------------------------ data collection
-    def _explore(self, obs: dict, n: int) -> np.ndarray:
+    def _explore(self, obs: dict, n: int, teacher_acts: np.ndarray) -> np.ndarray:
+        """Behaviour actions: the pixel actor's (or, where `teacher_acts`, the teacher's) plus noise."""
         cfg, A = self.cfg, self.spec.action_dim
         if self.env_steps < cfg.random_steps:
             return self.rng.uniform(-1, 1, (n, A)).astype(np.float32)
-        a = self.agent.act({k: obs[k] for k in self.spec.actor_keys})
+        if teacher_acts.all():
+            a = self.agent.act_teacher(obs)
+        else:
+            a = self.agent.act({k: obs[k] for k in self.spec.actor_keys})
+            if teacher_acts.any():
+                a[teacher_acts] = self.agent.act_teacher({k: v[teacher_acts] for k, v in obs.items()})
         a = np.clip(a + cfg.exploration_noise * self.rng.standard_normal(a.shape), -1, 1)
         random = self.rng.random(n) < cfg.random_action_prob   # HER's epsilon-random actions
         a[random] = self.rng.uniform(-1, 1, (int(random.sum()), A))
@@ -162,8 +173,11 @@ class Trainer:
         dropped = np.array(info.get("dropped", np.zeros(n, dtype=bool)))
         frames = {k: [obs[k]] for k in self.replay.keys}
         actions, successes, returns = [], np.zeros(n), np.zeros(n)
+        teacher_acts = np.zeros(n, dtype=bool)
+        if self.agent.teacher is not None:   # DAgger-style mix: the student also visits its own states
+            teacher_acts = self.rng.random(n) < self.cfg.teacher_collect_prob
         for _ in range(self.T):
-            a = self._explore(obs, n)
+            a = self._explore(obs, n, teacher_acts)
             obs, reward, terminated, truncated, info = envs.step(a)
             dropped |= np.asarray(info.get("dropped", False))
             actions.append(a)
@@ -227,9 +241,17 @@ class Trainer:
                     self.update_credit += cfg.updates_per_step * roll["steps"]
                     n_up = int(self.update_credit)
                     self.update_credit -= n_up
+                    keys, keys_next = self.agent.update_sample_keys()
                     for _ in range(n_up):
-                        last = self.agent.update(self.replay.sample(cfg.batch_size))
+                        last = self.agent.update(self.replay.sample(cfg.batch_size, keys, keys_next))
                     updates += n_up
+                    if self.agent.teacher is not None:
+                        self.distill_credit += cfg.distill_updates_per_step * roll["steps"]
+                        n_distill = int(self.distill_credit)
+                        self.distill_credit -= n_distill
+                        keys, keys_next = self.agent.distill_sample_keys()
+                        for _ in range(n_distill):
+                            last.update(self.agent.distill(self.replay.sample(cfg.batch_size, keys, keys_next)))
                 t2 = time.perf_counter()
                 t_env += t1 - t0
                 t_learn += t2 - t1
