@@ -125,3 +125,19 @@ def test_episode_store_round_trip_and_torn_file(tmp_path):
     assert store.reload(rb, count=4) == 3
     assert set(np.unique(rb.sample(300)["obs"]["achieved_goal"][:, 0]).astype(int)) == {0, 2, 3}
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_sample_copies_only_the_keys_asked_for_with_the_same_draws():
+    """An update that reads no images samples vectors only; the draws (and relabelled goals) match a full sample."""
+    full, part = make_replay(), make_replay()
+    for rb in (full, part):
+        for e in range(4):
+            rb.add_episode(*make_episode(e))
+    a = full.sample(200)
+    b = part.sample(200, keys=("state", "desired_goal"), keys_next=("state", "desired_goal"))
+    assert set(b["obs"]) == set(b["next_obs"]) == {"state", "desired_goal"}
+    np.testing.assert_array_equal(a["obs"]["desired_goal"], b["obs"]["desired_goal"])
+    np.testing.assert_array_equal(a["reward"], b["reward"])
+    np.testing.assert_array_equal(a["next_obs"]["state"], b["next_obs"]["state"])
+    c = part.sample(10, keys=("rgb", "desired_goal"), keys_next=())
+    assert set(c["obs"]) == {"rgb", "desired_goal"} and set(c["next_obs"]) == {"desired_goal"}
