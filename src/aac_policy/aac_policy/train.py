@@ -204,8 +204,12 @@ class Trainer:
             self.agent.update_norms(stacked)
         steps = int(keep.sum()) * acts.shape[1]
         self.env_steps += steps
-        return {"steps": steps, "success": float(successes[keep].mean()) if keep.any() else 0.0,
-                "return": float(returns[keep].mean()) if keep.any() else 0.0, "dropped": int(dropped.sum())}
+        out = {"steps": steps, "success": float(successes[keep].mean()) if keep.any() else 0.0,
+               "return": float(returns[keep].mean()) if keep.any() else 0.0, "dropped": int(dropped.sum())}
+        for who, mask in (("teacher", keep & teacher_acts), ("student", keep & ~teacher_acts)):
+            if self.agent.teacher is not None and mask.any():   # does the pixel actor lag its teacher?
+                out[f"success_{who}"] = float(successes[mask].mean())
+        return out
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int) -> dict:
@@ -260,6 +264,9 @@ class Trainer:
                 step = self.env_steps
                 writer.add_scalar("train/success_rate", roll["success"], step)
                 writer.add_scalar("train/return", roll["return"], step)
+                for who in ("teacher", "student"):
+                    if f"success_{who}" in roll:
+                        writer.add_scalar(f"train/success_rate_{who}", roll[f"success_{who}"], step)
                 for k, v in last.items():
                     writer.add_scalar(k, v, step)
                 last_round = step >= cfg.total_env_steps or self._out_of_time()
