@@ -105,6 +105,36 @@ def test_resume_after_kill_9_continues_from_last_checkpoint(tmp_path):
     assert (run / "actor.pt").exists()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_saves_a_checkpoint_at_the_last_whole_round(tmp_path, sig):
+    """Ctrl-C in a terminal (SIGINT to the whole process group, rollout workers included) or a
+    plain `kill` (SIGTERM): the run saves where it is and exits 130; nothing since the last
+    periodic checkpoint is lost."""
+    run = tmp_path / "run"
+    sets = [s for s in FAST if not s.startswith(("num_envs", "checkpoint_every"))]
+    sets += ["num_envs=2", "checkpoint_every_steps=100000", "total_env_steps=100000"]
+    cmd = [sys.executable, "-m", "aac_policy.train", "--run-dir", str(run), "--no-progress",
+           *[a for s in sets for a in ("--set", s)]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_sim", "aac_policy"))}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and len(list((run / "replay").glob("*.npz"))) < 20:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.2)
+        assert not list_checkpoints(run / "checkpoints")   # no periodic checkpoint yet
+        os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    saved, _ = load_latest(run / "checkpoints")
+    assert saved["step"] >= 1000 and saved["episodes"] == saved["step"] // 50
+    trainer = Trainer(load_config(None, sets), run, progress=False)
+    assert trainer.env_steps == saved["step"] and trainer.replay.size == saved["episodes"]
+
+
 def test_resume_with_a_different_config_is_refused_naming_the_field(tmp_path):
     cfg = load_config(None, FAST + ["total_env_steps=100"])
     Trainer(cfg, tmp_path, progress=False).save()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -287,6 +288,13 @@ class Trainer:
                 if step >= next_ckpt or last_round:
                     next_ckpt += cfg.checkpoint_every_steps
                     self.save()
+        except KeyboardInterrupt:
+            # Ctrl-C / SIGTERM: keep everything up to the last whole round (an interrupted round
+            # added nothing to replay or the step count), so re-running resumes without a loss
+            path = self.save()
+            log.warning("interrupted at %d env steps; saved %s (re-run the same command to resume)",
+                        self.env_steps, path)
+            raise
         finally:
             bar.close()
             writer.close()
@@ -334,6 +342,10 @@ def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", help="training config YAML (strict: unknown keys are errors)")
@@ -344,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)   # `kill` saves a checkpoint like Ctrl-C does
     try:
         cfg = load_config(args.config, args.set)
         trainer = Trainer(cfg, args.run_dir, resume=not args.no_resume, progress=not args.no_progress)
@@ -351,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CheckpointError) as exc:
         print(f"aac_train: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"aac_train: interrupted; checkpoint saved in {args.run_dir}, re-run to resume", file=sys.stderr)
+        return 130
     rep = out["report"]
     print(f"run folder: {out['run_dir']}  ({out['env_steps']} env steps)")
     print(f"exported actor: {out['actor']}")
