@@ -237,7 +237,7 @@ def test_camera_mount_xacro_is_our_own_links_only():
 
 
 XACRO_CASES = [
-    ((1.2, 0.0, 0.75), None),                          # the packaged calibration
+    ((0.95, 0.0, 0.5), None),                          # the packaged calibration
     ((0.9, -0.4, 0.6), (0.4, -0.3, 2.0)),
     ((0.5, 0.0, 1.0), (np.pi, 0.0, -np.pi / 2)),       # straight down: camera_link pitch 90 deg
     ((0.1, 0.2, 0.3), (0.3, np.pi / 2, -1.0)),         # optical pitch 90 deg

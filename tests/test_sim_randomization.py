@@ -18,7 +18,7 @@ ACTIONS = np.random.default_rng(5).uniform(-1, 1, (6, 4))
 def trace(switch):
     dr = OFF if switch is None else dataclasses.replace(OFF, **{switch: True})
     env = AacPandaEnv(task="push", randomization=dataclasses.asdict(dr))
-    obs, _ = env.reset(seed=11)
+    obs, _ = env.reset(seed=12)   # a draw whose block is not hidden under the hand at reset
     out = [obs]
     for a in ACTIONS:
         out.append(env.step(a)[0])
