@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +43,10 @@ RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", 
 ACTOR_FILE = "actor.pt"
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def sim_config_for(cfg: TrainConfig):
@@ -234,6 +239,9 @@ class Trainer:
         t_env = t_learn = 0.0
         updates = 0
         last = {}
+        previous_handler = None
+        if threading.current_thread() is threading.main_thread():   # `kill` saves like Ctrl-C does
+            previous_handler = signal.signal(signal.SIGTERM, _interrupt)
         try:
             if self.env_steps == 0:
                 self._log_eval(writer, 0, self.evaluate(cfg.eval_episodes))
@@ -296,6 +304,8 @@ class Trainer:
                         self.env_steps, path)
             raise
         finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
             bar.close()
             writer.close()
             envs.close()
@@ -342,10 +352,6 @@ def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", help="training config YAML (strict: unknown keys are errors)")
@@ -356,7 +362,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _interrupt)   # `kill` saves a checkpoint like Ctrl-C does
     try:
         cfg = load_config(args.config, args.set)
         trainer = Trainer(cfg, args.run_dir, resume=not args.no_resume, progress=not args.no_progress)
