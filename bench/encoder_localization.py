@@ -47,7 +47,7 @@ def extrinsics_yaml(eye, target, directory: Path) -> str:
 def frames(extrinsics: str, n: int):
     env = AacPandaEnv(config=SimConfig(task="push", camera_extrinsics=extrinsics))
     obj = env.state_layout["object_pos"]
-    fx = env.crop.intrinsics(env.camera_intrinsics).fx   # policy-image focal length, pixels
+    fx = env.policy_intrinsics.fx   # focal length in policy-image pixels
     rgb, depth, pos = [], [], []
     for i in range(n):
         rng = np.random.default_rng(i)

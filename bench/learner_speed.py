@@ -51,6 +51,15 @@ def filled_replay(env, spec, rng):
     return rb
 
 
+def agent_with_replay(env, cfg: TrainConfig, rng):
+    """The agent for `cfg` on `env`, a replay of EPISODES random episodes, normalizers fitted to it."""
+    spec = build_spec(env.observation_space, env.action_space, cfg.wiring, cfg.aux_loss, env.state_layout)
+    agent = Agent(spec, cfg)
+    rb = filled_replay(env, spec, rng)
+    agent.update_norms(rb.sample(2000)["obs"])
+    return spec, agent, rb
+
+
 def env_rate(env, steps=300):
     env.reset(seed=0)
     rng = np.random.default_rng(0)
@@ -78,10 +87,7 @@ def main():
     env_state.close()
     for wiring in ("asymmetric", "symmetric", "state"):
         wcfg = cfg.replace(wiring=wiring)
-        spec = build_spec(env.observation_space, env.action_space, wiring, wcfg.aux_loss, env.state_layout)
-        agent = Agent(spec, wcfg)
-        rb = filled_replay(env, spec, rng)
-        agent.update_norms(rb.sample(2000)["obs"])
+        spec, agent, rb = agent_with_replay(env, wcfg, rng)
         batch = rb.sample(BATCH)
         parts = {"sample_ms": timed(lambda: rb.sample(BATCH), 10) * 1e3}
         if wcfg.pixels:
@@ -113,10 +119,7 @@ def main():
     # asymmetric with the privileged state teacher: critic + teacher updates read vectors only; the
     # pixel actor's cost moves to distill() at its own rate (distill_updates_per_step)
     tcfg = cfg.replace(state_teacher=True, updates_per_step=0.5)
-    spec = build_spec(env.observation_space, env.action_space, "asymmetric", tcfg.aux_loss, env.state_layout)
-    agent = Agent(spec, tcfg)
-    rb = filled_replay(env, spec, rng)
-    agent.update_norms(rb.sample(2000)["obs"])
+    _, agent, rb = agent_with_replay(env, tcfg, rng)
     uk, dk = agent.update_sample_keys(), agent.distill_sample_keys()
     per_update = timed(lambda: agent.update(rb.sample(BATCH, *uk)), 8 * tcfg.actor_update_every)
     per_distill = timed(lambda: agent.distill(rb.sample(BATCH, *dk)), 6)
@@ -129,10 +132,7 @@ def main():
     env.close()
     # the same asymmetric learner on 64x64 images (the encoder's cost scales with pixels)
     env64 = AacPandaEnv(task="push", image_size=64)
-    spec = build_spec(env64.observation_space, env64.action_space, "asymmetric", cfg.aux_loss, env64.state_layout)
-    agent = Agent(spec, cfg)
-    rb = filled_replay(env64, spec, rng)
-    agent.update_norms(rb.sample(2000)["obs"])
+    _, agent, rb = agent_with_replay(env64, cfg, rng)
     per_update = timed(lambda: agent.update(rb.sample(BATCH)), 4 * cfg.actor_update_every)
     results["asymmetric_64x64"] = {"update_ms": round(per_update * 1e3, 1), "updates_per_s": round(1 / per_update, 2),
                                    "learner_env_steps_per_s_at_utd": round(1 / (cfg.updates_per_step * per_update), 1),

@@ -113,6 +113,7 @@ class Agent:
             return None, None
         keys = tuple(dict.fromkeys(self.spec.critic_vec_keys + ("desired_goal",)))
         return keys, keys
+
     # ------------------------------------------------------------------ learning
     def update(self, batch: dict) -> dict:
         cfg, spec = self.cfg, self.spec
@@ -157,16 +158,26 @@ class Agent:
         return metrics
 
     def _update_teacher(self, critic_vec) -> dict:
-        a = self.teacher(critic_vec)
-        self.critic.requires_grad_(False)
-        q = self.critic(critic_vec, a)[0]
-        self.critic.requires_grad_(True)
-        loss = -q.mean() + self.cfg.action_l2 * a.pow(2).mean()
-        self.teacher_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.teacher_opt.step()
-        _polyak(self.teacher_target, self.teacher, self.cfg.tau)
+        loss = self._policy_step(self.teacher, self.teacher_target, self.teacher_opt,
+                                 self.teacher(critic_vec), critic_vec)
         return {"loss/teacher": loss.item()}
+
+    def _policy_step(self, online: nn.Module, target: nn.Module, opt, a, critic_vec, img=None,
+                     extra_loss=None) -> torch.Tensor:
+        """Deterministic policy gradient step of `online` (which produced `a`): raise the critic's Q,
+        keep actions off the bounds; `extra_loss` (the aux regression) joins the same backward.
+        Returns the policy loss without the extra term."""
+        # the critic only scores the action here: freezing its weights skips their gradients
+        # (the pixel critic's conv backward would otherwise double the cost)
+        self.critic.requires_grad_(False)
+        q = self.critic(critic_vec, a, img)[0]
+        self.critic.requires_grad_(True)
+        policy_loss = -q.mean() + self.cfg.action_l2 * a.pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        (policy_loss if extra_loss is None else policy_loss + extra_loss).backward()
+        opt.step()
+        _polyak(target, online, self.cfg.tau)
+        return policy_loss
 
     def distill(self, batch: dict) -> dict:
         """One pixel-actor step towards the teacher's action on the same (relabelled) sample."""
@@ -191,6 +202,7 @@ class Agent:
         """A distillation batch reads the actor's inputs, the teacher's inputs and the aux target; no next frame."""
         keys = self.spec.actor_keys + self.spec.critic_vec_keys + ((self.spec.aux_key,) if self.spec.aux_key else ())
         return tuple(dict.fromkeys(keys + ("desired_goal",))), ()
+
     def _update_actor(self, o: dict, img, critic_vec) -> dict:
         cfg, spec = self.cfg, self.spec
         actor_vec = self.vec(o, spec.actor_vec_keys)
@@ -201,17 +213,9 @@ class Agent:
                 aux_loss = F.mse_loss(self.actor.aux(feat), self.aux_target(o))
         else:
             a = self.actor(actor_vec)
-        # the critic only scores the action here: freezing its weights skips their gradients
-        # (the pixel critic's conv backward would otherwise double the cost)
-        self.critic.requires_grad_(False)
-        q = self.critic(critic_vec, a, img.detach() if img is not None else None)[0]
-        self.critic.requires_grad_(True)
-        actor_loss = -q.mean() + cfg.action_l2 * a.pow(2).mean()
-        loss = actor_loss + (cfg.aux_weight * aux_loss if aux_loss is not None else 0.0)
-        self.actor_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.actor_opt.step()
-        _polyak(self.actor_target, self.actor, cfg.tau)
+        actor_loss = self._policy_step(self.actor, self.actor_target, self.actor_opt, a, critic_vec,
+                                       img.detach() if img is not None else None,
+                                       cfg.aux_weight * aux_loss if aux_loss is not None else None)
         out = {"loss/actor": actor_loss.item()}
         if aux_loss is not None:
             out["loss/aux"] = aux_loss.item()
