@@ -72,6 +72,26 @@ def test_pixel_wiring_runs_on_a_generic_env_with_image_keys(tmp_path):
     assert (tmp_path / "actor.pt").exists()
 
 
+def test_collection_infers_with_one_torch_thread_and_restores_the_learners(tmp_path, monkeypatch):
+    """The collector's batch-of-a-few inference runs on 1 thread (a 2nd one busy-waits on the env
+    workers' cores: bench/collect_speed.py); the updates keep the config's torch_threads."""
+    register_point_envs()
+    cfg = load_config(None, ["env_id=AACTest/PointGoalPixels-v0", "wiring=asymmetric", "state_teacher=true",
+                             "num_envs=1", "random_steps=0", "torch_threads=2", "save_replay=false"])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    envs = trainer.make_env()
+    seen = []
+    for name in ("act", "act_teacher"):
+        original = getattr(trainer.agent, name)
+        monkeypatch.setattr(trainer.agent, name,
+                            lambda obs, _f=original, _n=name: seen.append((_n, torch.get_num_threads())) or _f(obs))
+    out = trainer.collect(envs, 0)
+    envs.close()
+    assert out["steps"] == trainer.T and seen
+    assert {n for n, _ in seen} <= {"act", "act_teacher"} and {t for _, t in seen} == {1}
+    assert torch.get_num_threads() == 2   # the learner's count is back
+
+
 def test_pixel_wiring_without_images_is_a_clear_error(tmp_path):
     register_point_envs()
     cfg = load_config(None, ["env_id=AACTest/PointGoal-v0", "wiring=asymmetric", "num_envs=1"])

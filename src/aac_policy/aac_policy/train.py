@@ -32,7 +32,7 @@ from .agent import Agent
 from .checkpoint import CheckpointError, config_mismatch, load_latest, save_checkpoint
 from .config import TrainConfig, set_by_path
 from .export import build_obs_spec, export_actor
-from .perf import keep_freed_memory_for_reuse
+from .perf import keep_freed_memory_for_reuse, torch_threads
 from .replay import EpisodeStore, HerReplay
 from .spec import build_spec
 
@@ -160,12 +160,12 @@ class Trainer:
         cfg, A = self.cfg, self.spec.action_dim
         if self.env_steps < cfg.random_steps:
             return self.rng.uniform(-1, 1, (n, A)).astype(np.float32)
-        if teacher_acts.all():
-            a = self.agent.act_teacher(obs)
-        else:
-            a = self.agent.act({k: obs[k] for k in self.spec.actor_keys})
-            if teacher_acts.any():
-                a[teacher_acts] = self.agent.act_teacher({k: v[teacher_acts] for k, v in obs.items()})
+        a = np.empty((n, A), dtype=np.float32)
+        student = ~teacher_acts
+        if student.any():   # each net only for the envs it drives
+            a[student] = self.agent.act({k: obs[k][student] for k in self.spec.actor_keys})
+        if teacher_acts.any():
+            a[teacher_acts] = self.agent.act_teacher({k: v[teacher_acts] for k, v in obs.items()})
         a = np.clip(a + cfg.exploration_noise * self.rng.standard_normal(a.shape), -1, 1)
         random = self.rng.random(n) < cfg.random_action_prob   # HER's epsilon-random actions
         a[random] = self.rng.uniform(-1, 1, (int(random.sum()), A))
@@ -174,6 +174,10 @@ class Trainer:
     def collect(self, envs, seed: int | None) -> dict:
         """One episode in every env (all envs have the same fixed length); stores them in replay.
         An env that reports `info["dropped"]` (a ROS sim that died) has its episode discarded."""
+        with torch_threads(1):   # batch-n inference; a 2nd thread would spin on the workers' core
+            return self._collect(envs, seed)
+
+    def _collect(self, envs, seed: int | None) -> dict:
         n = envs.num_envs
         obs, info = envs.reset(seed=seed)
         dropped = np.array(info.get("dropped", np.zeros(n, dtype=bool)))
