@@ -161,11 +161,10 @@ class Trainer:
         if self.env_steps < cfg.random_steps:
             return self.rng.uniform(-1, 1, (n, A)).astype(np.float32)
         a = np.empty((n, A), dtype=np.float32)
-        student = ~teacher_acts
-        if student.any():   # each net only for the envs it drives
-            a[student] = self.agent.act({k: obs[k][student] for k in self.spec.actor_keys})
-        if teacher_acts.any():
-            a[teacher_acts] = self.agent.act_teacher({k: v[teacher_acts] for k, v in obs.items()})
+        for rows, act, keys in ((~teacher_acts, self.agent.act, self.spec.actor_keys),
+                                (teacher_acts, self.agent.act_teacher, tuple(obs))):
+            if rows.any():   # each net only for the envs it drives; no copy when it drives all
+                a[rows] = act({k: obs[k] if rows.all() else obs[k][rows] for k in keys})
         a = np.clip(a + cfg.exploration_noise * self.rng.standard_normal(a.shape), -1, 1)
         random = self.rng.random(n) < cfg.random_action_prob   # HER's epsilon-random actions
         a[random] = self.rng.uniform(-1, 1, (int(random.sum()), A))
