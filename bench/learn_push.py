@@ -5,6 +5,10 @@ Target (issue 3): asymmetric >= 90 % eval success within 2 h wall time on this 2
 symmetric at the same env steps <= half of that. Each run goes to bench/runs/push_<wiring>_seed<k>/
 (resumable: re-running continues it); the comparison plot and a JSON summary with every curve
 (env steps AND wall time) go to bench/results/learn_push_<wirings>.{json,png}.
+
+Runs made by separate invocations (e.g. in different sessions) are compared without training:
+    .venv/bin/python bench/learn_push.py --compare asymmetric-closecam --baseline symmetric-closecam
+(labels are <wiring>[-<variant>]; writes bench/results/learn_push_vs_<baseline>.{json,png}).
 """
 from __future__ import annotations
 
@@ -13,17 +17,31 @@ import json
 import sys
 from pathlib import Path
 
-from aac_policy.compare import summarize_runs
+from aac_policy.compare import at_same_steps, summarize_runs
 from aac_policy.plots import plot_comparison, read_metrics
 from aac_policy.train import Trainer, load_config
 
 HERE = Path(__file__).parent
 
 
-def success_at(rows, steps):
-    """Eval success at the last eval at or before `steps` env steps."""
-    before = [r for r in rows if r["env_steps"] <= steps]
-    return before[-1]["success_rate"] if before else None
+def run_dirs(label: str, seeds: int) -> list[Path]:
+    return [HERE / "runs" / f"push_{label}_seed{seed}" for seed in range(seeds)]
+
+
+def write_results(runs: dict[str, list[Path]], tag: str, title: str, extra: dict, baseline: str) -> dict:
+    """Summary, every other label vs `baseline` at the same env steps (per seed), plot, JSON."""
+    summary = summarize_runs(runs)
+    curves = {w: [read_metrics(d / "metrics.jsonl") for d in dirs] for w, dirs in runs.items()}
+    if baseline in curves:
+        for label in curves:
+            if label != baseline:
+                summary[f"{label}_vs_{baseline}_at_same_steps"] = [
+                    at_same_steps(a, b) for a, b in zip(curves[label], curves[baseline]) if a and b]
+    png = plot_comparison(runs, HERE / "results" / f"learn_push_{tag}.png", title=title)
+    result = {"command": "python bench/learn_push.py " + " ".join(sys.argv[1:]), **extra,
+              "summary": summary, "curves": curves, "plot": str(png.name)}
+    (HERE / "results" / f"learn_push_{tag}.json").write_text(json.dumps(result, indent=2))
+    return summary
 
 
 def main() -> int:
@@ -34,34 +52,33 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--variant", default="", help="label for runs with --set changes: runs go to "
                     "push_<wiring>-<variant>_seed<k>, results to learn_push_<wiring>-<variant>.*")
+    ap.add_argument("--compare", nargs="+", metavar="LABEL", help="no training: compare existing runs "
+                    "(labels <wiring>[-<variant>]) with --baseline at the same env steps")
+    ap.add_argument("--baseline", default="symmetric", help="the label --compare runs are compared with")
     args = ap.parse_args()
+    if args.compare:
+        runs = {label: run_dirs(label, args.seeds) for label in [*args.compare, args.baseline]}
+        missing = [str(d) for dirs in runs.values() for d in dirs if not (d / "metrics.jsonl").exists()]
+        if missing:
+            ap.error(f"no metrics.jsonl in {', '.join(missing)}")
+        summary = write_results(runs, f"vs_{args.baseline}", f"push: {', '.join(runs)}", {}, args.baseline)
+        print(json.dumps(summary, indent=2))
+        return 0
     suffix = f"-{args.variant}" if args.variant else ""
     runs: dict[str, list[Path]] = {}
     configs = {}
     for wiring in args.wirings:
-        for seed in range(args.seeds):
+        runs[wiring + suffix] = run_dirs(wiring + suffix, args.seeds)
+        for seed, run in enumerate(runs[wiring + suffix]):
             cfg = load_config(None, ["sim.task=push", f"wiring={wiring}", f"seed={seed}",
                                      "total_env_steps=5000000", f"max_wall_minutes={args.minutes}",
                                      "eval_every_steps=10000", "eval_episodes=30", "checkpoint_every_steps=10000",
                                      "final_eval_episodes=50", *args.set])
-            run = HERE / "runs" / f"push_{wiring}{suffix}_seed{seed}"
-            runs.setdefault(wiring + suffix, []).append(run)
             configs[wiring + suffix] = cfg.to_dict()
             Trainer(cfg, run, progress=False).run()
-    summary = summarize_runs(runs)
-    curves = {w: [read_metrics(d / "metrics.jsonl") for d in dirs] for w, dirs in runs.items()}
-    if "asymmetric" in curves and "symmetric" in curves:
-        for a_rows, s_rows in zip(curves["asymmetric"], curves["symmetric"]):
-            common = min(a_rows[-1]["env_steps"], s_rows[-1]["env_steps"])
-            summary.setdefault("asymmetric_vs_symmetric_at_same_steps", []).append(
-                {"env_steps": common, "asymmetric": success_at(a_rows, common),
-                 "symmetric": success_at(s_rows, common)})
-    tag = "_".join(w + suffix for w in args.wirings)
-    png = plot_comparison(runs, HERE / "results" / f"learn_push_{tag}.png",
-                          title=f"push, {args.minutes:.0f} min per run")
-    result = {"command": "python bench/learn_push.py " + " ".join(sys.argv[1:]), "minutes_per_run": args.minutes,
-              "summary": summary, "curves": curves, "configs": configs, "plot": str(png.name)}
-    (HERE / "results" / f"learn_push_{tag}.json").write_text(json.dumps(result, indent=2))
+    tag = "_".join(runs)
+    summary = write_results(runs, tag, f"push, {args.minutes:.0f} min per run",
+                            {"minutes_per_run": args.minutes, "configs": configs}, "symmetric" + suffix)
     print(json.dumps(summary, indent=2))
     return 0
 

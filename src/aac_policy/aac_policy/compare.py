@@ -30,6 +30,28 @@ def steps_to_reach(rows: list[dict], level: float) -> int | None:
     return None
 
 
+def success_at(rows: list[dict], steps: int) -> float | None:
+    """Eval success at the last eval at or before `steps` env steps."""
+    before = [r for r in rows if r["env_steps"] <= steps]
+    return before[-1]["success_rate"] if before else None
+
+
+def at_same_steps(agent: list[dict], baseline: list[dict], window: int = 5, min_agent: float = 0.1) -> dict:
+    """Two runs' eval success at the env steps where both were evaluated (up to the shorter run),
+    and the means over the last `window` of them: one 30-episode eval is noisy (+-9 % at 50 %), so
+    "the baseline reaches at most half of the agent" is judged on the window, and only once the
+    agent's mean there is >= `min_agent` (at 2 % vs 0 % the verdict would be noise); else None."""
+    steps = sorted({r["env_steps"] for r in agent} & {r["env_steps"] for r in baseline})
+    points = [{"env_steps": s, "agent": success_at(agent, s), "baseline": success_at(baseline, s)} for s in steps]
+    last = points[-window:]
+    mean_agent = float(np.mean([p["agent"] for p in last])) if last else None
+    mean_base = float(np.mean([p["baseline"] for p in last])) if last else None
+    return {"points": points, "window": [last[0]["env_steps"], last[-1]["env_steps"]] if last else None,
+            "agent_mean": mean_agent, "baseline_mean": mean_base,
+            "baseline_at_most_half": None if mean_agent is None or mean_agent < min_agent
+            else bool(mean_base <= mean_agent / 2)}
+
+
 def summarize_runs(runs: dict[str, list[Path]], level: float = 0.9) -> dict:
     out = {}
     for label, dirs in runs.items():
