@@ -584,6 +584,10 @@ def test_configs_reach_the_right_nodes():
     assert params and set(params) <= set(TRAINER_NODE_PARAMETERS)
     assert not {"sim_namespaces", "run_dir"} & set(params)
     assert lu.node_parameters_from_file(train, "/sim0/aac_trainer_node") == params
+    # the trainer's overrides are a valid aac_train configuration (a typo would only fail at launch)
+    from aac_policy.train import load_config
+    cfg = load_config(params["config_file"] or None, [o for o in params["overrides"] if o])
+    assert cfg.state_teacher and cfg.updates_per_step == 0.5   # the main job's configuration
     deploy = BRINGUP / "config" / "deploy_sim.yaml"
     for fqn in ("/aac_sim_node", "/twin/aac_sim_node"):
         params = lu.node_parameters_from_file(deploy, fqn)
