@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import runpy
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -27,6 +28,7 @@ from aac_driver import arm_node, realsense_node, recorder
 from aac_driver import interface as di
 from aac_driver.safety import SafetyConfig
 from aac_policy import policy_node, trainer_node
+from aac_policy.train import load_config
 from aac_sim import ros_interface as ri
 from aac_sim import sim_node, tasks
 from aac_sim.scene import NEUTRAL_ARM_Q
@@ -585,9 +587,12 @@ def test_configs_reach_the_right_nodes():
     assert not {"sim_namespaces", "run_dir"} & set(params)
     assert lu.node_parameters_from_file(train, "/sim0/aac_trainer_node") == params
     # the trainer's overrides are a valid aac_train configuration (a typo would only fail at launch)
-    from aac_policy.train import load_config
-    cfg = load_config(params["config_file"] or None, [o for o in params["overrides"] if o])
+    overrides = [o for o in params["overrides"] if o]
+    cfg = load_config(params["config_file"] or None, overrides)
     assert cfg.state_teacher and cfg.updates_per_step == 0.5   # the main job's configuration
+    # ... and the very one the main job passes to aac_train (stated in two files: they must not drift)
+    (exec_line,) = [ln for ln in (REPO / "scripts" / "run_main.sh").read_text().splitlines() if ln.startswith("exec ")]
+    assert re.findall(r"--set (\S+)", exec_line) == overrides
     deploy = BRINGUP / "config" / "deploy_sim.yaml"
     for fqn in ("/aac_sim_node", "/twin/aac_sim_node"):
         params = lu.node_parameters_from_file(deploy, fqn)
