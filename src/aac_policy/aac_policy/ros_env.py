@@ -33,10 +33,11 @@ from trajectory_msgs.msg import JointTrajectory
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
-from aac_sim.node_main import QUIET_PUB, QUIET_SUB
+from aac_sim.node_main import QUIET_PUB
 from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb, ns_from_stamp,
                                  stamp_from_ns, twist_stamped, unpack_labelled)
 from aac_sim.sim_server import action_to_command
+from aac_sim.take_loop import TakeLoop
 
 from .checkpoint import config_mismatch
 
@@ -51,10 +52,12 @@ class SimIncompatible(ConfigError):
 
 
 class SimClient:
-    """One sim node as seen from the trainer. Callbacks run in the executor thread."""
+    """One sim node as seen from the trainer. `_on_info` runs in the executor thread; the observation
+    callbacks run in the env's thread, inside `steps.spin_once`."""
 
-    def __init__(self, node, namespace: str, cond: threading.Condition, camera_namespace: str, need_images: bool):
-        self.node, self.ns, self.cond = node, namespace.strip("/"), cond
+    def __init__(self, node, steps: TakeLoop, namespace: str, lock: threading.Lock, camera_namespace: str,
+                 need_images: bool):
+        self.node, self.ns, self.lock = node, namespace.strip("/"), lock
         self.need = PARTS if need_images else ("privileged",)   # the state wiring needs no images
         pre = f"/{self.ns}/" if self.ns else "/"
         cam = camera_namespace.strip("/")
@@ -69,12 +72,10 @@ class SimClient:
         self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)
         self.info_topic = pre + ri.SIM_INFO
         node.create_subscription(String, self.info_topic, self._on_info, LATCHED)
-        node.create_subscription(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m), 10,
-                                 event_callbacks=QUIET_SUB)
-        node.create_subscription(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m), 10,
-                                 event_callbacks=QUIET_SUB)
-        node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE,
-                                 lambda m: self._on_array("privileged", m), 10, event_callbacks=QUIET_SUB)
+        # the per-step topics are taken by the thread that waits for them (no executor, see TakeLoop)
+        steps.subscribe(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m))
+        steps.subscribe(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m))
+        steps.subscribe(Float32MultiArray, pre + ri.PRIVILEGED_STATE, lambda m: self._on_array("privileged", m))
         # the seed is the one parameter the trainer sets: one SetParameters client, not the six of an
         # AsyncParameterClient (every client is in the executor's wait set on every wake-up)
         self.param_client = None
@@ -83,22 +84,17 @@ class SimClient:
 
     # ------------------------------------------------------------------ callbacks (executor thread)
     def _on_info(self, msg: String) -> None:
-        with self.cond:
+        with self.lock:
             self.info = json.loads(msg.data)
             self.info_version += 1
             size = self.info["image_size"]
             self.expected_size = (size, size)
-            self.cond.notify_all()
 
     def _put(self, stamp: int, key: str, value) -> None:
-        with self.cond:
-            got = self.parts.setdefault(stamp, {})
-            got[key] = value
-            if len(self.parts) > 64:   # drop stale partial observations
-                for s in sorted(self.parts)[:-32]:
-                    del self.parts[s]
-            if self._is_complete(got):
-                self.cond.notify_all()   # wake the waiting main thread only for complete observations
+        self.parts.setdefault(stamp, {})[key] = value
+        if len(self.parts) > 64:   # drop stale partial observations
+            for s in sorted(self.parts)[:-32]:
+                del self.parts[s]
 
     def _on_image(self, key: str, msg: Image) -> None:
         try:
@@ -149,8 +145,9 @@ class RosVectorEnv:
         self.node, self.sim_config, self.T = node, sim_config, episode_steps
         self.need_images = image_keys
         self.step_timeout_s, self.connect_timeout_s = step_timeout_s, connect_timeout_s
-        self.cond = threading.Condition()
-        self.clients = [SimClient(node, ns, self.cond, camera_namespace, image_keys) for ns in namespaces]
+        self.lock = threading.Lock()   # guards what the executor thread writes (sim_info)
+        self.obs_loop = TakeLoop(node)
+        self.clients = [SimClient(node, self.obs_loop, ns, self.lock, camera_namespace, image_keys) for ns in namespaces]
         self.num_envs = len(self.clients)
         self.stamps = np.zeros(self.num_envs, dtype=np.int64)
         self.dropped = np.zeros(self.num_envs, dtype=bool)
@@ -175,7 +172,7 @@ class RosVectorEnv:
 
     def _ready(self, i: int) -> bool:
         c = self.clients[i]
-        with self.cond:
+        with self.lock:
             have_info = c.info is not None
         if not (have_info and c.publisher_alive() and c.reset_client.service_is_ready()):
             return False
@@ -215,8 +212,8 @@ class RosVectorEnv:
                 continue
             if seed is not None:
                 self._set_seed(i, seed + i)
-            with self.cond:
-                c.parts.clear()
+            self.obs_loop.take_all()   # whatever is still in flight belongs to the old episode
+            c.parts.clear()
             futures[i] = c.reset_client.call_async(Trigger.Request())
         for i, fut in futures.items():
             if not _wait_future(fut, self.step_timeout_s) or not fut.result().success:
@@ -257,7 +254,7 @@ class RosVectorEnv:
         return obs, reward, terminated, truncated, {"is_success": success, "dropped": self.dropped.copy()}
 
     def close(self) -> None:
-        pass   # subscriptions belong to the node; it is destroyed by its owner
+        self.obs_loop.destroy()   # the per-step subscriptions; the rest belongs to the owner's node
 
     # ------------------------------------------------------------------ internals
     def _set_seed(self, i: int, seed: int) -> None:
@@ -280,20 +277,19 @@ class RosVectorEnv:
         """Wait until every live sim has a complete observation (poll(i) -> (stamp, parts))."""
         deadline = time.monotonic() + self.step_timeout_s
         pending = {i for i in range(self.num_envs) if not self.dropped[i]}
-        with self.cond:
-            while pending:
-                for i in list(pending):
-                    stamp, parts = poll(i)
-                    if parts is not None:
-                        self.stamps[i] = stamp
-                        self.last_obs[i] = self._obs_from(parts)
-                        pending.discard(i)
-                if not pending:
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.cond.wait(left)
+        while pending:
+            for i in list(pending):
+                stamp, parts = poll(i)
+                if parts is not None:
+                    self.stamps[i] = stamp
+                    self.last_obs[i] = self._obs_from(parts)
+                    pending.discard(i)
+            if not pending:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.obs_loop.spin_once(left)
         for i in pending:
             self._drop(i, f"no observation within {self.step_timeout_s:.1f} s")
 

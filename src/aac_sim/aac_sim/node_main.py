@@ -46,6 +46,10 @@ def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args
     except errors as exc:
         print(f"{name}: {exc}", file=sys.stderr, flush=True)
         return 2
+    except Exception:
+        if rclpy.ok():
+            raise
+        return 0   # SIGTERM while the node was being built: rclpy shut the context down under it
     finally:
         if node is not None:
             if on_close is not None:

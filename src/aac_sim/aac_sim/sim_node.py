@@ -19,11 +19,14 @@ Every refused command is logged and leaves the robot where it is.
 """
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped, Vector3Stamped
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -37,11 +40,12 @@ from visualization_msgs.msg import Marker, MarkerArray
 from . import ros_interface as ri
 from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
 from .env import AacPandaEnv
-from .node_main import QUIET_PUB, QUIET_SUB, run_node
+from .node_main import QUIET_PUB, run_node
 from .scene import GRIPPER_MAX_WIDTH
 from .ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                           pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
 from .sim_server import CommandError, SimServer, SimStep
+from .take_loop import TakeLoop
 
 PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
     "task": "push", "image_size": 84, "mode": "lockstep", "seed": -1, "randomize": True,
@@ -51,6 +55,16 @@ PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
 }
 MODES = ("lockstep", "realtime")
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def _locked(callback):
+    """Callbacks run in two threads (commands in the main one, services/timer in the executor's):
+    one at a time touches the simulator."""
+    @functools.wraps(callback)
+    def run(self, *args):
+        with self.lock:
+            return callback(self, *args)
+    return run
 
 
 def sim_config_from_parameters(values: dict) -> SimConfig:
@@ -82,7 +96,7 @@ class SimNode(Node):
 
         cam = values["camera_namespace"].strip("/")
         self.color_frame = ri.COLOR_OPTICAL_FRAME
-        quiet, quiet_sub = {"event_callbacks": QUIET_PUB}, {"event_callbacks": QUIET_SUB}   # per-step topics
+        quiet = {"event_callbacks": QUIET_PUB}   # per-step topics
         self.pub_color = self.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10, **quiet)
         self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/{ri.COLOR_INFO}", 10, **quiet)
         self.pub_depth = self.create_publisher(Image, f"{cam}/{ri.DEPTH_IMAGE}", 10, **quiet)
@@ -96,11 +110,14 @@ class SimNode(Node):
         self.pub_info = self.create_publisher(String, ri.SIM_INFO, LATCHED)
         self.pub_description = self.create_publisher(String, ri.ROBOT_DESCRIPTION, LATCHED)
 
-        self.create_subscription(TwistStamped, ri.TWIST_COMMAND, self._on_twist, 10, **quiet_sub)
+        # commands arrive every control step: taken by the main thread without an executor (spin_sim)
+        self.lock = threading.Lock()
+        self.commands = TakeLoop(self, "commands")
+        self.commands.subscribe(TwistStamped, ri.TWIST_COMMAND, self._on_twist)
         arm, grip = values["arm_controller"].strip("/"), values["gripper_controller"].strip("/")
         # relative: /<namespace>/<controller>/joint_trajectory, as with a namespaced controller_manager
-        self.create_subscription(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm, 10, **quiet_sub)
-        self.create_subscription(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper, 10, **quiet_sub)
+        self.commands.subscribe(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm)
+        self.commands.subscribe(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper)
         self.create_service(Trigger, ri.RESET_SERVICE, self._on_reset)
         self.create_subscription(Vector3Stamped, ri.PERTURB, self._on_perturb, 10)
 
@@ -129,6 +146,7 @@ class SimNode(Node):
         seed, self.pending_seed = self.pending_seed, None
         return seed
 
+    @_locked
     def _on_reset(self, request, response):
         step = self.server.reset(self._take_seed())
         self.twist = self.gripper = None
@@ -153,6 +171,7 @@ class SimNode(Node):
         self._refuse(what, f"stale stamp {stamp_ns} ns, the current observation is {self.server.last.stamp_ns} ns")
         return False
 
+    @_locked
     def _on_twist(self, msg: TwistStamped) -> None:
         if msg.header.frame_id not in ("", ri.BASE_FRAME):
             return self._refuse("twist", f"frame {msg.header.frame_id!r} is not {ri.BASE_FRAME!r}")
@@ -167,6 +186,7 @@ class SimNode(Node):
             self.arm_q = None
             self._lockstep_try()
 
+    @_locked
     def _on_perturb(self, msg: Vector3Stamped) -> None:
         """A disturbance for robustness evals: the block is knocked across the table (sim only)."""
         if msg.header.frame_id not in ("", ri.BASE_FRAME) or self.server.last is None:
@@ -177,6 +197,7 @@ class SimNode(Node):
             return self._refuse("perturbation", exc)
         self.get_logger().info(f"block displaced to {np.round(pos, 3).tolist()}")
 
+    @_locked
     def _on_gripper(self, msg: JointTrajectory) -> None:
         try:
             width = self.server.gripper_width(trajectory_target(msg, ri.FINGER_JOINTS))
@@ -187,6 +208,7 @@ class SimNode(Node):
             self.gripper = (stamp, width)
             self._lockstep_try()
 
+    @_locked
     def _on_arm(self, msg: JointTrajectory) -> None:
         try:
             # checked on arrival too: a bad target is refused without replacing a held one (realtime)
@@ -225,6 +247,7 @@ class SimNode(Node):
             return self._refuse("arm trajectory", exc)
         self._publish(step)
 
+    @_locked
     def _on_tick(self) -> None:
         """Realtime mode: one control step with the newest commands (stale twist = stop)."""
         if not self.context.ok():   # shutting down (Ctrl-C): publishers are gone
@@ -304,8 +327,43 @@ class SimNode(Node):
         return out
 
 
+def spin_sim(node: SimNode) -> None:
+    """Reset/perturb/parameter services and the realtime timer on an executor thread; the per-step
+    commands in this thread (TakeLoop: in lockstep training the round trip waits for them)."""
+    try:
+        executor = SingleThreadedExecutor(context=node.context)
+    except Exception:
+        if not node.context.ok():   # SIGTERM during start-up: rclpy has already shut the context down
+            return
+        raise
+    executor.add_node(node)
+    failed: list[BaseException] = []
+
+    def spin() -> None:
+        try:
+            executor.spin()
+        except BaseException as exc:   # re-raised below, as rclpy.spin would
+            failed.append(exc)
+
+    thread = threading.Thread(target=spin, daemon=True)
+    try:
+        thread.start()
+        while node.context.ok() and thread.is_alive():
+            node.commands.spin_once(0.1)
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+        thread.join(2.0)   # before the node and the context go: a thread still in rcl at exit aborts
+    if failed:
+        raise failed[0]
+
+
+def _close(node: SimNode) -> None:
+    node.commands.destroy()
+    node.server.env.close()
+
+
 def main(args=None) -> int:
-    return run_node(SimNode, "aac_sim_node", (ConfigError, ValueError), args, on_close=lambda node: node.server.env.close())
+    return run_node(SimNode, "aac_sim_node", (ConfigError, ValueError), args, on_close=_close, run=spin_sim)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""TakeLoop: per-step topics taken by the caller's thread (no executor), and the sim node that uses it."""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
+
+import rclpy  # noqa: E402
+from std_msgs.msg import Float32MultiArray, String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from aac_sim import ros_interface as ri  # noqa: E402
+from aac_sim.take_loop import TakeLoop  # noqa: E402
+
+
+def test_messages_reach_the_callback_in_the_callers_thread_in_order_and_a_wait_is_bounded():
+    with Spinning("take_loop_owner") as owner:
+        loop = TakeLoop(owner)
+        got, threads = [], set()
+
+        def on_msg(msg):
+            got.append(msg.data)
+            threads.add(threading.get_ident())
+
+        loop.subscribe(String, "take_loop_test", on_msg)
+        pub = owner.create_publisher(String, "take_loop_test", 10)
+        wait_for(lambda: pub.get_subscription_count() > 0, what="discovery")
+
+        t0 = time.monotonic()
+        assert loop.spin_once(0.2) == 0           # nothing published: times out, takes nothing
+        assert 0.15 < time.monotonic() - t0 < 2.0
+
+        for i in range(5):
+            pub.publish(String(data=str(i)))
+        end = time.monotonic() + 10
+        while len(got) < 5 and time.monotonic() < end:
+            assert loop.spin_once(1.0) <= 1       # one message per subscription and call
+        assert got == ["0", "1", "2", "3", "4"]
+        assert threads == {threading.get_ident()}
+
+        for i in range(3):
+            pub.publish(String(data=f"x{i}"))
+        wait_for(lambda: loop.take_all() >= 0 and len(got) == 8, what="take_all to drain all three")
+        assert got[5:] == ["x0", "x1", "x2"]
+        loop.destroy()
+
+
+def test_private_node_keeps_the_namespace_and_gets_its_own_name_under_a_launch_style_name_remap():
+    context = rclpy.Context()
+    rclpy.init(args=["--ros-args", "-r", "__node:=launched", "-r", "__ns:=/sim3"], context=context)
+    try:
+        owner = rclpy.create_node("aac_sim_node", context=context)
+        loop = TakeLoop(owner, "commands")
+        assert owner.get_fully_qualified_name() == "/sim3/launched"
+        assert loop.node.get_namespace() == "/sim3"
+        assert loop.node.get_name().startswith("launched_commands")
+        sub = loop.subscribe(Float32MultiArray, "aac/x", lambda m: None)
+        assert sub.topic_name == "/sim3/aac/x"   # relative names resolve like the owner's
+        loop.destroy()
+        owner.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_sim_node_ends_cleanly_on_sigint_and_sigterm():
+    """The sim takes commands in its main thread and serves reset from an executor thread: both
+    stop on a signal, exit code 0 (launch's shutdown sends SIGINT, then SIGTERM)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with Spinning("take_loop_sig") as node, SimProcess("sig") as sim:
+            reset = node.create_client(Trigger, "/sig/" + ri.RESET_SERVICE)
+            assert reset.wait_for_service(30)
+            future = reset.call_async(Trigger.Request())   # answered by the executor thread: both run
+            wait_for(future.done, what="reset answer")
+            assert future.result().success
+            sim.proc.send_signal(sig)
+            assert sim.proc.wait(10) == 0
