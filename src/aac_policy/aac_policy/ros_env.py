@@ -8,6 +8,9 @@ observation they answer; the sim steps once and publishes its observation topics
 Topics are matched by stamp: an observation is complete when colour, depth and privileged state
 with the same stamp have arrived (the privileged message also carries proprio and the goal, which
 the sim publishes on their own topics too: 3 messages per step instead of 5 cut the round trip).
+Those topics are taken by the thread that calls reset/step, while it waits for them (a TakeLoop,
+no executor hop); the owner's node keeps an executor for the rest (sim_info, services). One thread
+drives the env.
 
 Failure handling: a sim that does not answer within `step_timeout_s` (dead, hung) is dropped: the
 env reports it in `info["dropped"]` for the rest of the episode (the collector discards that
@@ -53,9 +56,9 @@ class SimIncompatible(ConfigError):
 
 class SimClient:
     """One sim node as seen from the trainer. `_on_info` runs in the executor thread; the observation
-    callbacks run in the env's thread, inside `steps.spin_once`."""
+    callbacks run in the thread that calls the env's reset/step, inside `obs_loop.spin_once`."""
 
-    def __init__(self, node, steps: TakeLoop, namespace: str, lock: threading.Lock, camera_namespace: str,
+    def __init__(self, node, obs_loop: TakeLoop, namespace: str, lock: threading.Lock, camera_namespace: str,
                  need_images: bool):
         self.node, self.ns, self.lock = node, namespace.strip("/"), lock
         self.need = PARTS if need_images else ("privileged",)   # the state wiring needs no images
@@ -73,9 +76,9 @@ class SimClient:
         self.info_topic = pre + ri.SIM_INFO
         node.create_subscription(String, self.info_topic, self._on_info, LATCHED)
         # the per-step topics are taken by the thread that waits for them (no executor, see TakeLoop)
-        steps.subscribe(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m))
-        steps.subscribe(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m))
-        steps.subscribe(Float32MultiArray, pre + ri.PRIVILEGED_STATE, lambda m: self._on_array("privileged", m))
+        obs_loop.subscribe(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m))
+        obs_loop.subscribe(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m))
+        obs_loop.subscribe(Float32MultiArray, pre + ri.PRIVILEGED_STATE, lambda m: self._on_array("privileged", m))
         # the seed is the one parameter the trainer sets: one SetParameters client, not the six of an
         # AsyncParameterClient (every client is in the executor's wait set on every wake-up)
         self.param_client = None
@@ -205,6 +208,7 @@ class RosVectorEnv:
                 deadline = time.monotonic() + self.connect_timeout_s
             time.sleep(0.05)
         self.dropped[:] = False
+        self.obs_loop.take_all()   # whatever is still in flight belongs to the old episode
         futures = {}
         for i, c in enumerate(self.clients):
             if not ready[i]:
@@ -212,7 +216,6 @@ class RosVectorEnv:
                 continue
             if seed is not None:
                 self._set_seed(i, seed + i)
-            self.obs_loop.take_all()   # whatever is still in flight belongs to the old episode
             c.parts.clear()
             futures[i] = c.reset_client.call_async(Trigger.Request())
         for i, fut in futures.items():
