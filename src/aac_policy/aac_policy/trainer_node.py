@@ -9,14 +9,11 @@ field. Evaluation runs an in-process sim of that config inside this process.
 """
 from __future__ import annotations
 
-import threading
-
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
-from aac_sim.node_main import run_node
+from aac_sim.node_main import ExecutorThread, run_node
 
 from .ros_env import RosVectorEnv
 from .train import Trainer, episode_length, load_config
@@ -49,16 +46,10 @@ class TrainerNode(Node):
 
 def run_trainer(node: TrainerNode, progress: bool = True) -> dict:
     """Train with `node` spinning in a background thread (callbacks fill the env's buffers)."""
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
+    with ExecutorThread(node):
         # the ROS env needs the trainer's eval env (sim config, episode length); run() makes it
         trainer = Trainer(node.cfg, node.run_dir, progress=progress, make_env=lambda: node.make_env(trainer))
         return trainer.run()
-    finally:
-        executor.shutdown(timeout_sec=1.0)
 
 
 def main(args=None) -> int:

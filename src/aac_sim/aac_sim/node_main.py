@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import rclpy
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from .ros_interface import fastdds_profile_env
 
@@ -60,31 +61,61 @@ def run_node(make_node, name: str, errors: tuple[type[BaseException], ...], args
     return 0
 
 
+class ExecutorThread:
+    """`with ExecutorThread(node) as spin:` the node's callbacks run on a SingleThreadedExecutor in a
+    daemon thread while the body runs on this one (more nodes: `spin.executor.add_node(other)`).
+    On exit the executor stops and the thread is joined before the caller destroys the node: a
+    thread still inside rcl when the process exits aborts it ("terminate called without an active
+    exception"). An exception the spin raised (a callback's) is raised here, as rclpy.spin would."""
+
+    def __init__(self, node):
+        self.executor = SingleThreadedExecutor(context=node.context)
+        self.executor.add_node(node)
+        self.failed: list[BaseException] = []
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:   # rclpy shut down (SIGTERM): a stop, not a failure
+            pass
+        except BaseException as exc:
+            self.failed.append(exc)
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def __enter__(self) -> "ExecutorThread":
+        self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(5)
+        if self.failed and exc_type is None:
+            raise self.failed[0]
+
+
 class BackgroundSpin:
-    """`with BackgroundSpin("name") as node:` rclpy.init (if needed) + a node spun by a
-    SingleThreadedExecutor in a daemon thread, for code that waits on the main thread (trainer,
-    benchmarks, evals, tests). More nodes: `spin.executor.add_node(other)`. Clean shutdown on exit
-    (no abort from a still-spinning thread at interpreter exit)."""
+    """`with BackgroundSpin("name") as node:` rclpy.init (if needed) + a node spun by an
+    ExecutorThread, for code that waits on the main thread (benchmarks, evals, tests). More nodes:
+    `spin.executor.add_node(other)`. Clean shutdown on exit."""
 
     def __init__(self, name: str = "aac_client"):
         self.name = name
 
     def __enter__(self):
-        import threading
-
-        from rclpy.executors import SingleThreadedExecutor
         if not rclpy.ok():
             init_rclpy()
         self.node = rclpy.create_node(self.name)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spin = ExecutorThread(self.node).__enter__()
+        self.executor = self.spin.executor
         return self.node
 
     def __exit__(self, *exc):
-        self.executor.shutdown(timeout_sec=2.0)
-        self.thread.join(5)
-        self.node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        try:
+            self.spin.__exit__(*exc)
+        finally:
+            self.node.destroy_node()
+            if rclpy.ok():
+                rclpy.shutdown()

@@ -25,8 +25,8 @@ import threading
 import time
 
 import numpy as np
+import rclpy
 from geometry_msgs.msg import PoseStamped, TwistStamped, Vector3Stamped
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -40,7 +40,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from . import ros_interface as ri
 from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
 from .env import AacPandaEnv
-from .node_main import QUIET_PUB, run_node
+from .node_main import QUIET_PUB, QUIET_SUB, ExecutorThread, run_node
 from .scene import GRIPPER_MAX_WIDTH
 from .ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                           pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
@@ -96,7 +96,7 @@ class SimNode(Node):
 
         cam = values["camera_namespace"].strip("/")
         self.color_frame = ri.COLOR_OPTICAL_FRAME
-        quiet = {"event_callbacks": QUIET_PUB}   # per-step topics
+        quiet, quiet_sub = {"event_callbacks": QUIET_PUB}, {"event_callbacks": QUIET_SUB}   # per-step topics
         self.pub_color = self.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10, **quiet)
         self.pub_color_info = self.create_publisher(CameraInfo, f"{cam}/{ri.COLOR_INFO}", 10, **quiet)
         self.pub_depth = self.create_publisher(Image, f"{cam}/{ri.DEPTH_IMAGE}", 10, **quiet)
@@ -110,14 +110,17 @@ class SimNode(Node):
         self.pub_info = self.create_publisher(String, ri.SIM_INFO, LATCHED)
         self.pub_description = self.create_publisher(String, ri.ROBOT_DESCRIPTION, LATCHED)
 
-        # commands arrive every control step: taken by the main thread without an executor (spin_sim)
+        # lockstep: every step waits for the commands, so the main thread takes them without an
+        # executor (spin_sim). realtime: everything on the executor, one thread (its timer steps).
         self.lock = threading.Lock()
-        self.commands = TakeLoop(self, "commands")
-        self.commands.subscribe(TwistStamped, ri.TWIST_COMMAND, self._on_twist)
+        self.commands = TakeLoop(self, "commands") if self.mode == "lockstep" else None
+        subscribe = self.commands.subscribe if self.commands else \
+            (lambda kind, topic, callback: self.create_subscription(kind, topic, callback, 10, **quiet_sub))
+        subscribe(TwistStamped, ri.TWIST_COMMAND, self._on_twist)
         arm, grip = values["arm_controller"].strip("/"), values["gripper_controller"].strip("/")
         # relative: /<namespace>/<controller>/joint_trajectory, as with a namespaced controller_manager
-        self.commands.subscribe(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm)
-        self.commands.subscribe(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper)
+        subscribe(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", self._on_arm)
+        subscribe(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", self._on_gripper)
         self.create_service(Trigger, ri.RESET_SERVICE, self._on_reset)
         self.create_subscription(Vector3Stamped, ri.PERTURB, self._on_perturb, 10)
 
@@ -328,37 +331,18 @@ class SimNode(Node):
 
 
 def spin_sim(node: SimNode) -> None:
-    """Reset/perturb/parameter services and the realtime timer on an executor thread; the per-step
-    commands in this thread (TakeLoop: in lockstep training the round trip waits for them)."""
-    try:
-        executor = SingleThreadedExecutor(context=node.context)
-    except Exception:
-        if not node.context.ok():   # SIGTERM during start-up: rclpy has already shut the context down
-            return
-        raise
-    executor.add_node(node)
-    failed: list[BaseException] = []
-
-    def spin() -> None:
-        try:
-            executor.spin()
-        except BaseException as exc:   # re-raised below, as rclpy.spin would
-            failed.append(exc)
-
-    thread = threading.Thread(target=spin, daemon=True)
-    try:
-        thread.start()
-        while node.context.ok() and thread.is_alive():
+    """Lockstep: reset/perturb/parameter services on an executor thread, the per-step commands in
+    this thread (TakeLoop: the training round trip waits for them). Realtime: rclpy.spin."""
+    if node.commands is None:
+        return rclpy.spin(node)
+    with ExecutorThread(node) as spin:
+        while node.context.ok() and spin.alive():
             node.commands.spin_once(0.1)
-    finally:
-        executor.shutdown(timeout_sec=1.0)
-        thread.join(2.0)   # before the node and the context go: a thread still in rcl at exit aborts
-    if failed:
-        raise failed[0]
 
 
 def _close(node: SimNode) -> None:
-    node.commands.destroy()
+    if node.commands is not None:
+        node.commands.destroy()
     node.server.env.close()
 
 
