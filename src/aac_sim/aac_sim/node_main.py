@@ -66,9 +66,11 @@ class ExecutorThread:
     daemon thread while the body runs on this one (more nodes: `spin.executor.add_node(other)`).
     On exit the executor stops and the thread is joined before the caller destroys the node: a
     thread still inside rcl when the process exits aborts it ("terminate called without an active
-    exception"). An exception the spin raised (a callback's) is raised here, as rclpy.spin would."""
+    exception"). An exception the spin raised (a callback's) is raised here, as rclpy.spin would
+    (`raise_failures=False`: only printed by the thread, for clients whose nodes come and go)."""
 
-    def __init__(self, node):
+    def __init__(self, node, raise_failures: bool = True):
+        self.raise_failures = raise_failures
         self.executor = SingleThreadedExecutor(context=node.context)
         self.executor.add_node(node)
         self.failed: list[BaseException] = []
@@ -80,6 +82,8 @@ class ExecutorThread:
         except ExternalShutdownException:   # rclpy shut down (SIGTERM): a stop, not a failure
             pass
         except BaseException as exc:
+            if not self.raise_failures:
+                raise
             self.failed.append(exc)
 
     def alive(self) -> bool:
@@ -108,7 +112,7 @@ class BackgroundSpin:
         if not rclpy.ok():
             init_rclpy()
         self.node = rclpy.create_node(self.name)
-        self.spin = ExecutorThread(self.node).__enter__()
+        self.spin = ExecutorThread(self.node, raise_failures=False).__enter__()
         self.executor = self.spin.executor
         return self.node
 
