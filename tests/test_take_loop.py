@@ -68,8 +68,9 @@ def test_sim_node_ends_cleanly_on_sigint_and_sigterm():
     """The sim takes commands in its main thread and serves reset from an executor thread: both
     stop on a signal, exit code 0 (launch's shutdown sends SIGINT, then SIGTERM)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with Spinning("take_loop_sig") as node, SimProcess("sig") as sim:
-            reset = node.create_client(Trigger, "/sig/" + ri.RESET_SERVICE)
+        ns = f"sig{int(sig)}"   # one per signal: a stopped sim's service can linger in the graph
+        with Spinning("take_loop_sig") as node, SimProcess(ns) as sim:
+            reset = node.create_client(Trigger, f"/{ns}/{ri.RESET_SERVICE}")
             assert reset.wait_for_service(30)
             future = reset.call_async(Trigger.Request())   # answered by the executor thread: both run
             wait_for(future.done, what="reset answer")
