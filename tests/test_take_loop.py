@@ -8,6 +8,7 @@ import time
 from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
 
 import rclpy  # noqa: E402
+from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
@@ -24,8 +25,11 @@ def test_messages_reach_the_callback_in_the_callers_thread_in_order_and_a_wait_i
             got.append(msg.data)
             threads.add(threading.get_ident())
 
-        loop.subscribe(String, "take_loop_test", on_msg)
+        sub = loop.subscribe(String, "take_loop_test", on_msg)
         pub = owner.create_publisher(String, "take_loop_test", 10)
+        # per-step topics are best effort (no heartbeat/acknack wake-ups) and still hear reliable publishers
+        assert sub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+        assert pub.qos_profile.reliability == ReliabilityPolicy.RELIABLE
         wait_for(lambda: pub.get_subscription_count() > 0, what="discovery")
 
         t0 = time.monotonic()

@@ -235,14 +235,17 @@ class RosVectorEnv:
 
     def step(self, actions: np.ndarray):
         actions = np.asarray(actions, dtype=np.float32)
+        commands = []   # all built first, then sent back to back: the sims start stepping closer together
         for i, c in enumerate(self.clients):
             if self.dropped[i]:
                 continue
             linear, width = action_to_command(actions[i], self.sim_config["max_ee_step_m"],
                                               self.sim_config["control_dt"])
             stamp = stamp_from_ns(int(self.stamps[i]))   # the observation these commands answer
-            c.pub_gripper.publish(gripper_command(width, stamp))
-            c.pub_twist.publish(twist_stamped(linear, stamp, ri.BASE_FRAME))
+            commands += [(c.pub_gripper, gripper_command(width, stamp)),
+                         (c.pub_twist, twist_stamped(linear, stamp, ri.BASE_FRAME))]
+        for pub, msg in commands:
+            pub.publish(msg)
         prev = self.stamps.copy()
         self._gather(lambda i: self.clients[i].newer_complete(int(prev[i])) or (None, None))
         self.steps += 1

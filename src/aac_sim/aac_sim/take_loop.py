@@ -19,6 +19,7 @@ import itertools
 from typing import Any, Callable
 
 import rclpy
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
 from .node_main import QUIET_SUB
@@ -38,7 +39,13 @@ class TakeLoop:
         self.subscriptions: list[tuple[Any, Callable]] = []
         self._wait_set = None
 
-    def subscribe(self, msg_type, topic: str, callback: Callable, qos=10):
+    def subscribe(self, msg_type, topic: str, callback: Callable, qos=qos_profile_sensor_data):
+        """Best effort by default (rclpy's sensor-data profile, as camera consumers use; it matches
+        reliable and best-effort publishers alike). A reliable reader makes Fast DDS's event and
+        listener threads of both processes wake for heartbeats and acknacks around every message:
+        with 2 lockstep sims that was ~4x the context switches per step, most of them preempting
+        the sims' main threads. Lockstep has one message per topic in flight; a lost one shows as a
+        step timeout, which the trainer already handles (the sim is dropped for that episode)."""
         sub = self.node.create_subscription(msg_type, topic, lambda _msg: None, qos, event_callbacks=QUIET_SUB)
         self.subscriptions.append((sub, callback))
         self._wait_set = None
