@@ -7,7 +7,7 @@ DDS (localhost discovery, a private ROS_DOMAIN_ID): twist + gripper command out,
 proprio, goal and privileged state back, matched by stamp. Both run full episodes (reset + 50 steps)
 with random actions; the observations include 84x84 RGB-D.
 
-    .venv/bin/python bench/ros_overhead.py [--envs 1 2] [--episodes 6] [--rounds 3]
+    .venv/bin/python bench/ros_overhead.py [--envs 1 2] [--episodes 6] [--rounds 5]
 
 Goal (issue 4): ROS >= 75 % of in-process. Writes bench/results/ros_overhead.json.
 """
@@ -47,7 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--envs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--episodes", type=int, default=6, help="episodes per env per round")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the ratio is of the medians")
     ap.add_argument("--image-size", type=int, default=84)
     args = ap.parse_args()
 
