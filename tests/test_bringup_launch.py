@@ -167,6 +167,7 @@ SIM_NODE_PARAMETERS = {
     "camera_extrinsics": "",             # '' = packaged mount
     "command_timeout_s": 0.2,
     "publish_clock": True,
+    "step_reliability": "best_effort",   # lockstep command subscriptions: best_effort | reliable
 }
 TRAINER_NODE_PARAMETERS = {
     "sim_namespaces": ["sim0"],          # string array
@@ -175,6 +176,7 @@ TRAINER_NODE_PARAMETERS = {
     "overrides": [""],                   # KEY=VALUE strings like aac_train --set ('' entries ignored)
     "step_timeout_s": 2.0,
     "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
+    "step_reliability": "best_effort",   # observation subscriptions: best_effort | reliable
 }
 
 

@@ -95,6 +95,8 @@ def test_sim_node_publishes_the_real_robot_interfaces_and_steps_in_lockstep():
         info = json.loads(rec.latched["/s/" + ri.SIM_INFO])
         assert info["task"] == "push" and info["image_size"] == 84 and info["mode"] == "lockstep"
         wait_for(lambda: node.count_subscribers("/s/" + ri.TWIST_COMMAND) > 0, 10, "sim command subscriptions")
+        assert [i.qos_profile.reliability for i in node.get_subscriptions_info_by_topic("/s/" + ri.TWIST_COMMAND)] \
+            == [ReliabilityPolicy.BEST_EFFORT]   # default step_reliability
         color_topic = f"{CAM}/{ri.COLOR_IMAGE}"
         stamp0 = _call(node, reset)["stamp_ns"]
         wait_for(lambda: all(rec.count(t) >= 1 for t in rec.TOPICS), 10, "every topic after reset")
@@ -240,7 +242,8 @@ def test_realtime_twin_steps_on_its_own_and_stops_without_commands():
 
 
 def test_trainer_node_trains_from_a_sim_node_end_to_end(tmp_path):
-    """The `aac_trainer_node` as launched: parameters in, checkpoint + exported actor + report out."""
+    """The `aac_trainer_node` as launched: parameters in, checkpoint + exported actor + report out.
+    Both nodes with `step_reliability: reliable` (the default best-effort path runs in the tests above)."""
     import rclpy
     from rclpy.parameter import Parameter
 
@@ -249,14 +252,17 @@ def test_trainer_node_trains_from_a_sim_node_end_to_end(tmp_path):
     overrides = ["sim.task=reach", "total_env_steps=100", "random_steps=50", "batch_size=32",
                  "eval_every_steps=100", "eval_episodes=1", "checkpoint_every_steps=100",
                  "final_eval_episodes=1", "video_episodes=1"]
-    with SimProcess("sim0", task="reach"):
+    with SimProcess("sim0", task="reach", step_reliability="reliable"):
         rclpy.init()
         try:
             node = TrainerNode(parameter_overrides=[
                 Parameter("sim_namespaces", Parameter.Type.STRING_ARRAY, ["sim0"]),
                 Parameter("run_dir", Parameter.Type.STRING, str(tmp_path)),
-                Parameter("overrides", Parameter.Type.STRING_ARRAY, overrides)])
+                Parameter("overrides", Parameter.Type.STRING_ARRAY, overrides),
+                Parameter("step_reliability", Parameter.Type.STRING, "reliable")])
             out = run_trainer(node, progress=False)
+            assert [i.qos_profile.reliability for i in node.get_subscriptions_info_by_topic(
+                "/sim0/" + ri.TWIST_COMMAND)] == [ReliabilityPolicy.RELIABLE]   # the sim's (the trainer's env is closed)
             node.destroy_node()
         finally:
             rclpy.shutdown()

@@ -7,12 +7,14 @@ import time
 
 from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
 
+import pytest  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from aac_sim import ros_interface as ri  # noqa: E402
+from aac_sim.config import ConfigError  # noqa: E402
 from aac_sim.take_loop import TakeLoop  # noqa: E402
 
 
@@ -49,6 +51,31 @@ def test_messages_reach_the_callback_in_the_callers_thread_in_order_and_a_wait_i
         wait_for(lambda: loop.take_all() >= 0 and len(got) == 8, what="take_all to drain all three")
         assert got[5:] == ["x0", "x1", "x2"]
         loop.destroy()
+
+
+def test_reliability_is_a_choice_and_an_unknown_one_is_refused_before_any_node_exists():
+    with Spinning("take_loop_qos") as owner:
+        loop = TakeLoop(owner, reliability="reliable")
+        sub = loop.subscribe(String, "take_loop_qos", lambda m: None)
+        assert sub.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+        loop.destroy()
+        before = set(owner.get_node_names())
+        with pytest.raises(ConfigError, match="step_reliability must be one of"):
+            TakeLoop(owner, reliability="sometimes")
+        assert set(owner.get_node_names()) <= before
+        from aac_policy.ros_env import RosVectorEnv   # the trainer's observation subscriptions
+        env = RosVectorEnv(owner, ["qos_sim"], {}, 50, image_keys=True, step_reliability="reliable")
+        assert {sub.qos_profile.reliability for sub, _ in env.obs_loop.subscriptions} == {ReliabilityPolicy.RELIABLE}
+        env.close()
+
+    from aac_policy.trainer_node import TrainerNode   # the node parameter goes the same way, at start-up
+    from rclpy.parameter import Parameter
+    rclpy.init()
+    try:
+        with pytest.raises(ConfigError, match="step_reliability must be one of"):
+            TrainerNode(parameter_overrides=[Parameter("step_reliability", Parameter.Type.STRING, "sometimes")])
+    finally:
+        rclpy.shutdown()
 
 
 def test_private_node_keeps_the_namespace_and_gets_its_own_name_under_a_launch_style_name_remap():

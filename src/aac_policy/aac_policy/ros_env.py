@@ -142,14 +142,14 @@ def _wait_future(future, timeout: float) -> bool:
 class RosVectorEnv:
     def __init__(self, node, namespaces: list[str], sim_config: dict, episode_steps: int, image_keys: bool,
                  step_timeout_s: float = 2.0, camera_namespace: str = ri.DEFAULT_CAMERA_NAMESPACE,
-                 connect_timeout_s: float = 30.0):
+                 connect_timeout_s: float = 30.0, step_reliability: str = "best_effort"):
         if not namespaces:
             raise ConfigError("sim_namespaces is empty: name at least one sim node namespace")
         self.node, self.sim_config, self.T = node, sim_config, episode_steps
         self.need_images = image_keys
         self.step_timeout_s, self.connect_timeout_s = step_timeout_s, connect_timeout_s
         self.lock = threading.Lock()   # guards what the executor thread writes (sim_info)
-        self.obs_loop = TakeLoop(node)
+        self.obs_loop = TakeLoop(node, reliability=step_reliability)
         self.clients = [SimClient(node, self.obs_loop, ns, self.lock, camera_namespace, image_keys) for ns in namespaces]
         self.num_envs = len(self.clients)
         self.stamps = np.zeros(self.num_envs, dtype=np.int64)

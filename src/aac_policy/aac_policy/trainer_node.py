@@ -3,7 +3,8 @@
     ros2 run aac_policy aac_trainer_node --ros-args -p sim_namespaces:="['sim0','sim1']" -p run_dir:=runs/ros
 
 Parameters: sim_namespaces (string array), run_dir, config_file (strict aac_train YAML, '' = defaults),
-overrides (KEY=VALUE strings, like `aac_train --set`), step_timeout_s. The sims must run the same
+overrides (KEY=VALUE strings, like `aac_train --set`), step_timeout_s, camera_namespace,
+step_reliability (best_effort | reliable: QoS of the observation subscriptions). The sims must run the same
 sim config as the trainer (task, image size, randomization...): a mismatch is refused naming the
 field. Evaluation runs an in-process sim of that config inside this process.
 """
@@ -14,12 +15,14 @@ from rclpy.node import Node
 from aac_sim import ros_interface as ri
 from aac_sim.config import ConfigError
 from aac_sim.node_main import ExecutorThread, run_node
+from aac_sim.take_loop import step_qos
 
 from .ros_env import RosVectorEnv
 from .train import Trainer, episode_length, load_config
 
 PARAMETERS = {"sim_namespaces": ["sim0"], "run_dir": "runs/ros", "config_file": "", "overrides": [""],
-              "step_timeout_s": 2.0, "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE}
+              "step_timeout_s": 2.0, "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
+              "step_reliability": "best_effort"}   # observation subscriptions: best_effort | reliable
 
 
 class TrainerNode(Node):
@@ -36,12 +39,14 @@ class TrainerNode(Node):
         self.run_dir = v["run_dir"]
         self.step_timeout_s = float(v["step_timeout_s"])
         self.camera_namespace = v["camera_namespace"]
+        step_qos(v["step_reliability"])   # an unknown value is refused at start-up, not at the first reset
+        self.step_reliability = v["step_reliability"]
 
     def make_env(self, trainer: Trainer) -> RosVectorEnv:
         sim_cfg = trainer.eval_env.unwrapped.cfg.to_dict()
         return RosVectorEnv(self, self.namespaces, sim_cfg, episode_length(trainer.eval_env),
                             image_keys=self.cfg.pixels, step_timeout_s=self.step_timeout_s,
-                            camera_namespace=self.camera_namespace)
+                            camera_namespace=self.camera_namespace, step_reliability=self.step_reliability)
 
 
 def run_trainer(node: TrainerNode, progress: bool = True) -> dict:

@@ -13,6 +13,7 @@ Modes
 - lockstep (training): one control step per command. A step happens when a twist AND a gripper
   command stamped with the current observation's stamp have both arrived (or one arm trajectory
   with that stamp). Commands with any other stamp are stale and refused.
+  Its command subscriptions are best effort unless `step_reliability` is `reliable`.
 - realtime (digital twin): steps at wall-clock control rate with the newest commands; a twist older
   than command_timeout_s is treated as zero velocity (the arm stops).
 Every refused command is logged and leaves the robot where it is.
@@ -45,13 +46,14 @@ from .scene import GRIPPER_MAX_WIDTH
 from .ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                           pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
 from .sim_server import CommandError, SimServer, SimStep
-from .take_loop import TakeLoop
+from .take_loop import TakeLoop, step_qos
 
 PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
     "task": "push", "image_size": 84, "mode": "lockstep", "seed": -1, "randomize": True,
     "sim_config": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
     "arm_controller": ri.DEFAULT_ARM_CONTROLLER, "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
     "camera_intrinsics": "", "camera_extrinsics": "", "command_timeout_s": 0.2, "publish_clock": True,
+    "step_reliability": "best_effort",   # lockstep command subscriptions: best_effort | reliable
 }
 MODES = ("lockstep", "realtime")
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
@@ -88,6 +90,7 @@ class SimNode(Node):
         self.mode = values["mode"]
         if self.mode not in MODES:
             raise ConfigError(f"parameter mode must be one of {MODES}, got {self.mode!r}")
+        step_qos(values["step_reliability"])   # refused here in either mode (only lockstep uses it)
         self.cfg = sim_config_from_parameters(values)
         self.server = SimServer(AacPandaEnv(config=self.cfg))
         self.pending_seed = values["seed"] if values["seed"] >= 0 else None
@@ -113,7 +116,8 @@ class SimNode(Node):
         # lockstep: every step waits for the commands, so the main thread takes them without an
         # executor (spin_sim). realtime: everything on the executor, one thread (its timer steps).
         self.lock = threading.Lock()
-        self.commands = TakeLoop(self, "commands") if self.mode == "lockstep" else None
+        self.commands = (TakeLoop(self, "commands", values["step_reliability"]) if self.mode == "lockstep"
+                         else None)
         subscribe = self.commands.subscribe if self.commands else \
             (lambda kind, topic, callback: self.create_subscription(kind, topic, callback, 10, **quiet_sub))
         subscribe(TwistStamped, ri.TWIST_COMMAND, self._on_twist)

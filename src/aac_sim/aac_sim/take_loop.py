@@ -19,19 +19,37 @@ import itertools
 from typing import Any, Callable
 
 import rclpy
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
+from .config import ConfigError
 from .node_main import QUIET_SUB
+
+# the `step_reliability` parameter of the sim and trainer nodes
+STEP_QOS = {
+    "best_effort": qos_profile_sensor_data,
+    "reliable": QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+}
+
+
+def step_qos(reliability: str) -> QoSProfile:
+    """QoS of the per-step subscriptions: `best_effort` (default: no heartbeat/acknack wake-ups; a
+    lost message shows as a step timeout) or `reliable` (lost samples are re-sent; for sims on
+    other machines over a lossy network or with large frames that Fast DDS splits into fragments)."""
+    if reliability not in STEP_QOS:
+        raise ConfigError(f"step_reliability must be one of {sorted(STEP_QOS)}, got {reliability!r}")
+    return STEP_QOS[reliability]
+
 
 _names = itertools.count()
 
 
 class TakeLoop:
-    def __init__(self, owner, suffix: str = "steps"):
+    def __init__(self, owner, suffix: str = "steps", reliability: str = "best_effort"):
         """A private node next to `owner` (same namespace, context and remappings; named
         `<owner>_<suffix><n>`: a local `__node` remap, because a launch file's `name=` is a global
         one that would give both nodes the owner's name)."""
+        self.qos = step_qos(reliability)   # checked before anything is created
         name = f"{owner.get_name()}_{suffix}{next(_names)}"
         self.node = rclpy.create_node(name, namespace=owner.get_namespace(), context=owner.context,
                                       cli_args=["--ros-args", "-r", f"__node:={name}"],
@@ -39,14 +57,16 @@ class TakeLoop:
         self.subscriptions: list[tuple[Any, Callable]] = []
         self._wait_set = None
 
-    def subscribe(self, msg_type, topic: str, callback: Callable, qos=qos_profile_sensor_data):
-        """Best effort by default (rclpy's sensor-data profile, as camera consumers use; it matches
-        reliable and best-effort publishers alike). A reliable reader makes Fast DDS's event and
-        listener threads of both processes wake for heartbeats and acknacks around every message:
-        with 2 lockstep sims that was ~4x the context switches per step, most of them preempting
-        the sims' main threads. Lockstep has one message per topic in flight; a lost one shows as a
-        step timeout, which the trainer already handles (the sim is dropped for that episode)."""
-        sub = self.node.create_subscription(msg_type, topic, lambda _msg: None, qos, event_callbacks=QUIET_SUB)
+    def subscribe(self, msg_type, topic: str, callback: Callable):
+        """Best effort unless the loop was made `reliable` (rclpy's sensor-data profile, as camera
+        consumers use; it matches reliable and best-effort publishers alike). A reliable reader
+        makes Fast DDS's event and listener threads of both processes wake for heartbeats and
+        acknacks around every message: with 2 lockstep sims that was ~4x the context switches per
+        step, most of them preempting the sims' main threads. Lockstep has one message per topic in
+        flight; a lost one shows as a step timeout, which the trainer already handles (the sim is
+        dropped for that episode)."""
+        sub = self.node.create_subscription(msg_type, topic, lambda _msg: None, self.qos,
+                                            event_callbacks=QUIET_SUB)
         self.subscriptions.append((sub, callback))
         self._wait_set = None
         return sub
