@@ -83,6 +83,18 @@ def episode_length(env) -> int:
     raise ConfigError("the env has no fixed episode length (env.spec.max_episode_steps); HER replay needs one")
 
 
+def _terminate_workers(envs: gym.vector.AsyncVectorEnv) -> None:
+    """After Ctrl-C: the signal reached the rollout workers too (one process group), so some may be
+    gone and the "close" handshake would hit a broken pipe (that error then replaced the
+    KeyboardInterrupt: exit 1 instead of 130, seen when the signal came during an update)."""
+    try:
+        envs.close(terminate=True)
+    except (OSError, EOFError):   # a pending step's pipe of a worker that is already gone
+        for proc in envs.processes:
+            if proc.is_alive():
+                proc.terminate()
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, resume: bool = True, progress: bool = True,
                  make_env=None):
@@ -242,7 +254,7 @@ class Trainer:
         t_env = t_learn = 0.0
         updates = 0
         last = {}
-        previous_handler = None
+        previous_handler, interrupted = None, False
         if threading.current_thread() is threading.main_thread():   # `kill` saves like Ctrl-C does
             previous_handler = signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -302,6 +314,7 @@ class Trainer:
         except KeyboardInterrupt:
             # Ctrl-C / SIGTERM: keep everything up to the last whole round (an interrupted round
             # added nothing to replay or the step count), so re-running resumes without a loss
+            interrupted = True
             path = self.save()
             log.warning("interrupted at %d env steps; saved %s (re-run the same command to resume)",
                         self.env_steps, path)
@@ -311,7 +324,10 @@ class Trainer:
                 signal.signal(signal.SIGTERM, previous_handler)
             bar.close()
             writer.close()
-            envs.close()
+            if interrupted and isinstance(envs, gym.vector.AsyncVectorEnv):
+                _terminate_workers(envs)
+            else:
+                envs.close()
         return self.finish()
 
     def _out_of_time(self) -> bool:
