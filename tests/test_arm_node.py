@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
+from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I100 (skips the module without rclpy)
 
 from aac_driver import interface as di
 from aac_driver.arm_node import ArmNode
@@ -74,8 +74,7 @@ class Harness:
         out = f"{NS}/{ri.TWIST_COMMAND}" if params.get("output", "servo") == "servo" else \
             f"{NS}/{ri.DEFAULT_ARM_CONTROLLER}/{ri.JOINT_TRAJECTORY}"
         wait_for(lambda: self.client.count_subscribers(out) >= 2, 10, "the twin's command subscription")
-        # a gripper command first: the realtime twin otherwise steps with the MEASURED finger opening,
-        # which can read a hair above 0.08 m and is then refused (sim_node _on_tick)
+        # a gripper command first: a known opening, where the realtime twin otherwise holds the measured one
         wait_for(lambda: self._grip(0.03) and abs(self.width() - 0.06) < 0.004, 10, "gripper at 6 cm")
 
     def _grip(self, finger: float) -> bool:
@@ -133,11 +132,9 @@ class Harness:
         return self.report["counts"][kind]
 
     def call_reset(self) -> dict:
-        assert self.reset.wait_for_service(timeout_sec=5)
-        fut = self.reset.call_async(Trigger.Request())
-        wait_for(fut.done, 5, "safety reset response")
-        assert fut.result().success
-        return json.loads(fut.result().message)
+        result = call_trigger(self.reset, 5, what="safety reset")
+        assert result.success
+        return json.loads(result.message)
 
 
 def _direction_ok(d, axis, sign, min_m):

@@ -102,6 +102,7 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file):
     from std_srvs.srv import Trigger
 
     from aac_policy.policy_node import PolicyNode
+    from aac_sim.node_main import ExecutorThread
     from aac_sim import ros_interface as ri
     from aac_sim.ros_convert import unpack_labelled
     from ros_helpers import SimProcess, Spinning, wait_for
@@ -122,13 +123,14 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file):
                                     "-r", f"{ri.POLICY_TWIST}:={ri.TWIST_COMMAND}",
                                     "-r", f"{ri.POLICY_GRIPPER}:={ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}"],
                           parameter_overrides=[Parameter("actor", Parameter.Type.STRING, str(actor_file))])
-        client.executor.add_node(node)   # spin the policy node in the client's executor thread
-        reset = client.create_client(Trigger, "/s/" + ri.RESET_SERVICE)
-        assert reset.wait_for_service(timeout_sec=30)
-        wait_for(lambda: node.count_publishers(f"/s/camera/camera/{ri.COLOR_IMAGE}") > 0, 10, "sim publishers")
-        reset.call_async(Trigger.Request())
-        wait_for(lambda: len(rows) >= 51, 60, "50 steps driven by the policy node")
-        client.executor.remove_node(node)
+        # its own executor thread: leaving the `with` joins it, so no callback still runs when the
+        # actor is closed (executor.remove_node does not wait for one in flight)
+        with ExecutorThread(node):
+            reset = client.create_client(Trigger, "/s/" + ri.RESET_SERVICE)
+            assert reset.wait_for_service(timeout_sec=30)
+            wait_for(lambda: node.count_publishers(f"/s/camera/camera/{ri.COLOR_IMAGE}") > 0, 10, "sim publishers")
+            reset.call_async(Trigger.Request())
+            wait_for(lambda: len(rows) >= 51, 60, "50 steps driven by the policy node")
         node.actor.close()
         node.destroy_node()
     assert node.actions >= 50 and not node.skipped

@@ -159,12 +159,11 @@ COLOR, DEPTH, JOINT_STATES = f"{CAM}/{ri.COLOR_IMAGE}", f"{CAM}/{ri.DEPTH_IMAGE}
 
 @pytest.fixture(scope="module")
 def sim():
-    # randomize=False: with action randomization the realtime sim (sim_node._on_tick) sometimes exits
-    # within seconds on "gripper width 0.0800000026 m outside [0, 0.08]" (measured finger width fed
-    # back as the command, no clamp); without it the width stays in range.
+    # randomize=False: a steady scene for the recorded frames. (It once also avoided a realtime sim
+    # exit on a measured gripper width a hair above 0.08 m; sim_node._width clips that since 76e4517.)
     with SimProcess("s", task="reach", mode="realtime", randomize=False) as proc:
         yield proc
-    assert proc.proc.returncode in (0, -signal.SIGINT), "the sim died during the test (see .pytest_cache/sim_s_*.log)"
+    assert proc.proc.returncode in (0, -signal.SIGINT), f"the sim died during the test:\n{proc.log_tail()}"
 
 
 def _check_sim_bag(path: Path, min_frames: int = 5):

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
+from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I100 (skips the module without rclpy)
 
 from aac_policy.ros_env import RosVectorEnv, SimIncompatible
 from aac_policy.train import Trainer, load_config, sim_config_for
@@ -55,10 +55,7 @@ class Recorder:
 
 
 def _call(node, client, timeout=10.0):
-    assert client.wait_for_service(timeout_sec=timeout), "reset service not available"
-    fut = client.call_async(Trigger.Request())
-    wait_for(fut.done, timeout, "reset response")
-    return json.loads(fut.result().message)
+    return json.loads(call_trigger(client, timeout, what="reset service").message)
 
 
 def _commands(node):

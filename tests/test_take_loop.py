@@ -5,7 +5,7 @@ import signal
 import threading
 import time
 
-from ros_helpers import SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
+from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I100 (skips the module without rclpy)
 
 import pytest  # noqa: E402
 import rclpy  # noqa: E402
@@ -103,8 +103,38 @@ def test_sim_node_ends_cleanly_on_sigint_and_sigterm():
         with Spinning("take_loop_sig") as node, SimProcess(ns) as sim:
             reset = node.create_client(Trigger, f"/{ns}/{ri.RESET_SERVICE}")
             assert reset.wait_for_service(30)
-            future = reset.call_async(Trigger.Request())   # answered by the executor thread: both run
-            wait_for(future.done, what="reset answer")
-            assert future.result().success
+            assert call_trigger(reset, what="reset").success   # answered by the executor thread: both run
             sim.proc.send_signal(sig)
             assert sim.proc.wait(10) == 0
+
+
+def test_call_service_sends_again_when_an_answer_does_not_come_and_gives_up_after_the_attempts():
+    from aac_policy.ros_env import call_service
+    from aac_sim.node_main import ExecutorThread
+
+    calls = []
+
+    def on_trigger(request, response):   # the first answer comes too late (as if it were lost)
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            time.sleep(1.5)
+        response.success, response.message = True, f"call {len(calls)}"
+        return response
+
+    with Spinning("call_service_client") as client:
+        server = rclpy.create_node("call_service_server")
+        with ExecutorThread(server):   # its own thread: the sleeping callback must not block the client's
+            server.create_service(Trigger, "call_service_test", on_trigger)
+            cli = client.create_client(Trigger, "call_service_test")
+            assert cli.wait_for_service(10)
+            retries = []
+            result = call_service(cli, Trigger.Request(), 1.0, attempts=2, on_retry=retries.append)
+            assert result is not None and result.message == "call 2" and retries == [1]
+            time.sleep(0.3)   # the late first answer arrives and is dropped: nothing pending is left
+            assert len(calls) == 2 and not cli._pending_requests
+
+            nobody = client.create_client(Trigger, "call_service_nobody")
+            t0 = time.monotonic()
+            assert call_service(nobody, Trigger.Request(), 0.3, attempts=3) is None
+            assert time.monotonic() - t0 >= 0.9 and not nobody._pending_requests
+        server.destroy_node()

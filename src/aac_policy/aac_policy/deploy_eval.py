@@ -35,6 +35,8 @@ from aac_sim.node_main import BackgroundSpin
 from aac_sim.rollout import EpisodeResult, summarize
 from aac_sim.ros_convert import unpack_labelled
 
+from .ros_env import call_service
+
 INTERVENTIONS = "aac/safety/interventions"   # aac_driver.interface.INTERVENTIONS (String JSON)
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -125,14 +127,11 @@ class TwinEvaluator:
         before = self.interventions
         with self.cond:
             self.rows, self.episode = [], None
-        fut = self.reset_client.call_async(Trigger.Request())
-        end = time.monotonic() + 30
-        while not fut.done():
-            if time.monotonic() > end:
-                raise RuntimeError("reset service did not answer")
-            time.sleep(0.01)
+        result = call_service(self.reset_client, Trigger.Request(), 10.0, attempts=3)   # a lost answer: again
+        if result is None:
+            raise RuntimeError(f"the reset service of /{self.ns} did not answer (3 calls, 10 s each)")
         with self.cond:
-            self.episode = json.loads(fut.result().message)["episode"]
+            self.episode = json.loads(result.message)["episode"]
             self.rows = []
         perturbed = False
         last = 0

@@ -139,6 +139,26 @@ def _wait_future(future, timeout: float) -> bool:
     return done.wait(timeout) and future.done()
 
 
+def call_service(client, request, timeout_s: float, attempts: int = 2, on_retry=None):
+    """The response, or None when none of `attempts` calls is answered within `timeout_s` each.
+
+    A response can be lost although the server ran the request: rmw_fastrtps waits only the response
+    writer's max_blocking_time (100 ms) for the server to discover the client's response reader, and
+    just after `wait_for_service` on a loaded machine it may not have yet ("failed to send response
+    (timeout): client will not receive response" in the server's log). So the call is sent again;
+    only requests that may run twice belong here (setting a parameter; a reset, whose second run
+    starts the episode the caller then uses). `on_retry(attempt)` is called before each re-send."""
+    for attempt in range(attempts):
+        if attempt:
+            if on_retry is not None:
+                on_retry(attempt)
+        fut = client.call_async(request)
+        if _wait_future(fut, timeout_s):
+            return fut.result()
+        client.remove_pending_request(fut)   # a late answer to it is dropped, not kept forever
+    return None
+
+
 class RosVectorEnv:
     def __init__(self, node, namespaces: list[str], sim_config: dict, episode_steps: int, image_keys: bool,
                  step_timeout_s: float = 2.0, camera_namespace: str = ri.DEFAULT_CAMERA_NAMESPACE,
@@ -218,12 +238,19 @@ class RosVectorEnv:
                 self._set_seed(i, seed + i)
             c.parts.clear()
             futures[i] = c.reset_client.call_async(Trigger.Request())
-        for i, fut in futures.items():
-            if not _wait_future(fut, self.step_timeout_s) or not fut.result().success:
+        for i, fut in futures.items():   # sent to all first: the sims reset in parallel
+            c = self.clients[i]
+            if _wait_future(fut, self.step_timeout_s):
+                result = fut.result()
+            else:   # a lost response (see call_service) or a dead sim: once more, then drop it
+                c.reset_client.remove_pending_request(fut)
+                self.node.get_logger().warning(f"sim /{c.ns}: no answer to reset within "
+                                               f"{self.step_timeout_s:.1f} s; resetting it again")
+                result = call_service(c.reset_client, Trigger.Request(), self.step_timeout_s, attempts=1)
+            if result is None or not result.success:
                 self._drop(i, "reset service did not answer")
                 continue
-            self.stamps[i] = json.loads(fut.result().message)["stamp_ns"]
-            c = self.clients[i]
+            self.stamps[i] = json.loads(result.message)["stamp_ns"]
             if c.dropped_at_version is not None:
                 c.dropped_at_version = None
                 self.readmissions += 1
@@ -273,11 +300,12 @@ class RosVectorEnv:
         if not c.param_client.wait_for_service(self.step_timeout_s):
             raise RuntimeError(f"sim /{c.ns}: parameter service of {c.info['node']} not available")
         request = SetParameters.Request(parameters=[Parameter("seed", Parameter.Type.INTEGER, int(seed)).to_parameter_msg()])
-        fut = c.param_client.call_async(request)
-        if not _wait_future(fut, self.step_timeout_s):
+        result = call_service(c.param_client, request, self.step_timeout_s, attempts=3, on_retry=lambda n:
+                              self.node.get_logger().warning(f"sim /{c.ns}: setting the seed, no answer; again"))
+        if result is None:
             raise RuntimeError(f"sim /{c.ns}: setting the seed timed out")
-        if not fut.result().results[0].successful:
-            raise RuntimeError(f"sim /{c.ns}: seed {seed} refused: {fut.result().results[0].reason}")
+        if not result.results[0].successful:
+            raise RuntimeError(f"sim /{c.ns}: seed {seed} refused: {result.results[0].reason}")
 
     def _gather(self, poll) -> None:
         """Wait until every live sim has a complete observation (poll(i) -> (stamp, parts))."""
