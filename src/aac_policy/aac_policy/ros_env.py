@@ -12,9 +12,9 @@ Those topics are taken by the thread that calls reset/step, while it waits for t
 no executor hop); the owner's node keeps an executor for the rest (sim_info, services). One thread
 drives the env.
 
-Failure handling: a sim that does not answer within `step_timeout_s` (dead, hung) is dropped: the
-env reports it in `info["dropped"]` for the rest of the episode (the collector discards that
-episode: nothing partial enters replay). At every reset, dropped sims that are back (their
+Failure handling: a sim that does not answer within `step_timeout_s` (dead, hung; a reset is sent
+once more first, see call_service) is dropped: the env reports it in `info["dropped"]` for the
+rest of the episode (the collector discards that episode: nothing partial enters replay). At every reset, dropped sims that are back (their
 `aac/sim_info` publisher exists again and the reset service answers) are re-admitted. If no sim
 is alive, reset waits for one, logging while it does.
 """
