@@ -14,9 +14,9 @@ drives the env.
 
 Failure handling: a sim that does not answer within `step_timeout_s` (dead, hung; a reset is sent
 once more first, see call_service) is dropped: the env reports it in `info["dropped"]` for the
-rest of the episode (the collector discards that episode: nothing partial enters replay). At every reset, dropped sims that are back (their
-`aac/sim_info` publisher exists again and the reset service answers) are re-admitted. If no sim
-is alive, reset waits for one, logging while it does.
+rest of the episode (the collector discards that episode: nothing partial enters replay). At
+every reset, dropped sims that are back (their `aac/sim_info` publisher exists again and the reset
+service answers) are re-admitted. If no sim is alive, reset waits for one, logging while it does.
 """
 from __future__ import annotations
 
@@ -139,6 +139,15 @@ def _wait_future(future, timeout: float) -> bool:
     return done.wait(timeout) and future.done()
 
 
+def _answer(client, future, timeout_s: float):
+    """The response to a call, or None after `timeout_s`; then the call is no longer pending, so a
+    late answer to it is dropped instead of kept forever."""
+    if _wait_future(future, timeout_s):
+        return future.result()
+    client.remove_pending_request(future)
+    return None
+
+
 def call_service(client, request, timeout_s: float, attempts: int = 2, on_retry=None):
     """The response, or None when none of `attempts` calls is answered within `timeout_s` each.
 
@@ -149,13 +158,11 @@ def call_service(client, request, timeout_s: float, attempts: int = 2, on_retry=
     only requests that may run twice belong here (setting a parameter; a reset, whose second run
     starts the episode the caller then uses). `on_retry(attempt)` is called before each re-send."""
     for attempt in range(attempts):
-        if attempt:
-            if on_retry is not None:
-                on_retry(attempt)
-        fut = client.call_async(request)
-        if _wait_future(fut, timeout_s):
-            return fut.result()
-        client.remove_pending_request(fut)   # a late answer to it is dropped, not kept forever
+        if attempt and on_retry is not None:
+            on_retry(attempt)
+        result = _answer(client, client.call_async(request), timeout_s)
+        if result is not None:
+            return result
     return None
 
 
@@ -240,10 +247,8 @@ class RosVectorEnv:
             futures[i] = c.reset_client.call_async(Trigger.Request())
         for i, fut in futures.items():   # sent to all first: the sims reset in parallel
             c = self.clients[i]
-            if _wait_future(fut, self.step_timeout_s):
-                result = fut.result()
-            else:   # a lost response (see call_service) or a dead sim: once more, then drop it
-                c.reset_client.remove_pending_request(fut)
+            result = _answer(c.reset_client, fut, self.step_timeout_s)
+            if result is None:   # a lost response (see call_service) or a dead sim: once more, then drop it
                 self.node.get_logger().warning(f"sim /{c.ns}: no answer to reset within "
                                                f"{self.step_timeout_s:.1f} s; resetting it again")
                 result = call_service(c.reset_client, Trigger.Request(), self.step_timeout_s, attempts=1)
