@@ -17,6 +17,7 @@ from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I1
 from aac_driver import interface as di
 from aac_driver.arm_node import ArmNode
 from aac_sim import ros_interface as ri
+from aac_sim.motion import MotionLimits
 from aac_sim.ros_convert import numpy_to_image, unpack_labelled
 
 from geometry_msgs.msg import TwistStamped  # noqa: E402
@@ -28,7 +29,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E
 
 NS = "/s"
 FAKE_CAMERA = "fake_camera/camera"
-PERIOD = 0.04
+PERIOD = MotionLimits().control_dt   # the arm node's default rate_hz: the trained control rate
 
 
 @pytest.fixture(scope="module")

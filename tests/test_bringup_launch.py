@@ -309,9 +309,10 @@ EXPECTED_ARGUMENTS = {
 # config's `topics` through (and compute them from the arm output only when the config has none).
 LAUNCH_SET = {
     "deploy_sim.launch.py": {"aac_sim_node": {"task", "mode"}, "aac_policy_node": {"actor"},
-                             "aac_arm_node": {"output", "dry_run"}, "aac_recorder_node": {"topics"}},
+                             "aac_arm_node": {"output", "dry_run", "actor"}, "aac_recorder_node": {"topics"}},
     "deploy_real.launch.py": {"aac_policy_node": {"actor", "camera_namespace", "joint_names"},
-                              "aac_arm_node": {"output", "dry_run", "camera_namespace", "arm_controller", "joint_names"},
+                              "aac_arm_node": {"output", "dry_run", "actor", "camera_namespace", "arm_controller",
+                                               "joint_names"},
                               "aac_realsense_node": {"camera_namespace"},
                               "aac_recorder_node": {"camera_namespace", "topics"}},
 }

@@ -88,8 +88,10 @@ def test_camera_mismatch_and_bad_inputs_are_refused(actor_file):
         dep.observation(rgb, depth, np.full(9, np.nan), q, np.zeros(3))
     obs = dep.observation(rgb, depth, np.array([0, -0.2, 0, -2.5, 0, 2.3, 0.8, 0.02, 0.02]), q, np.zeros(3))
     assert obs["rgb"].shape == (84, 84, 3) and obs["depth"].shape == (84, 84)
-    v, width = dep.command(np.array([1.0, -1.0, 0.0, 1.0]))
-    np.testing.assert_allclose(v, [1.25, -1.25, 0.0])
+    v, width = dep.command(np.array([1.0, -1.0, 0.0, 1.0]))   # scaled onto the unit ball: the speed limit
+    speed = dep.motion.max_ee_speed_m_s
+    np.testing.assert_allclose(v, [speed / np.sqrt(2), -speed / np.sqrt(2), 0.0])
+    np.testing.assert_allclose(dep.command(np.array([0.5, 0.0, 0.0, 1.0]))[0], [0.5 * speed, 0.0, 0.0])
     assert width == pytest.approx(0.08)
     dep.close()
 
@@ -141,7 +143,8 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file):
 
 def test_policy_node_pairs_a_frame_with_the_joint_state_taken_at_its_time(actor_file):
     """A joint state stamped up to joint_tolerance_s before the frame is its own (a 250 Hz - 1 kHz arm):
-    act at once. An older one (a lockstep twin's previous step, 40 ms) is not: wait for a newer one."""
+    act at once. An older one (a lockstep twin's previous step) is not: wait for a newer one.
+    The node acts at the actor's control rate: of 30 Hz frames, only those a control period apart."""
     import rclpy
     from rclpy.parameter import Parameter
 
@@ -168,12 +171,22 @@ def test_policy_node_pairs_a_frame_with_the_joint_state_taken_at_its_time(actor_
         node._on_joints(joint_state_msg(names, q, qd, t - 3_000_000))    # 3 ms before the frame
         frame(t)
         assert node.actions == 1, "a joint state 3 ms older than the frame is the frame's own"
-        t += 40_000_000
-        node._on_joints(joint_state_msg(names, q, qd, t - 40_000_000))   # the previous step's
+        period = node.period_ns
+        assert period == round(1e9 / node.actor.spec["motion"]["control_rate_hz"])
+        t += period
+        node._on_joints(joint_state_msg(names, q, qd, t - period))   # the previous step's
         frame(t)
-        assert node.actions == 1, "a joint state 40 ms older than the frame must not be used for it"
+        assert node.actions == 1, "a joint state one step older than the frame must not be used for it"
         node._on_joints(joint_state_msg(names, q, qd, t))
         assert node.actions == 2 and not node.skipped
+        camera = 33_333_333   # a 30 Hz camera: between control ticks its frames are not acted on
+        for k in (1, 2):
+            node._on_joints(joint_state_msg(names, q, qd, t + k * camera))
+            frame(t + k * camera)
+        assert node.actions == 2
+        node._on_joints(joint_state_msg(names, q, qd, t + 3 * camera))
+        frame(t + 3 * camera)
+        assert node.actions == 3 and not node.skipped
         env.close()
         node.actor.close()
         node.destroy_node()

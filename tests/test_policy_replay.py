@@ -141,3 +141,32 @@ def test_sample_copies_only_the_keys_asked_for_with_the_same_draws():
     np.testing.assert_array_equal(a["next_obs"]["state"], b["next_obs"]["state"])
     c = part.sample(10, keys=("rgb", "desired_goal"), keys_next=())
     assert set(c["obs"]) == {"rgb", "desired_goal"} and set(c["next_obs"]) == {"desired_goal"}
+
+
+def test_n_step_returns_sum_the_relabelled_goals_rewards_and_stop_at_the_episode_end():
+    """n = 3: reward = r_t + g r_{t+1} + g^2 r_{t+2} for the (relabelled) goal, next obs = frame t + k,
+    discount = gamma^k, with k cut short near the episode's end (shorter episodes included)."""
+    rb = make_replay(her_k=4)
+    lengths = [T, 3, T, 1]
+    for e, L in enumerate(lengths):
+        rb.add_episode(*make_episode(e, L))
+    gamma, n = 0.9, 3
+    b = rb.sample(5000, n_step=n, gamma=gamma)
+    ep = b["obs"]["achieved_goal"][:, 0].astype(int)
+    t = b["obs"]["achieved_goal"][:, 1].astype(int)
+    t_next = b["next_obs"]["achieved_goal"][:, 1].astype(int)
+    L = np.array(lengths)[ep]
+    k = np.minimum(n, L - t)
+    np.testing.assert_array_equal(t_next, t + k)
+    np.testing.assert_allclose(b["discount"], gamma ** k, rtol=1e-6)
+    g = b["obs"]["desired_goal"]
+    expected = np.zeros(len(t))
+    for i in range(n):
+        # achieved goal of frame t+1+i is (ep, t+1+i, 0): success iff the goal is that point
+        ach = np.stack([ep, np.minimum(t + 1 + i, L), np.zeros_like(t)], 1).astype(np.float32)
+        expected += np.where(i < k, gamma ** i * reward_fn(ach, g), 0.0)
+    np.testing.assert_allclose(b["reward"], expected, rtol=1e-6)
+    assert (b["reward"] > -1).any() and (b["reward"] < -1).any()   # both successes and multi-step sums occur
+    assert "discount" not in rb.sample(8)                          # 1-step without gamma: the learner's own
+    with pytest.raises(ValueError, match="needs gamma"):
+        rb.sample(8, n_step=3)

@@ -10,7 +10,8 @@ from aac_sim.env import AacPandaEnv  # noqa: E402
 from aac_sim.ros_convert import (MessageError, camera_info_msg, image_to_depth_mm, image_to_rgb,  # noqa: E402
                                  ns_from_stamp, numpy_to_image, pack_labelled, pose_position, pose_stamped,
                                  stamp_from_ns, trajectory_target, unpack_labelled)
-from aac_sim.sim_server import CommandError, SimServer, action_to_command  # noqa: E402
+from aac_sim.motion import action_to_command, applied_action  # noqa: E402
+from aac_sim.sim_server import CommandError, SimServer  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
@@ -119,13 +120,21 @@ def server():
 
 
 def test_commands_from_float32_actions_map_back_exactly(server):
-    """What makes ROS training bit-identical to in-process: action -> (twist, width) -> same action."""
+    """What makes ROS training bit-identical to in-process: action -> (twist, width) -> the action the env
+    executes in-process (`applied_action`: xyz scaled onto the unit ball), and executing that one again
+    changes nothing (the sim steps the env with it)."""
+    limits = server.env.cfg.motion
     actions = RNG.uniform(-1, 1, (2000, 4)).astype(np.float32)
     actions[:4] = [[1, -1, 1, -1], [-1, 1, -1, 1], [0, 0, 0, 0], [1e-8, -1e-8, 0.5, 0.999999]]
+    actions[4:6] = [[0.6, 0.0, -0.8, 1.0], [0.3, -0.2, 0.1, 0.0]]   # inside the ball: unchanged
     for a in actions:
-        b = server.twist_action(*action_to_command(a, server.env.cfg.max_ee_step_m, server.env.cfg.control_dt))
+        b = server.twist_action(*action_to_command(a, limits))
         assert b.dtype == np.float32
-        np.testing.assert_array_equal(b, a)
+        np.testing.assert_array_equal(b, applied_action(a, limits))
+        np.testing.assert_array_equal(applied_action(b, limits), b)
+        assert np.linalg.norm(b[:3]) <= 1 + 1e-6
+        if np.linalg.norm(a[:3].astype(np.float64)) <= 1:
+            np.testing.assert_array_equal(b, a)
 
 
 def test_bad_commands_raise_and_do_not_step(server):
@@ -151,7 +160,7 @@ def test_stamps_are_unique_and_advance_by_control_dt(server):
     steps = [server.step(np.zeros(4, np.float32)) for _ in range(3)]
     again = server.reset()
     stamps = [first.stamp_ns] + [s.stamp_ns for s in steps] + [again.stamp_ns]
-    assert np.all(np.diff(stamps) == server.dt_ns) and server.dt_ns == 40_000_000
+    assert np.all(np.diff(stamps) == server.dt_ns) and server.dt_ns == round(server.env.cfg.control_dt * 1e9)
     assert [s.step for s in steps] == [1, 2, 3] and again.step == 0 and again.episode == first.episode + 1
     arm = server.arm_targets({f"fr3_joint{i}": float(i) for i in range(1, 8)},
                              joint_names=[f"fr3_joint{i}" for i in range(1, 8)])

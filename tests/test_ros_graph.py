@@ -128,7 +128,7 @@ def test_sim_node_publishes_the_real_robot_interfaces_and_steps_in_lockstep():
         # lockstep: N commands -> exactly N new observations, stamps advancing by control_dt
         n0, stamp, dt_ns = rec.count(color_topic), stamp0, int(round(info["control_dt"] * 1e9))
         for k in range(5):
-            _send(twist, grip, stamp, v=(0.3, 0.0, 0.0))
+            _send(twist, grip, stamp, v=(0.2, 0.0, 0.0))
             wait_for(lambda: rec.count(color_topic) == n0 + k + 1, 10, f"observation {k + 1}")
             stamp = ns_from_stamp(rec.last(color_topic).header.stamp)
             assert stamp == stamp0 + (k + 1) * dt_ns
@@ -225,7 +225,8 @@ def test_realtime_twin_steps_on_its_own_and_stops_without_commands():
         t0, n0 = time.monotonic(), rec.count("/s/" + ri.PROPRIO)
         time.sleep(1.0)
         rate = (rec.count("/s/" + ri.PROPRIO) - n0) / (time.monotonic() - t0)
-        assert 10 <= rate <= 30, rate   # 25 Hz control (with slack for a loaded CI machine)
+        hz = 1.0 / SimConfig().control_dt
+        assert 0.5 * hz <= rate <= 1.3 * hz, rate   # the control rate (with slack for a loaded CI machine)
         ee = lambda: unpack_labelled(rec.last("/s/" + ri.PROPRIO))[1]["proprio"][:3]  # noqa: E731
         start = ee()
         for _ in range(10):   # move +y at 0.2 m/s for ~0.4 s

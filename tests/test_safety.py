@@ -92,7 +92,7 @@ def test_speed_is_clipped_keeping_the_direction():
 def test_motion_leaving_the_workspace_is_zeroed_on_that_axis_only():
     f = SafetyFilter()
     hi = np.array(WORKSPACE_HIGH)
-    near_x = np.array([hi[0] - 0.005, 0.0, 0.2])        # 5 mm from the +x wall; 0.2 m/s * 0.04 s = 8 mm
+    near_x = np.array([hi[0] - 0.005, 0.0, 0.2])        # 5 mm from the +x wall; 0.2 m/s * 0.1 s = 2 cm
     v, events = _twist(f, [0.2, 0.1, 0.0], ee=near_x)
     np.testing.assert_allclose(v, [0.0, 0.1, 0.0])
     assert events == ["workspace"]
@@ -110,8 +110,9 @@ def test_motion_leaving_the_workspace_is_zeroed_on_that_axis_only():
     np.testing.assert_allclose(v, 0.0)
     _only(f, "workspace", 3)
     # a speed-clipped command is checked against the box with its clipped speed
-    v, events = _twist(f, [2.0, 0.0, 0.0], ee=np.array([hi[0] - 0.02, 0.0, 0.2]))
-    assert events == ["speed_clipped"] and v[0] == pytest.approx(0.25)   # 1 cm per period: stays inside
+    v, events = _twist(f, [2.0, 0.0, 0.0], ee=np.array([hi[0] - 0.03, 0.0, 0.2]))
+    assert f.config.control_dt == pytest.approx(0.1)
+    assert events == ["speed_clipped"] and v[0] == pytest.approx(0.25)   # 2.5 cm per period: stays inside
 
 
 @pytest.mark.parametrize("bad", [[np.nan, 0.0, 0.0], [0.0, np.inf, 0.0], [0.1, 0.1], "x"])

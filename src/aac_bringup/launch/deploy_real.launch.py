@@ -127,6 +127,7 @@ def _launch_setup(context, *args, **kwargs):
         parameters=[robot_params, config, {
             'output': output,
             'dry_run': dry_run,
+            'actor': actor,   # the arm node says at start where its limits are below the trained ones
             'camera_namespace': cam,
             'arm_controller': arm_controller,
             'joint_names': arm_joints,

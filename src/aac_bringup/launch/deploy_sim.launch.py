@@ -100,7 +100,7 @@ def _launch_setup(context, *args, **kwargs):
         name=ARM_NODE_NAME,
         namespace=ns,
         output='screen',
-        parameters=[config, {'output': ARM_OUTPUT, 'dry_run': dry_run}],
+        parameters=[config, {'output': ARM_OUTPUT, 'dry_run': dry_run, 'actor': actor}],
     ))
     topics = recorder_params.get('topics') or lu.record_topics(
         cam, ARM_OUTPUT, arm_params.get('arm_controller', ''),

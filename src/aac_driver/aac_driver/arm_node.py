@@ -35,13 +35,14 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from aac_sim import ros_interface as ri
+from aac_sim.actor_spec import limit_mismatches, read_actor_spec, trained_limits
 from aac_sim.config import ConfigError
 from aac_sim.node_main import run_node
 from aac_sim.ros_convert import MessageError, gripper_command, trajectory_target, twist_stamped
 
 from . import interface as di
 from .arm_ik import IK_TOLERANCE_M, ArmIK
-from .safety import SafetyConfig, SafetyFilter, config_fields
+from .safety import TRAINED, SafetyConfig, SafetyFilter, config_fields
 
 try:   # only on a full ROS install (not on the pip wheels); used for gripper_output:=gripper_command
     from control_msgs.action import GripperCommand
@@ -61,7 +62,7 @@ PARAMETERS = {   # name: default (the contract with the launch files / config YA
     "gripper_joint": ri.FINGER_JOINTS[0], "gripper_output": "joint_trajectory",
     "gripper_action": "gripper_controller/gripper_cmd", "gripper_max_effort": 20.0,
     "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "command_frame": ri.BASE_FRAME,
-    "dry_run": False, "rate_hz": 25.0, **SAFETY_PARAMETERS,
+    "dry_run": False, "rate_hz": TRAINED.control_rate_hz, "actor": "", **SAFETY_PARAMETERS,
 }
 GRIPPER_DEADBAND_M = 0.002   # gripper action goals are sent only when the opening changes by more
 TRACKING_TOLERANCE_M = 0.02  # joint targets continue from the last one while the arm is this close to it
@@ -141,6 +142,25 @@ class ArmNode(Node):
             f"arm output {self.output!r}, gripper {self.gripper_output!r}, {rate:g} Hz"
             f"{' (DRY RUN: nothing is sent)' if self.filter.dry_run else ''}; safety "
             f"{json.dumps(self.filter.config.to_dict())}")
+        self.limit_warnings = self._compare_with_trained(values["actor"], rate)
+
+    def _compare_with_trained(self, actor: str, rate: float) -> list[str]:
+        """Say at start where the safety limits are tighter than what the policy was trained with
+        (the safety limits still win: nothing is loosened). '' = no actor named: nothing to compare."""
+        if not actor:
+            return []
+        trained, unknown = trained_limits(read_actor_spec(actor))
+        cfg = self.filter.config
+        out = limit_mismatches(trained, cfg.max_ee_speed_m_s, rate, cfg.workspace_low, cfg.workspace_high,
+                               cfg.gripper_max_width_m)
+        if unknown:
+            out.append(f"{actor} records no trained {', '.join(unknown)} (an older export): not compared")
+        for line in out:
+            self.get_logger().warning(f"trained vs safety limits: {line}")
+        if not out:
+            self.get_logger().info(f"safety limits cover the policy's trained motion limits "
+                                   f"({json.dumps(trained.to_spec())})")
+        return out
 
     # ------------------------------------------------------------------ inputs
     def _on_camera(self, _raw) -> None:

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aac_sim.config import ConfigError, StrictConfig
-from aac_sim.env import WORKSPACE_HIGH, WORKSPACE_LOW
-from aac_sim.scene import GRIPPER_MAX_WIDTH
+from aac_sim.config_base import ConfigError, StrictConfig
+from aac_sim.motion import MotionLimits
+
+TRAINED = MotionLimits()   # the limits policies are trained with by default (aac_sim.motion)
 
 # Franka Emika Panda / FR3 (datasheet, franka_description URDF): joint position and velocity limits.
 # pybullet_data's Panda URDF (the sim's) has slightly wider position limits; these are inside them.
@@ -54,19 +55,19 @@ class SafetyConfig(StrictConfig):
     """Limits of the safety filter. Strict: unknown keys / wrong types raise ConfigError
     (`SafetyConfig.from_dict`, `.from_yaml`)."""
 
-    workspace_low: F3 = tuple(float(v) for v in WORKSPACE_LOW)     # grasp-point box, m, panda_link0
-    workspace_high: F3 = tuple(float(v) for v in WORKSPACE_HIGH)
-    max_ee_speed_m_s: float = 0.25
+    workspace_low: F3 = TRAINED.workspace_low                        # grasp-point box, m, panda_link0
+    workspace_high: F3 = TRAINED.workspace_high
+    max_ee_speed_m_s: float = TRAINED.max_ee_speed_m_s
     joint_velocity_limits: F7 = PANDA_JOINT_VELOCITY                 # rad/s
     joint_velocity_scale: float = 0.5                                # fraction of the limits allowed
     joint_lower: F7 = PANDA_JOINT_LOWER                              # rad
     joint_upper: F7 = PANDA_JOINT_UPPER
     joint_limit_margin_rad: float = 0.05                             # targets stay this far inside
-    gripper_max_width_m: float = GRIPPER_MAX_WIDTH
+    gripper_max_width_m: float = TRAINED.gripper_max_width_m
     camera_timeout_s: float = 0.2                                    # watchdog: colour frame age
     command_timeout_s: float = 0.2                                   # policy command age
     state_timeout_s: float = 0.2                                     # joint_states age
-    control_dt: float = 0.04                                         # one control period (workspace look-ahead)
+    control_dt: float = TRAINED.control_dt                           # one control period (workspace look-ahead)
     latch_on_non_finite: bool = True                                 # a NaN/inf command latches a stop
 
     def __post_init__(self):
@@ -168,7 +169,7 @@ class SafetyFilter:
             return zero, self.record("state_stale")
         events = []
         speed = float(np.linalg.norm(v))
-        if speed > cfg.max_ee_speed_m_s:
+        if speed > cfg.max_ee_speed_m_s * (1.0 + 1e-9):   # a policy at exactly the limit is not clipped
             v = v * (cfg.max_ee_speed_m_s / speed)
             events.append("speed_clipped")
         nxt = np.asarray(ee_pos, dtype=np.float64) + v * cfg.control_dt

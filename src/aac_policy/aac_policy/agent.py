@@ -120,6 +120,8 @@ class Agent:
         o, o2 = batch["obs"], batch["next_obs"]
         action = self._t(batch["action"])
         reward = self._t(batch["reward"])
+        # n-step batches carry gamma^k per sample (replay.sample); 1-step ones may omit it
+        discount = self._t(batch["discount"]) if "discount" in batch else cfg.gamma
         img = img2 = None
         actor_step = (self.critic_updates + 1) % cfg.actor_update_every == 0
         if self.teacher is None and cfg.pixels:
@@ -140,7 +142,7 @@ class Agent:
                 noise = (torch.randn_like(a2) * cfg.target_noise).clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
                 a2 = (a2 + noise).clamp(-1.0, 1.0)
             q2 = torch.stack(self.critic_target(critic_vec2, a2, img2)).min(dim=0).values
-            target = (reward + cfg.gamma * q2).clamp(self.q_low, self.q_high)
+            target = (reward + discount * q2).clamp(self.q_low, self.q_high)
         qs = self.critic(critic_vec, action, img)
         critic_loss = sum(F.mse_loss(q, target) for q in qs)
         self.critic_opt.zero_grad(set_to_none=True)

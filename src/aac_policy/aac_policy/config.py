@@ -25,6 +25,8 @@ class TrainConfig(StrictConfig):
     # --- budget and data collection
     total_env_steps: int = 300_000
     max_wall_minutes: float = 0.0    # stop (and finish: export, report) after this much training time; 0 = no limit
+    stop_success: float = 0.0        # stop once `stop_evals` evals in a row reach this eval success; 0 = never
+    stop_evals: int = 2
     num_envs: int = 2                # rollout worker processes (1 = in-process)
     random_steps: int = 2_000        # uniform random actions first (fills replay with varied data)
     exploration_noise: float = 0.2   # Gaussian action noise std
@@ -38,6 +40,7 @@ class TrainConfig(StrictConfig):
     # --- learner
     batch_size: int = 256
     gamma: float = 0.98
+    n_step: int = 1                  # n-step TD targets over the (relabelled) goal's rewards
     tau: float = 0.05                # target networks: target += tau * (online - target)
     actor_lr: float = 1e-3
     critic_lr: float = 1e-3
@@ -74,7 +77,7 @@ class TrainConfig(StrictConfig):
             raise ConfigError(f"unknown algo {self.algo!r}; choose one of {list(ALGOS)}")
         positive_ints = ("total_env_steps", "num_envs", "replay_capacity", "batch_size", "actor_update_every",
                          "hidden_dim", "feature_dim", "torch_threads", "eval_every_steps", "eval_episodes",
-                         "checkpoint_every_steps", "keep_checkpoints")
+                         "checkpoint_every_steps", "keep_checkpoints", "n_step", "stop_evals")
         for name in positive_ints:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -85,6 +88,8 @@ class TrainConfig(StrictConfig):
             raise ConfigError(f"gamma must be in (0, 1), got {self.gamma}")
         if not 0 < self.tau <= 1:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
+        if not 0 <= self.stop_success <= 1:
+            raise ConfigError(f"stop_success must be in [0, 1], got {self.stop_success}")
         if not 0 <= self.random_action_prob <= 1:
             raise ConfigError(f"random_action_prob must be in [0, 1], got {self.random_action_prob}")
         if self.state_teacher and self.wiring != "asymmetric":

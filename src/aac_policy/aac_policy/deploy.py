@@ -15,7 +15,8 @@ from aac_sim.camera import CameraIntrinsics
 from aac_sim.config import ConfigError
 from aac_sim.kinematics import PandaKinematics
 from aac_sim.preprocessing import CropResize, FrameError
-from aac_sim.sim_server import action_to_command
+from aac_sim.actor_spec import trained_limits
+from aac_sim.motion import action_to_command
 
 from .export import load_actor
 
@@ -30,8 +31,7 @@ class DeployedActor:
                 "depth" not in self.spec.get("inputs", []):
             raise ConfigError(f"{actor_path} is a {self.spec.get('wiring')!r} actor: it needs privileged state "
                               "and cannot be deployed on a camera")
-        act = self.spec["action"]
-        self.action_scale = (act["max_ee_step_m"], act["control_dt_s"])
+        self.motion, self.unknown_limits = trained_limits(self.spec)
         self.size = int(self.spec["image_size"])
         self.crop: CropResize | None = None
         self.camera: CameraIntrinsics | None = None
@@ -81,7 +81,7 @@ class DeployedActor:
 
     def command(self, action: np.ndarray) -> tuple[np.ndarray, float]:
         """Action in [-1, 1] -> end-effector velocity (m/s, base frame) and gripper opening (m)."""
-        return action_to_command(np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0), *self.action_scale)
+        return action_to_command(action, self.motion)
 
     def close(self) -> None:
         self.kin.close()

@@ -47,6 +47,10 @@ def check_actor_matches(spec: dict, sim: SimConfig) -> None:
     act = spec.get("action", {})
     if "max_ee_step_m" in act and abs(act["max_ee_step_m"] - sim.max_ee_step_m) > 1e-9:
         diffs.append(f"max_ee_step_m: actor {act['max_ee_step_m']}, env {sim.max_ee_step_m}")
+    for key, want in (spec.get("motion") or {}).items():
+        have = sim.motion.to_spec().get(key)
+        if have is not None and list(np.atleast_1d(want)) != list(np.atleast_1d(have)):
+            diffs.append(f"motion.{key}: actor trained with {want}, env has {have}")
     if diffs:
         raise ConfigError("exported actor does not match the env:\n  " + "\n  ".join(diffs))
 

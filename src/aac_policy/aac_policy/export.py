@@ -83,7 +83,14 @@ def build_obs_spec(agent, env=None, task: str | None = None) -> dict:
                                  "desired_goal": [["xyz", 3]]}
         out["action"].update(layout=["dx", "dy", "dz", "gripper"], max_ee_step_m=cfg.max_ee_step_m,
                              control_dt_s=cfg.control_dt, frame="robot base frame (panda_link0)",
+                             xyz="velocity = xyz / max(1, |xyz|) * motion.max_ee_speed_m_s",
                              gripper="+1 fully open, -1 closed (width linear in between)")
+        # the limits the policy was trained with (the arm node compares its own with these at start)
+        out["motion"] = cfg.motion.to_spec()
+        r = cfg.randomization
+        out["timing"] = {"camera_timing": r.camera_timing, "camera_fps": r.camera_fps,
+                         "observation_latency_s": list(r.observation_latency_s),
+                         "action_latency_s": list(r.action_latency_s) if r.action else [0.0, 0.0]}
         out["task"] = cfg.task
         out["distance_threshold_m"] = cfg.distance_threshold_m
         if spec.image_keys:

@@ -2,9 +2,12 @@
 
     ros2 run aac_policy aac_policy_node --ros-args -p actor:=runs/main/actor.pt
 
-Thin rclpy adapter over `aac_policy.deploy.DeployedActor`. Runs once per synchronised colour +
-depth pair (same stamp, the newest one; older unmatched frames are dropped), with the newest
-joint state and goal. Publishes `aac/policy/twist` (TwistStamped, m/s, panda_link0) and
+Thin rclpy adapter over `aac_policy.deploy.DeployedActor`. Acts at the control rate the actor was
+trained with (its spec's `motion.control_rate_hz`): on the newest synchronised colour + depth pair
+(same stamp; older unmatched frames are dropped) whose stamp is at least one control period (less
+`rate_tolerance_s`) after the last pair it acted on, with the joint state of that frame's time and
+the newest goal. A 30 Hz camera then drives a 10 Hz policy with every third frame, as in training,
+where the policy acts every 100 ms on the newest frame (aac_sim.env: camera timing). Publishes `aac/policy/twist` (TwistStamped, m/s, panda_link0) and
 `aac/policy/gripper` (JointTrajectory, panda_finger_joint1 = half the opening), stamped with the
 image's stamp, for the safety layer (aac_driver arm node) to filter and send to the arm. Against
 a lockstep sim, remap them onto the sim's command topics to step it frame by frame.
@@ -32,7 +35,7 @@ from .deploy import DeployedActor
 
 PARAMETERS = {"actor": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
               "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05,
-              "joint_tolerance_s": 0.005}
+              "joint_tolerance_s": 0.005, "rate_tolerance_s": 0.02}
 
 
 class PolicyNode(Node):
@@ -58,6 +61,12 @@ class PolicyNode(Node):
         self.joint_tolerance_ns = int(float(v["joint_tolerance_s"]) * 1e9)
         if not 0 <= self.joint_tolerance_ns <= 20_000_000:
             raise ConfigError(f"joint_tolerance_s must be in [0, 0.02] s, got {v['joint_tolerance_s']}")
+        self.period_ns = int(round(1e9 / self.actor.motion.control_rate_hz))
+        self.rate_tolerance_ns = int(float(v["rate_tolerance_s"]) * 1e9)
+        if not 0 <= self.rate_tolerance_ns < self.period_ns // 2:
+            raise ConfigError(f"rate_tolerance_s must be in [0, half the control period "
+                              f"{self.period_ns / 2e9:.3f} s), got {v['rate_tolerance_s']}")
+        self.acted_stamp: int | None = None
         self.pub_twist = self.create_publisher(TwistStamped, ri.POLICY_TWIST, 10)
         self.pub_gripper = self.create_publisher(JointTrajectory, ri.POLICY_GRIPPER, 10)
         self.color: Image | None = None
@@ -133,6 +142,9 @@ class PolicyNode(Node):
         stamp = ns_from_stamp(self.color.header.stamp)
         if stamp != ns_from_stamp(self.depth.header.stamp):
             return   # wait for the matching half of the pair
+        if self.acted_stamp is not None and stamp < self.acted_stamp + self.period_ns - self.rate_tolerance_ns:
+            self.color = self.depth = None   # between control ticks: this frame is not acted on
+            return
         # The pair waits (is not dropped) for camera_info, a goal and a joint state taken at the frame's
         # time: one stamped at most joint_tolerance_s before it, or newer. On a real arm joint_states
         # (250 Hz - 1 kHz) are that close or newer; waiting for a strictly newer one would add up to a
@@ -156,6 +168,7 @@ class PolicyNode(Node):
         # the arm motion first: it is what the latency budget is for
         self.pub_twist.publish(twist_stamped(v, color.header.stamp, ri.BASE_FRAME))
         self.pub_gripper.publish(gripper_command(width, color.header.stamp))
+        self.acted_stamp = stamp
         self.actions += 1
 
 

@@ -69,16 +69,22 @@ class HerReplay:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, batch_size: int, keys: tuple[str, ...] | None = None,
-               keys_next: tuple[str, ...] | None = None) -> dict:
+               keys_next: tuple[str, ...] | None = None, n_step: int = 1, gamma: float | None = None) -> dict:
         """A batch of transitions with HER relabelling.
 
-        Returns {"obs": {k: (B, ...)}, "next_obs": {k: (B, ...)}, "action", "reward", "goal_relabelled"}.
-        `desired_goal` in obs and next_obs is the (possibly relabelled) goal. `keys` / `keys_next`
-        limit what is copied out (None = every stored key): an update that reads no images
-        should not pay for copying them.
+        Returns {"obs": {k: (B, ...)}, "next_obs": {k: (B, ...)}, "action", "reward", "discount",
+        "goal_relabelled"}. `desired_goal` in obs and next_obs is the (possibly relabelled) goal.
+        `keys` / `keys_next` limit what is copied out (None = every stored key): an update that reads
+        no images should not pay for copying them.
+        n-step returns: "reward" is sum_{i<k} gamma^i r_{t+i} for the (relabelled) goal, "next_obs" is
+        frame t + k and "discount" gamma^k, with k = min(n_step, L - t) (an episode's end is a time
+        limit, so the last frames bootstrap from the episode's final observation). Without `gamma` the
+        batch is 1-step and has no "discount" (the learner applies its own gamma).
         """
         if self.size == 0:
             raise RuntimeError("replay is empty")
+        if n_step < 1 or (n_step > 1 and gamma is None):
+            raise ValueError(f"n_step must be >= 1 and needs gamma when > 1, got n_step={n_step}, gamma={gamma}")
         ep = self.rng.integers(0, self.size, size=batch_size)
         L = self.lengths[ep]
         t = (self.rng.random(batch_size) * L).astype(np.int64)            # 0 .. L-1
@@ -86,16 +92,24 @@ class HerReplay:
         relabel = self.rng.random(batch_size) < self.future_p
         future_t = t + 1 + (self.rng.random(batch_size) * (L - t)).astype(np.int64)   # t+1 .. L
         goal[relabel] = self.obs["achieved_goal"][ep[relabel], future_t[relabel]]
-        achieved_next = self.obs["achieved_goal"][ep, t + 1]
-        reward = np.asarray(self.reward_fn(achieved_next, goal), dtype=np.float32).reshape(batch_size)
+        k = np.minimum(n_step, L - t)                                     # steps actually taken, >= 1
+        reward = np.zeros(batch_size, dtype=np.float32)
+        for i in range(n_step):
+            live = i < k
+            achieved = self.obs["achieved_goal"][ep, np.minimum(t + 1 + i, L)]
+            r = np.asarray(self.reward_fn(achieved, goal), dtype=np.float32).reshape(batch_size)
+            reward += np.where(live, np.float32((gamma or 1.0) ** i) * r, np.float32(0.0))
         keys = self.keys if keys is None else keys
         keys_next = self.keys if keys_next is None else keys_next
-        obs = {k: self.obs[k][ep, t] for k in keys if k != "desired_goal"}
-        nxt = {k: self.obs[k][ep, t + 1] for k in keys_next if k != "desired_goal"}
+        obs = {k_: self.obs[k_][ep, t] for k_ in keys if k_ != "desired_goal"}
+        nxt = {k_: self.obs[k_][ep, t + k] for k_ in keys_next if k_ != "desired_goal"}
         obs["desired_goal"] = goal
         nxt["desired_goal"] = goal
-        return {"obs": obs, "next_obs": nxt, "action": self.actions[ep, t], "reward": reward,
-                "goal_relabelled": relabel}
+        batch = {"obs": obs, "next_obs": nxt, "action": self.actions[ep, t], "reward": reward,
+                 "goal_relabelled": relabel}
+        if gamma is not None:
+            batch["discount"] = (gamma ** k).astype(np.float32)
+        return batch
 
 
 class EpisodeStore:

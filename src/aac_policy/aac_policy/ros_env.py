@@ -39,7 +39,7 @@ from aac_sim.config import ConfigError
 from aac_sim.node_main import QUIET_PUB
 from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb, ns_from_stamp,
                                  stamp_from_ns, twist_stamped, unpack_labelled)
-from aac_sim.sim_server import action_to_command
+from aac_sim.motion import MotionLimits, action_to_command
 from aac_sim.take_loop import TakeLoop
 
 from .checkpoint import config_mismatch
@@ -173,6 +173,7 @@ class RosVectorEnv:
         if not namespaces:
             raise ConfigError("sim_namespaces is empty: name at least one sim node namespace")
         self.node, self.sim_config, self.T = node, sim_config, episode_steps
+        self.motion = MotionLimits.from_dict(sim_config.get("motion", {}))   # the sims' config is checked against it
         self.need_images = image_keys
         self.step_timeout_s, self.connect_timeout_s = step_timeout_s, connect_timeout_s
         self.lock = threading.Lock()   # guards what the executor thread writes (sim_info)
@@ -271,8 +272,7 @@ class RosVectorEnv:
         for i, c in enumerate(self.clients):
             if self.dropped[i]:
                 continue
-            linear, width = action_to_command(actions[i], self.sim_config["max_ee_step_m"],
-                                              self.sim_config["control_dt"])
+            linear, width = action_to_command(actions[i], self.motion)
             stamp = stamp_from_ns(int(self.stamps[i]))   # the observation these commands answer
             commands += [(c.pub_gripper, gripper_command(width, stamp)),
                          (c.pub_twist, twist_stamped(linear, stamp, ri.BASE_FRAME))]

@@ -39,10 +39,12 @@ from .spec import build_spec
 log = logging.getLogger("aac_train")
 # may change between a run and its resume; everything else must match the checkpoint
 RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
-                     "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads"}
+                     "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads",
+                     "stop_success", "stop_evals"}
 ACTOR_FILE = "actor.pt"
 # config keys added after runs were checkpointed, with the value that reproduces such a run
-LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5}
+LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
+                   "n_step": 1}
 
 
 def _interrupt(signum, frame):
@@ -118,6 +120,7 @@ class Trainer:
                                 cfg.her_k, lambda ag, g: base.compute_reward(ag, g, None), seed=cfg.seed)
         self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
         self.env_steps = self.episodes = 0
+        self.eval_history: list[float] = []   # eval success rates, oldest first (the stop_success rule)
         self.wall_time = 0.0
         self.update_credit = self.distill_credit = 0.0
         self.ckpt_dir = self.run_dir / "checkpoints"
@@ -153,6 +156,7 @@ class Trainer:
             rows = [r for r in self.metrics_path.read_text().splitlines() if r.strip()]
             kept = [r for r in rows if json.loads(r)["env_steps"] <= self.env_steps]
             self.metrics_path.write_text("".join(r + "\n" for r in kept))
+            self.eval_history = [json.loads(r)["success_rate"] for r in kept]
         log.info("resumed from %s at %d env steps (%d episodes reloaded into replay)", path.name,
                  self.env_steps, reloaded)
         print(f"resumed from {path} at {self.env_steps} env steps; replay reloaded {reloaded} episodes",
@@ -260,7 +264,7 @@ class Trainer:
         try:
             if self.env_steps == 0:
                 self._log_eval(writer, 0, self.evaluate(cfg.eval_episodes))
-            while self.env_steps < cfg.total_env_steps and not self._out_of_time():
+            while self.env_steps < cfg.total_env_steps and not self._out_of_time() and not self.reached_target():
                 t0 = time.perf_counter()
                 roll = self.collect(envs, seed)
                 seed = None   # later resets continue each env's own random stream
@@ -271,7 +275,8 @@ class Trainer:
                     self.update_credit -= n_up
                     keys, keys_next = self.agent.update_sample_keys()
                     for _ in range(n_up):
-                        last = self.agent.update(self.replay.sample(cfg.batch_size, keys, keys_next))
+                        last = self.agent.update(self.replay.sample(cfg.batch_size, keys, keys_next,
+                                                                    n_step=cfg.n_step, gamma=cfg.gamma))
                     updates += n_up
                     if self.agent.teacher is not None:
                         self.distill_credit += cfg.distill_updates_per_step * roll["steps"]
@@ -308,6 +313,7 @@ class Trainer:
                     self.wall_time += time.perf_counter() - t3   # wall time includes evaluation
                     self._log_eval(writer, step, result)
                     bar.set_postfix(success=f"{result['success_rate']:.2f}", refresh=False)
+                    last_round = last_round or self.reached_target()
                 if step >= next_ckpt or last_round:
                     next_ckpt += cfg.checkpoint_every_steps
                     self.save()
@@ -330,11 +336,17 @@ class Trainer:
                 envs.close()
         return self.finish()
 
+    def reached_target(self) -> bool:
+        """`stop_evals` evals in a row at or above `stop_success` (0 = train the whole budget)."""
+        n, goal = self.cfg.stop_evals, self.cfg.stop_success
+        return goal > 0 and len(self.eval_history) >= n and min(self.eval_history[-n:]) >= goal
+
     def _out_of_time(self) -> bool:
         return self.cfg.max_wall_minutes > 0 and self.wall_time >= 60 * self.cfg.max_wall_minutes
 
     def _log_eval(self, writer, step: int, result: dict) -> None:
         row = {"env_steps": step, "wall_time_s": round(self.wall_time, 2), **result}
+        self.eval_history.append(result["success_rate"])
         for k in ("success_rate", "mean_return", "mean_time_to_success_steps"):
             if result.get(k) is not None:
                 writer.add_scalar(f"eval/{k}", result[k], step)

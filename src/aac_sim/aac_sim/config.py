@@ -1,106 +1,18 @@
 """One config object for the simulator, loaded strictly: unknown keys and wrong types are errors."""
 from __future__ import annotations
 
-import dataclasses
 import math
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
+from .config_base import ConfigError, StrictConfig, check_range, from_dict, load_yaml  # noqa: F401 (re-exported)
+from .motion import MotionLimits
 
 TASKS = ("reach", "push", "pick", "pick_place")
+# Longest grasp-point path the scripted controller takes per task at the worst-case draws (m): a
+# config whose speed x episode length cannot cover it is refused (SimConfig.__post_init__). Measured
+# paths are shorter (tests/test_sim_scripted.py runs the controllers at the configured limits).
+TASK_PATH_M = {"reach": 0.45, "push": 0.75, "pick": 0.55, "pick_place": 0.75}
 RENDER_MODELS = ("low_poly", "full")
-
-
-class ConfigError(ValueError):
-    """A configuration value or key is invalid."""
-
-
-def _coerce(value, tp, where: str):
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return from_dict(tp, value, where)
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(value, inner, where)
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"{where}: unsupported config field type {tp}")
-
-
-def from_dict(cls, data: dict, where: str | None = None):
-    """Build dataclass `cls` from a mapping; unknown keys and wrong types raise ConfigError."""
-    where = where or cls.__name__
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(names)}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
-    return cls(**kwargs)
-
-
-def load_yaml(cls, path: str | Path):
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    return from_dict(cls, data, where=str(path))
-
-
-class StrictConfig:
-    """Loading helpers shared by the project's config dataclasses."""
-
-    @classmethod
-    def from_dict(cls, data: dict):
-        return from_dict(cls, data)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path):
-        return load_yaml(cls, path)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-
-def _check_range(where: str, rng: tuple[float, float], lo: float = -math.inf, hi: float = math.inf):
-    if not (lo <= rng[0] <= rng[1] <= hi):
-        raise ConfigError(f"{where}: need {lo} <= low <= high <= {hi}, got {rng}")
 
 
 @dataclass(frozen=True)
@@ -126,9 +38,15 @@ class RandomizationConfig:
     object_size_m: tuple[float, float] = (0.035, 0.05)   # 6 evenly spaced sizes in this range
     object_mass_kg: tuple[float, float] = (0.05, 0.3)
     object_friction: tuple[float, float] = (0.6, 1.2)
-    action: bool = True               # per step Gaussian action noise + per episode latency
+    action: bool = True               # per step Gaussian action noise + per episode command latency
     action_noise_std: float = 0.02
-    action_latency_max_steps: int = 1
+    action_latency_s: tuple[float, float] = (0.0, 0.03)   # policy inference + DDS + controller pickup
+    # camera timing: frames arrive at the camera's own rate, unsynchronised with control, so the
+    # observation a step acts on was captured some time before the control tick (see env._advance)
+    camera_timing: bool = True
+    camera_fps: float = 30.0          # RealSense colour + depth at 30 Hz
+    camera_fps_jitter: float = 0.01   # relative: camera and control clocks drift against each other
+    observation_latency_s: tuple[float, float] = (0.005, 0.03)   # capture -> policy input (USB, driver, DDS)
     textures: bool = False            # procedural texture on table and floor, per episode (off in training:
                                       # a held-out condition for evaluation)
 
@@ -142,21 +60,25 @@ class RandomizationConfig:
             raise ConfigError(f"{w}.depth_dropout_prob must be in [0, 1), got {self.depth_dropout_prob}")
         if self.camera_fov_jitter >= 0.5:
             raise ConfigError(f"{w}.camera_fov_jitter must be < 0.5, got {self.camera_fov_jitter}")
-        _check_range(f"{w}.light_elevation_deg", self.light_elevation_deg, 0.0, 90.0)
+        check_range(f"{w}.light_elevation_deg", self.light_elevation_deg, 0.0, 90.0)
         if not 0 <= self.light_color_min <= 1:
             raise ConfigError(f"{w}.light_color_min must be in [0, 1], got {self.light_color_min}")
         for name in ("light_ambient", "light_diffuse", "light_specular"):
-            _check_range(f"{w}.{name}", getattr(self, name), 0.0, 1.0)
-        _check_range(f"{w}.object_size_m", self.object_size_m, 0.02, 0.07)  # must fit the 8 cm gripper
-        _check_range(f"{w}.object_mass_kg", self.object_mass_kg, 1e-3, 2.0)
-        _check_range(f"{w}.object_friction", self.object_friction, 0.0, 5.0)
-        if not 0 <= self.action_latency_max_steps <= 5:
-            raise ConfigError(f"{w}.action_latency_max_steps must be in [0, 5], got {self.action_latency_max_steps}")
+            check_range(f"{w}.{name}", getattr(self, name), 0.0, 1.0)
+        check_range(f"{w}.object_size_m", self.object_size_m, 0.02, 0.07)  # must fit the 8 cm gripper
+        check_range(f"{w}.object_mass_kg", self.object_mass_kg, 1e-3, 2.0)
+        check_range(f"{w}.object_friction", self.object_friction, 0.0, 5.0)
+        check_range(f"{w}.action_latency_s", self.action_latency_s, 0.0, 0.5)
+        check_range(f"{w}.observation_latency_s", self.observation_latency_s, 0.0, 0.5)
+        if not 1.0 <= self.camera_fps <= 1000.0:
+            raise ConfigError(f"{w}.camera_fps must be in [1, 1000], got {self.camera_fps}")
+        if not 0 <= self.camera_fps_jitter < 0.5:
+            raise ConfigError(f"{w}.camera_fps_jitter must be in [0, 0.5), got {self.camera_fps_jitter}")
 
     @classmethod
     def off(cls) -> "RandomizationConfig":
         return cls(colors=False, lighting=False, camera=False, depth_noise=False, object_physics=False, action=False,
-                   textures=False)
+                   camera_timing=False, textures=False)
 
 
 @dataclass(frozen=True)
@@ -164,16 +86,23 @@ class SimConfig(StrictConfig):
     task: str = "push"
     image_size: int = 84              # policy image is image_size x image_size
     render_images: bool = True        # False: no rgb/depth in the observation (state-only use)
-    max_episode_steps: int = 50
-    control_dt: float = 0.04          # 25 Hz control
-    physics_substeps: int = 10        # physics timestep = control_dt / physics_substeps
-    max_ee_step_m: float = 0.05       # end-effector displacement for |action| = 1
+    max_episode_steps: int = 50       # 5 s at the default 10 Hz
+    motion: MotionLimits = field(default_factory=MotionLimits)   # control rate, speed limit, workspace (motion.py)
+    physics_substeps: int = 20        # physics timestep = control_dt / physics_substeps (5 ms at 10 Hz)
     distance_threshold_m: float = 0.05
     object_size_m: float = 0.04       # nominal block edge (when object_physics randomization is off)
     camera_intrinsics: str | None = None  # YAML path; None = packaged RealSense D435 640x480
     camera_extrinsics: str | None = None  # YAML path; None = packaged default mount
     render_model: str = "low_poly"    # "full" uses the stock visual meshes (~8x slower to render)
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+
+    @property
+    def control_dt(self) -> float:
+        return self.motion.control_dt
+
+    @property
+    def max_ee_step_m(self) -> float:
+        return self.motion.max_ee_step_m
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -182,12 +111,21 @@ class SimConfig(StrictConfig):
             raise ConfigError(f"unknown render_model {self.render_model!r}; choose one of {list(RENDER_MODELS)}")
         if not 1 <= self.max_episode_steps <= 10_000:
             raise ConfigError(f"max_episode_steps must be in [1, 10000], got {self.max_episode_steps}")
-        if not 0.005 <= self.control_dt <= 0.5:
-            raise ConfigError(f"control_dt must be in [0.005, 0.5] s, got {self.control_dt}")
         if not 1 <= self.physics_substeps <= 100:
             raise ConfigError(f"physics_substeps must be in [1, 100], got {self.physics_substeps}")
-        if not 0 < self.max_ee_step_m <= 0.1:
-            raise ConfigError(f"max_ee_step_m must be in (0, 0.1], got {self.max_ee_step_m}")
+        if not 0.001 <= self.control_dt / self.physics_substeps <= 0.01:
+            raise ConfigError(f"physics timestep control_dt / physics_substeps must be in [1, 10] ms for stable "
+                              f"contacts, got {1000 * self.control_dt / self.physics_substeps:.2f} ms "
+                              f"({self.motion.control_rate_hz} Hz, {self.physics_substeps} substeps)")
+        # the grasp point must be able to cover the task's longest path within an episode
+        need = TASK_PATH_M[self.task]
+        reach = self.motion.max_ee_step_m * self.max_episode_steps
+        if reach < need:
+            raise ConfigError(f"task {self.task!r} is unsolvable with these motion limits: the grasp point moves at most "
+                              f"{reach:.2f} m per episode ({self.max_episode_steps} steps x "
+                              f"{100 * self.motion.max_ee_step_m:.1f} cm at {self.motion.max_ee_speed_m_s} m/s, "
+                              f"{self.motion.control_rate_hz} Hz) and the task needs up to {need:.2f} m; raise "
+                              f"max_episode_steps or motion.max_ee_speed_m_s")
         if not 0 < self.distance_threshold_m <= 0.2:
             raise ConfigError(f"distance_threshold_m must be in (0, 0.2], got {self.distance_threshold_m}")
         if not 0.02 <= self.object_size_m <= 0.07:

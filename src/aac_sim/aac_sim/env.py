@@ -8,7 +8,6 @@ The goal is never drawn into the camera image: on the real robot it is a command
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 
 import cv2
 import gymnasium as gym
@@ -19,6 +18,7 @@ from gymnasium import spaces
 from .camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML,
                      gl_projection_matrix, gl_view_matrix, resized_intrinsics)
 from .config import ConfigError, SimConfig, from_dict
+from .motion import MotionLimits, applied_action, limit_xyz
 from .preprocessing import CropResize, metres_to_depth_mm
 from .randomization import DomainRandomizer, EpisodeParams
 from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_textures, make_block,
@@ -32,8 +32,9 @@ PROPRIO_LAYOUT = (("ee_pos", 3), ("ee_vel", 3), ("gripper_width", 1))
 ROBOT_STATE_LAYOUT = (("arm_q", 7), ("arm_qd", 7), ("finger_q", 2), ("finger_qd", 2), ("ee_pos", 3), ("ee_vel", 3))
 OBJECT_STATE_LAYOUT = (("object_pos", 3), ("object_quat", 4), ("object_linvel", 3), ("object_angvel", 3),
                        ("object_rel_ee", 3), ("contacts", 3))  # contacts: left finger, right finger, table
-WORKSPACE_LOW = np.array([0.20, -0.40, 0.005])   # commanded grasp-point targets are clipped to this box
-WORKSPACE_HIGH = np.array([0.85, 0.40, 0.45])
+_DEFAULT_LIMITS = MotionLimits()
+WORKSPACE_LOW = np.array(_DEFAULT_LIMITS.workspace_low)   # default box (SimConfig.motion sets the one in use)
+WORKSPACE_HIGH = np.array(_DEFAULT_LIMITS.workspace_high)
 NEAR_M, FAR_M = 0.05, 5.0
 _Z_NUM, _Z_DEN, _Z_SLOPE = np.float32(FAR_M * NEAR_M), np.float32(FAR_M), np.float32(FAR_M - NEAR_M)
 RENDER_SIZE = 256   # env.render() for people (videos); the policy gets image_size
@@ -107,7 +108,8 @@ class AacPandaEnv(gym.Env):
         self.episode: EpisodeParams | None = None
         self.goal = np.zeros(3)
         self._steps = 0
-        self._actions: deque = deque()
+        self._command_delay = 0
+        self._ws_low, self._ws_high = np.array(cfg.motion.workspace_low), np.array(cfg.motion.workspace_high)
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -126,18 +128,22 @@ class AacPandaEnv(gym.Env):
             p.resetBaseVelocity(self.block, (0, 0, 0), (0, 0, 0), physicsClientId=self.client)
         self.goal = sample.goal.astype(np.float64)
         self._steps = 0
-        hold = np.array([0.0, 0.0, 0.0, 1.0])  # what a delayed controller does before its first command
-        self._actions = deque([hold] * ep.action_latency, maxlen=ep.action_latency + 1)
+        substep = self.cfg.control_dt / self.cfg.physics_substeps
+        # the previous command (the start pose, gripper open) holds this many substeps into each step
+        self._command_delay = min(int(round(ep.action_latency_s / substep)), self.cfg.physics_substeps)
         obs = self._observe()
         return obs, {"is_success": self._success(obs["achieved_goal"])}
 
     def step(self, action):
-        a = self.check_action(action)
-        self._actions.append(a)
-        applied = self._dr.action(self._actions[0])
-        # grasp-point position from the last observation: nothing has moved since then
-        target = np.clip(self._ee + applied[:3] * self.cfg.max_ee_step_m, WORKSPACE_LOW, WORKSPACE_HIGH)
-        width = (applied[3] + 1.0) / 2.0 * GRIPPER_MAX_WIDTH
+        """One control step. The action is executed as the robot would: through the velocity command
+        and back (the speed limit of `cfg.motion` scales it onto the unit ball, `motion.applied_action`),
+        with the channel's noise, towards a grasp-point target one step ahead of where the grasp point
+        is now, clipped to the workspace box."""
+        a = applied_action(self.check_action(action), self.cfg.motion)
+        noisy = self._dr.action(a.astype(np.float64))
+        noisy[:3] = limit_xyz(noisy[:3])   # noise does not take the arm past the speed limit
+        target = np.clip(self._ee + noisy[:3] * self.cfg.max_ee_step_m, self._ws_low, self._ws_high)
+        width = (noisy[3] + 1.0) / 2.0 * self.cfg.motion.gripper_max_width_m
         return self._advance(self.ik.solve(target), width)
 
     def step_joints(self, arm_q, gripper_width: float):
@@ -148,7 +154,7 @@ class AacPandaEnv(gym.Env):
         w = float(gripper_width)
         if not 0.0 <= w <= GRIPPER_MAX_WIDTH:   # also catches NaN
             raise ValueError(f"gripper width must be in [0, {GRIPPER_MAX_WIDTH}] m, got {gripper_width}")
-        return self._advance(q, w)
+        return self._advance(q, w, delay_substeps=0)
 
     def check_arm_targets(self, arm_q) -> np.ndarray:
         """panda_joint1..7 targets as float64; ValueError if not 7 finite values inside the joint limits."""
@@ -172,7 +178,7 @@ class AacPandaEnv(gym.Env):
             raise ValueError(f"task {self.cfg.task!r} has no block to displace")
         pos, quat = p.getBasePositionAndOrientation(self.block, physicsClientId=self.client)
         new = np.array(pos, dtype=np.float64)
-        new[:2] = np.clip(new[:2] + d, WORKSPACE_LOW[:2], WORKSPACE_HIGH[:2])
+        new[:2] = np.clip(new[:2] + d, self._ws_low[:2], self._ws_high[:2])
         p.resetBasePositionAndOrientation(self.block, new.tolist(), quat, physicsClientId=self.client)
         p.resetBaseVelocity(self.block, (0, 0, 0), (0, 0, 0), physicsClientId=self.client)
         return new
@@ -188,12 +194,27 @@ class AacPandaEnv(gym.Env):
         joints = p.getJointStates(s.robot, s.arm_joints + s.finger_joints, physicsClientId=self.client)
         return np.array([j[0] for j in joints]), np.array([j[1] for j in joints])
 
-    def _advance(self, arm_q, width: float):
-        command_joints(self.scene, arm_q, width)
-        for _ in range(self.cfg.physics_substeps):
+    def _advance(self, arm_q, width: float, delay_substeps: int | None = None):
+        """Physics for one control step. Timing as on the robot (randomization `action` and
+        `camera_timing`): the new joint targets take over `delay_substeps` into the step (the previous
+        ones hold until then), and the camera image and proprio are those of the newest frame the
+        policy could have at the next control tick, captured `observation_age` before it (the frame's
+        own time: on the robot the policy node pairs a frame with the joint state of its stamp).
+        The privileged state, reward and success are the state at the tick."""
+        cfg, ep = self.cfg, self.episode
+        S, dt = cfg.physics_substeps, cfg.control_dt
+        delay = self._command_delay if delay_substeps is None else delay_substeps
+        age = ep.observation_age((self._steps + 1) * dt, dt)
+        capture = S - int(round(age / dt * S))   # the image is taken after this many substeps
+        robot_obs = self._observe_robot() if capture == 0 else None
+        for i in range(S):
+            if i == delay:
+                command_joints(self.scene, arm_q, width)
             p.stepSimulation(physicsClientId=self.client)
+            if i + 1 == capture:
+                robot_obs = self._observe_robot()
         self._steps += 1
-        obs = self._observe()
+        obs = {**robot_obs, **self._observe_privileged()}
         success = self._success(obs["achieved_goal"])
         reward = success - 1.0   # == compute_reward(achieved, goal): 0 on success, -1 otherwise
         truncated = self._steps >= self.cfg.max_episode_steps
@@ -294,18 +315,38 @@ class AacPandaEnv(gym.Env):
         z = self._dr.depth(z)
         return rgb, metres_to_depth_mm(z, intr.depth_min_m, intr.depth_max_m)
 
-    def _observe(self) -> dict:
-        c, s = self.client, self.scene
-        joints = p.getJointStates(s.robot, s.arm_joints + s.finger_joints, physicsClientId=c)
-        q = np.array([j[0] for j in joints])
-        qd = np.array([j[1] for j in joints])
+    def _joints(self) -> tuple[np.ndarray, np.ndarray]:
+        joints = p.getJointStates(self.scene.robot, self.scene.arm_joints + self.scene.finger_joints,
+                                  physicsClientId=self.client)
+        return np.array([j[0] for j in joints]), np.array([j[1] for j in joints])
+
+    def _grasp_point(self) -> tuple[np.ndarray, np.ndarray]:
         # forward kinematics of the current joint state (what FK of /joint_states gives on the real arm,
         # aac_sim.kinematics), not the link pose cached before the last physics substep
-        link = p.getLinkState(s.robot, s.ee_link, computeLinkVelocity=1, computeForwardKinematics=1,
-                              physicsClientId=c)
-        ee_pos, ee_vel = np.asarray(link[4]), np.asarray(link[6])
+        link = p.getLinkState(self.scene.robot, self.scene.ee_link, computeLinkVelocity=1,
+                              computeForwardKinematics=1, physicsClientId=self.client)
+        return np.asarray(link[4]), np.asarray(link[6])
+
+    def _observe(self) -> dict:
+        """The whole observation of the current state (no camera delay)."""
+        return {**self._observe_robot(), **self._observe_privileged()}
+
+    def _observe_robot(self) -> dict:
+        """What the robot's sensors give the policy: camera images and proprio (at the frame's time)."""
+        q, _ = self._joints()
+        ee_pos, ee_vel = self._grasp_point()
+        obs = {}
+        if self.cfg.render_images:
+            obs["rgb"], obs["depth"] = self._render(self.episode.intrinsics)
+        obs["proprio"] = np.concatenate([ee_pos, ee_vel, [q[7] + q[8]]]).astype(np.float32)
+        return obs
+
+    def _observe_privileged(self) -> dict:
+        """The goal and the simulator's state now (the critic's inputs, reward and success)."""
+        c, s = self.client, self.scene
+        q, qd = self._joints()
+        ee_pos, ee_vel = self._grasp_point()
         self._ee = ee_pos
-        width = q[7] + q[8]
         parts = [q[:7], qd[:7], q[7:], qd[7:], ee_pos, ee_vel]
         achieved = ee_pos
         if self.block is not None and self.task.has_object:
@@ -318,11 +359,5 @@ class AacPandaEnv(gym.Env):
             contacts.append(float(bool(p.getContactPoints(s.table, self.block, physicsClientId=c))))
             parts += [pos, quat, lin, ang, pos - ee_pos, contacts]
             achieved = pos
-        obs = {}
-        if self.cfg.render_images:
-            obs["rgb"], obs["depth"] = self._render(self.episode.intrinsics)
-        obs["proprio"] = np.concatenate([ee_pos, ee_vel, [width]]).astype(np.float32)
-        obs["desired_goal"] = self.goal.astype(np.float32)
-        obs["state"] = np.concatenate(parts).astype(np.float32)
-        obs["achieved_goal"] = np.asarray(achieved, dtype=np.float32)
-        return obs
+        return {"desired_goal": self.goal.astype(np.float32), "state": np.concatenate(parts).astype(np.float32),
+                "achieved_goal": np.asarray(achieved, dtype=np.float32)}

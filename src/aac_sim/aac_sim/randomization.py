@@ -19,7 +19,7 @@ BANK_FRAMES = 32
 OBJECT_SIZE_LEVELS = 6
 # Append new streams at the END: SeedSequence.spawn children are indexed, so the earlier
 # streams (and everything they draw) stay identical.
-STREAMS = ("colors", "lighting", "camera", "depth_noise", "object_physics", "action", "textures")
+STREAMS = ("colors", "lighting", "camera", "depth_noise", "object_physics", "action", "textures", "camera_timing")
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,24 @@ class EpisodeParams:
     object_size: float = 0.04
     object_mass: float = 0.1
     object_friction: float = 1.0
-    action_latency: int = 0
+    action_latency_s: float = 0.0  # a new command reaches the arm this long after the control tick
     textures: dict | None = None   # {"table": i, "floor": j}: indices into the texture bank; None = plain colours
+    # camera clock: frames captured at camera_phase_s + k * camera_period_s (s since reset), each usable
+    # by the policy observation_latency_s after capture; period 0 = a frame exactly at every control tick
+    camera_period_s: float = 0.0
+    camera_phase_s: float = 0.0
+    observation_latency_s: float = 0.0
+
+    def observation_age(self, t: float, max_age: float) -> float:
+        """Age (s) at control time `t` of the newest frame the policy can have: captured at least
+        `observation_latency_s` earlier, on the camera's clock. Capped at `max_age` (one control step:
+        older frames would be from before the step and are not simulated)."""
+        if self.camera_period_s <= 0.0:
+            return 0.0
+        usable = t - self.observation_latency_s - self.camera_phase_s
+        k = math.floor(usable / self.camera_period_s)
+        age = t - (self.camera_phase_s + k * self.camera_period_s)
+        return min(max(age, 0.0), max_age)
 
 
 def _random_color(rng, lo=0.05, hi=0.95):
@@ -98,14 +114,21 @@ class DomainRandomizer:
             size = float(np.linspace(*cfg.object_size_m, OBJECT_SIZE_LEVELS)[r.integers(OBJECT_SIZE_LEVELS)])
             mass = float(r.uniform(*cfg.object_mass_kg))
             friction = float(r.uniform(*cfg.object_friction))
-        latency = 0
-        if cfg.action and cfg.action_latency_max_steps > 0:
-            latency = int(rng["action"].integers(0, cfg.action_latency_max_steps + 1))
+        latency = 0.0
+        if cfg.action:
+            latency = float(rng["action"].uniform(*cfg.action_latency_s))
         textures = None
         if cfg.textures:
             r = rng["textures"]
             textures = {"table": int(r.integers(NUM_TEXTURES)), "floor": int(r.integers(NUM_TEXTURES))}
-        return EpisodeParams(colors, lighting, extrinsics, intrinsics, size, mass, friction, latency, textures)
+        period = phase = obs_latency = 0.0
+        if cfg.camera_timing:
+            r = rng["camera_timing"]
+            period = 1.0 / (cfg.camera_fps * (1.0 + r.uniform(-cfg.camera_fps_jitter, cfg.camera_fps_jitter)))
+            phase = float(r.uniform(0.0, period))
+            obs_latency = float(r.uniform(*cfg.observation_latency_s))
+        return EpisodeParams(colors, lighting, extrinsics, intrinsics, size, mass, friction, latency, textures,
+                             period, phase, obs_latency)
 
     def depth(self, z: np.ndarray) -> np.ndarray:
         """Stereo-like noise on metric depth: std grows with z^2; dropped pixels become 0 (no reading).

@@ -18,7 +18,7 @@ FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
 EE_LINK = "panda_grasptarget"
 # Neutral pose: gripper pointing down, grasp point at about (0.43, 0, 0.235) m.
 NEUTRAL_ARM_Q = (0.0, -0.215, 0.0, -2.57, 0.0, 2.356, 0.785)
-GRIPPER_MAX_WIDTH = 0.08
+from .motion import GRIPPER_MAX_WIDTH  # noqa: E402,F401 (one definition, re-exported)
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 FINGER_FORCE = 40.0
 # 20 iterations: fewer (8, 12) measurably hurt tracking (scripted push success 96 % -> 86-92 %).

@@ -14,6 +14,7 @@ GAIN = 0.7             # < 1: stays stable with one step of action latency
 OPEN, CLOSE = 1.0, -1.0
 HOVER_DZ = 0.07        # approach height above the block centre
 PUSH_HEIGHT = 0.02     # grasp-point height while pushing
+PUSH_SPEED = 0.8       # fraction of the speed limit while pushing (0.2 m/s at the default 0.25 m/s)
 
 
 class ScriptedPolicy:
@@ -51,7 +52,7 @@ class ScriptedPolicy:
         if along < -0.025 and abs(lateral) < 0.012 and ee[2] < PUSH_HEIGHT + 0.015:
             # on the push line behind the block: push towards the goal, slowly enough that the
             # block does not slide past it, correcting lateral drift
-            target_xy = ee[:2] + d * min(dist, 0.4 * self.max_step) / GAIN - perp * lateral
+            target_xy = ee[:2] + d * min(dist, PUSH_SPEED * self.max_step) / GAIN - perp * lateral
             return self._move(ee, [*target_xy, PUSH_HEIGHT], CLOSE)
         if np.linalg.norm(ee[:2] - behind) > 0.012:
             if ee[2] < HOVER_DZ - 0.02 and np.linalg.norm(rel) < 0.08:

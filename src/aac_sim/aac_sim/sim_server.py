@@ -18,15 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .env import AacPandaEnv
+from .motion import action_to_command, command_to_action  # noqa: F401 (action_to_command: re-exported)
 from .ros_interface import ARM_JOINTS, FINGER_JOINTS
 from .scene import GRIPPER_MAX_WIDTH
-
-
-def action_to_command(action, max_ee_step_m: float, control_dt: float) -> tuple[np.ndarray, float]:
-    """Env action in [-1, 1] -> (end-effector velocity m/s, gripper opening m): the inverse of
-    `SimServer.twist_action`, i.e. what a trainer or a deployed policy sends for that action."""
-    a = np.asarray(action, dtype=np.float64)
-    return a[:3] * (max_ee_step_m / control_dt), (a[3] + 1.0) / 2.0 * GRIPPER_MAX_WIDTH
 
 
 class CommandError(ValueError):
@@ -77,25 +71,16 @@ class SimServer:
     # ------------------------------------------------------------------ command conversion
     @property
     def max_speed(self) -> float:
-        """End-effector speed (m/s) of a full-scale action."""
-        return self.env.cfg.max_ee_step_m / self.env.cfg.control_dt
+        """Grasp-point speed limit (m/s): the norm of a full-scale action's velocity."""
+        return self.env.cfg.motion.max_ee_speed_m_s
 
     def twist_action(self, linear_xyz, gripper_width: float) -> np.ndarray:
-        """End-effector velocity (m/s, base frame) + gripper opening (m) -> env action (float32)."""
-        v = np.asarray(linear_xyz, dtype=np.float64)
-        if v.shape != (3,) or not np.isfinite(v).all():
-            raise CommandError(f"linear velocity must be 3 finite values, got {np.asarray(linear_xyz).tolist()}")
-        w = float(gripper_width)
-        if not 0.0 <= w <= GRIPPER_MAX_WIDTH + 1e-9:
-            raise CommandError(f"gripper width {gripper_width} m outside [0, {GRIPPER_MAX_WIDTH}]")
-        a = np.empty(4)
-        a[:3] = v / self.max_speed
-        a[3] = w / GRIPPER_MAX_WIDTH * 2.0 - 1.0
-        a = a.astype(np.float32)
-        if np.abs(a[:3]).max() > 1.0:
-            raise CommandError(f"end-effector speed {np.abs(v).max():.3f} m/s exceeds the limit "
-                               f"{self.max_speed:.3f} m/s per axis")
-        return np.clip(a, -1.0, 1.0)
+        """End-effector velocity (m/s, base frame) + gripper opening (m) -> env action (float32).
+        A speed above the motion limit is refused (CommandError), as is anything non-finite."""
+        try:
+            return command_to_action(linear_xyz, gripper_width, self.env.cfg.motion)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
 
     @staticmethod
     def gripper_width(target: dict[str, float]) -> float:
@@ -124,7 +109,7 @@ class SimServer:
         intr = env.policy_intrinsics
         return {"task": cfg.task, "image_size": cfg.image_size, "render_images": cfg.render_images,
                 "max_episode_steps": cfg.max_episode_steps, "control_dt": cfg.control_dt,
-                "distance_threshold_m": cfg.distance_threshold_m, "max_ee_step_m": cfg.max_ee_step_m,
+                "distance_threshold_m": cfg.distance_threshold_m, "motion": cfg.motion.to_spec(),
                 "intrinsics": dataclasses.asdict(intr),
                 "state_layout": {k: [s.start, s.stop] for k, s in env.state_layout.items()},
                 "proprio_layout": {k: [s.start, s.stop] for k, s in env.proprio_layout.items()}}
