@@ -3,12 +3,12 @@
 # in the embedded in-process PyBullet simulator. Leaves in the run folder (default runs/main):
 # checkpoints/, actor.pt (exported TorchScript actor + obs spec), learning_curve.png, metrics.jsonl,
 # tb/ (TensorBoard) and eval/report.{md,json} + episodes.gif. Re-running resumes the run.
-# Extra arguments go to aac_train, e.g.  scripts/run_main.sh --set sim.task=reach --set total_env_steps=20000
-# It runs the best measured pixel configuration: the asymmetric critic plus a privileged state teacher that
-# the pixel actor imitates, critic + teacher at 0.5 updates per env step (README, "Learning benchmarks":
-# 50 % vs 23 % eval success after 80 min on push against the paper's actor update). Later --set options win,
-# e.g. --set state_teacher=false --set updates_per_step=0.25 for the paper's configuration (aac_train's defaults).
+# Extra arguments go to aac_train, e.g.  scripts/run_main.sh --set sim.task=reach --set student.total_env_steps=20000
+# It runs the staged pipeline (aac_policy/staged.py): stage 1 trains a privileged state teacher (TD3 + HER,
+# no images), stage 2 the deployable pixel actor by DAgger from that frozen teacher, all randomization on
+# (training textures included), within a 2 h wall-time budget for both stages. Later --set options win,
+# e.g. --set pipeline=single for one run of `wiring` (aac_train's defaults: the paper's asymmetric actor-critic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh requirements.txt
-exec .venv/bin/aac_train --run-dir "${RUN_DIR:-runs/main}" --set state_teacher=true --set updates_per_step=0.5 "$@"
+exec .venv/bin/aac_train --run-dir "${RUN_DIR:-runs/main}" --set pipeline=staged --set max_wall_minutes=120 "$@"

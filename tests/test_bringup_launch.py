@@ -160,6 +160,7 @@ SIM_NODE_PARAMETERS = {
     "seed": -1,
     "randomize": True,
     "sim_config": "",                    # strict aac_sim SimConfig YAML, '' = defaults
+    "sim_overrides": [""],               # KEY=VALUE strings on the SimConfig ('' entries ignored)
     "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
     "arm_controller": ri.DEFAULT_ARM_CONTROLLER,
     "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
@@ -592,10 +593,21 @@ def test_configs_reach_the_right_nodes():
     # the trainer's overrides are a valid aac_train configuration (a typo would only fail at launch)
     overrides = [o for o in params["overrides"] if o]
     cfg = load_config(params["config_file"] or None, overrides)
-    assert cfg.state_teacher and cfg.updates_per_step == 0.5   # the main job's configuration
+    assert cfg.pipeline == "staged" and cfg.max_wall_minutes == 120   # the main job's configuration
     # ... and the very one the main job passes to aac_train (stated in two files: they must not drift)
     (exec_line,) = [ln for ln in (REPO / "scripts" / "run_main.sh").read_text().splitlines() if ln.startswith("exec ")]
     assert re.findall(r"--set (\S+)", exec_line) == overrides
+    # the sims run exactly the sim config the trainer's pixel student expects (the trainer refuses a sim
+    # whose config differs, naming the field: this catches it before a launch)
+    from aac_policy.ros_env import IGNORED_SIM_FIELDS
+    from aac_policy.staged import student_config
+    from aac_sim.sim_node import sim_config_from_parameters
+    sim_params = {**SIM_NODE_PARAMETERS, **lu.node_parameters_from_file(train, "/sim0/aac_sim_node"),
+                  "task": cfg.sim.task}
+    theirs = sim_config_from_parameters(sim_params).to_dict()
+    mine = student_config(cfg, Path("teacher"), 0.0).sim.to_dict()
+    assert {k: v for k, v in theirs.items() if k not in IGNORED_SIM_FIELDS} == \
+        {k: v for k, v in mine.items() if k not in IGNORED_SIM_FIELDS}
     deploy = BRINGUP / "config" / "deploy_sim.yaml"
     for fqn in ("/aac_sim_node", "/twin/aac_sim_node"):
         params = lu.node_parameters_from_file(deploy, fqn)

@@ -3,20 +3,21 @@ import dataclasses
 import math
 
 import numpy as np
+import pybullet as p
 import pytest
 
 from aac_sim.camera import CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML
 from aac_sim.config import ConfigError, RandomizationConfig, SimConfig
 from aac_sim.env import AacPandaEnv
 from aac_sim.randomization import STREAMS, DomainRandomizer
-from aac_sim.scene import NUM_TEXTURES, make_texture, texture_files
+from aac_sim.scene import NUM_TEXTURES, TEXTURE_BANKS, make_texture, texture_files
 
 OFF = RandomizationConfig.off()
 ACTIONS = np.random.default_rng(5).uniform(-1, 1, (6, 4))
 
 
-def trace(switch):
-    dr = OFF if switch is None else dataclasses.replace(OFF, **{switch: True})
+def trace(switch, **extra):
+    dr = OFF if switch is None else dataclasses.replace(OFF, **{switch: True}, **extra)
     env = AacPandaEnv(task="push", randomization=dataclasses.asdict(dr))
     obs, _ = env.reset(seed=12)   # a draw whose block is not hidden under the hand at reset
     out = [obs]
@@ -54,6 +55,11 @@ def test_switch_changes_only_its_part(baseline, switch):
     run = trace(switch)
     changed = {k for k in baseline[0] if differs(baseline, run, k)}
     assert EXPECTED[switch] <= changed <= EXPECTED[switch] | MAY_ALSO.get(switch, set())
+
+
+def test_heldout_textures_change_only_rgb(baseline):
+    run = trace("textures", texture_bank="heldout")
+    assert {k for k in baseline[0] if differs(baseline, run, k)} == {"rgb"}
 
 
 def test_object_physics_keeps_task_draws(baseline):
@@ -164,27 +170,120 @@ def test_held_out_lighting_loads():
         assert ep.lighting.ambient <= 0.25 and ep.lighting.specular >= 0.5
 
 
-def test_textures_do_not_change_other_draws():
-    dr_on = DomainRandomizer(dataclasses.replace(RandomizationConfig(), textures=True), np.random.SeedSequence(7))
+@pytest.mark.parametrize("bank", ["train", "heldout"])
+def test_textures_do_not_change_other_draws(bank):
+    dr_on = DomainRandomizer(dataclasses.replace(RandomizationConfig(), textures=True, texture_bank=bank),
+                             np.random.SeedSequence(7))
     dr_off = DomainRandomizer(RandomizationConfig(), np.random.SeedSequence(7))
     z, a = np.full((84, 84), 0.8, np.float32), np.full(4, 0.3)
     for _ in range(4):
         on, off = dr_on.episode(EXTR, INTR, 0.04), dr_off.episode(EXTR, INTR, 0.04)
-        assert off.textures is None and set(on.textures) == {"table", "floor"}
-        assert all(0 <= i < NUM_TEXTURES for i in on.textures.values())
+        assert off.textures is None and list(on.textures) == ["bank", "table", "floor", "object"]
+        assert on.textures["bank"] == bank
+        assert all(0 <= on.textures[k] < TEXTURE_BANKS[bank] for k in ("table", "floor", "object"))
         assert dataclasses.replace(on, textures=None) == off
         np.testing.assert_array_equal(dr_on.depth(z.copy()), dr_off.depth(z.copy()))
         np.testing.assert_array_equal(dr_on.action(a), dr_off.action(a))
 
 
-def test_texture_bank_is_deterministic(tmp_path, monkeypatch):
-    bank = [make_texture(i) for i in range(NUM_TEXTURES)]
-    assert all(np.array_equal(t, make_texture(i)) for i, t in enumerate(bank))
-    assert len({t.tobytes() for t in bank}) == NUM_TEXTURES
+def test_default_texture_bank_is_train():
+    assert RandomizationConfig().texture_bank == "train" and not RandomizationConfig().textures
+    assert NUM_TEXTURES == TEXTURE_BANKS["heldout"] == 8 and TEXTURE_BANKS["train"] >= 48
+
+
+def test_heldout_table_and_floor_draws_are_as_before():
+    """An episode reset with a seed (as in the evaluation) draws the held-out table and floor textures the
+    code drew before the block had one (the block's index is drawn after them)."""
+    for seed in range(5):
+        ep, = draws(dataclasses.replace(RandomizationConfig(), textures=True, texture_bank="heldout"), seed, n=1)
+        r = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0xAAC]).spawn(len(STREAMS))[6]))
+        assert STREAMS[6] == "textures"
+        assert (ep.textures["table"], ep.textures["floor"]) == (int(r.integers(8)), int(r.integers(8)))
+
+
+@pytest.mark.parametrize("bank", ["train", "heldout"])
+def test_texture_bank_is_deterministic(bank, tmp_path, monkeypatch):
+    n = TEXTURE_BANKS[bank]
+    textures = [make_texture(i, bank) for i in range(n)]
+    assert all(t.shape == (256, 256, 3) and t.dtype == np.uint8 for t in textures)
+    assert all(np.array_equal(t, make_texture(i, bank)) for i, t in enumerate(textures))
+    assert len({t.tobytes() for t in textures}) == n
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    files = texture_files()
-    assert len(files) == NUM_TEXTURES and all(f.startswith(str(tmp_path)) for f in files)
-    assert texture_files() == files   # written once, then reused
+    files = texture_files(bank)
+    assert len(files) == n and all(f.startswith(str(tmp_path)) for f in files)
+    assert texture_files(bank) == files   # written once, then reused
+    other = texture_files("heldout" if bank == "train" else "train")
+    assert not set(files) & set(other)
+
+
+def _pattern(img):
+    """Colour-independent structure of a texture: its pixels projected on their first principal colour
+    axis, standardized. A recoloured copy (any affine map of the colours) has |correlation| 1 with it."""
+    x = img.reshape(-1, 3).astype(np.float64)
+    x -= x.mean(0)
+    z = x @ np.linalg.svd(x, full_matrices=False)[2][0]
+    return z / max(z.std(), 1e-9)
+
+
+def _histogram(img, bins=8):
+    h, _ = np.histogramdd(img.reshape(-1, 3) // (256 // bins), bins=(bins,) * 3, range=((0, bins),) * 3)
+    return h.ravel() / h.sum()
+
+
+def _similarity(a, b):
+    """(mean absolute pixel difference, total-variation distance of the colour histograms,
+    |correlation| of the colour-independent patterns)"""
+    return (np.abs(a.astype(int) - b.astype(int)).mean(), 0.5 * np.abs(_histogram(a) - _histogram(b)).sum(),
+            abs((_pattern(a) * _pattern(b)).mean()))
+
+
+# A pair is "the same texture" if the pixels are close (a copy), or the colour histograms are close (a
+# copy moved, flipped or rotated), or the patterns correlate (a recoloured copy, even an inverted one).
+# Closest train/held-out pairs today: 15.6 pixel difference, 0.35 histogram distance, 0.22 correlation;
+# a copy gives 0 / 0 / 1.
+MIN_PIXEL_DIFF, MIN_HIST_DIST, MAX_PATTERN_CORR = 8.0, 0.2, 0.5
+
+
+def test_train_and_heldout_banks_do_not_overlap():
+    heldout = [make_texture(i, "heldout") for i in range(TEXTURE_BANKS["heldout"])]
+    train = [make_texture(i, "train") for i in range(TEXTURE_BANKS["train"])]
+    # the measure catches copies and recolours of every held-out texture ...
+    for h in heldout:
+        recoloured = 255 - h[..., ::-1]
+        assert _similarity(h, h.copy())[0] == 0
+        assert _similarity(np.flip(h, 0).copy(), h)[1] < MIN_HIST_DIST
+        assert _similarity(recoloured, h)[2] > 0.99
+        assert _similarity(np.clip(h * 0.6 + 40, 0, 255).astype(np.uint8), h)[2] > 0.99
+    # ... and no training texture is one
+    heldout_bytes = {h.tobytes() for h in heldout}
+    for i, t in enumerate(train):
+        assert t.tobytes() not in heldout_bytes, f"train texture {i} is a held-out one"
+        for j, h in enumerate(heldout):
+            pixel, hist, corr = _similarity(t, h)
+            assert pixel > MIN_PIXEL_DIFF and hist > MIN_HIST_DIST and corr < MAX_PATTERN_CORR, \
+                f"train texture {i} is near held-out texture {j}: {pixel:.1f} {hist:.2f} {corr:.2f}"
+
+
+@pytest.mark.parametrize("bank", ["train", "heldout"])
+def test_texture_bank_draws_only_its_own_textures(bank):
+    cfg = dataclasses.replace(OFF, textures=True, texture_bank=bank)
+    eps = draws(cfg, seed=1, n=60)
+    indices = [ep.textures[k] for ep in eps for k in ("table", "floor", "object")]
+    assert {ep.textures["bank"] for ep in eps} == {bank}
+    assert 0 <= min(indices) and max(indices) < TEXTURE_BANKS[bank]
+    assert max(indices) >= (TEXTURE_BANKS["heldout"] if bank == "train" else TEXTURE_BANKS["heldout"] - 1)
+    env = AacPandaEnv(task="push", randomization=dataclasses.asdict(cfg))
+    env.reset(seed=0)
+    assert set(env._texture_ids) == {bank}   # only that bank is loaded into the renderer
+    env.close()
+
+
+@pytest.mark.parametrize("value", ["test", "Train", ""])
+def test_unknown_texture_bank_is_rejected(value):
+    with pytest.raises(ConfigError, match=r"randomization\.texture_bank.*'train', 'heldout'"):
+        SimConfig.from_dict({"randomization": {"textures": True, "texture_bank": value}})
+    with pytest.raises(ValueError, match="texture bank"):
+        make_texture(0, value)
 
 
 def test_textures_show_on_the_table():
@@ -213,3 +312,31 @@ def test_textures_show_on_the_table():
     table_plain, table_tex = plain["rgb"][TABLE_ROWS].reshape(-1, 3), tex["rgb"][TABLE_ROWS].reshape(-1, 3)
     assert len(np.unique(table_plain, axis=0)) == 1 < len(np.unique(table_tex, axis=0))
     assert (table_plain != table_tex).any(-1).mean() > 0.9
+
+
+def _block_pixels(env, obs):
+    """The policy image's pixels of the block (segmentation of the same view, lights and state)."""
+    i = env.episode.intrinsics
+    seg = p.getCameraImage(i.width, i.height, env._view, env._proj, renderer=p.ER_TINY_RENDERER,
+                           physicsClientId=env.client, **env._light)[4]
+    mask = np.asarray(seg).reshape(i.height, i.width) == env.block
+    return obs["rgb"][mask]
+
+
+@pytest.mark.parametrize("bank", ["train", "heldout"])
+def test_textures_show_on_the_block(bank):
+    """Same seeds: the block shows a pattern (many colours) instead of one flat colour per face; with
+    colours randomized the texture is tinted by the episode's object colour (TinyRenderer multiplies)."""
+    def make(**changes):
+        return AacPandaEnv(task="push", randomization=dataclasses.asdict(dataclasses.replace(OFF, **changes)))
+    plain_env, tex_env = make(), make(textures=True, texture_bank=bank)
+    tinted_env = make(textures=True, texture_bank=bank, colors=True)
+    for seed in (10, 11, 12):
+        (plain, tex, tinted) = [_block_pixels(e, e.reset(seed=seed)[0]) for e in (plain_env, tex_env, tinted_env)]
+        assert len(plain) == len(tex) == len(tinted) > 30   # the block is in view
+        assert len(np.unique(plain, axis=0)) <= 3 < len(np.unique(tex, axis=0))   # flat faces vs a pattern
+        assert (plain != tex).any(-1).mean() > 0.9
+        tint = np.array(tinted_env.episode.colors["object"][:3])
+        assert tinted_env.episode.textures == tex_env.episode.textures
+        np.testing.assert_allclose(tinted, tex * tint, atol=3)
+    plain_env.close(), tex_env.close(), tinted_env.close()

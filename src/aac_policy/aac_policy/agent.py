@@ -32,6 +32,15 @@ def norm_name(key: str) -> str:
     return "goal" if key in GOAL_KEYS else key
 
 
+def _split_norms(norms_state: dict) -> dict[str, dict]:
+    """A ModuleDict's state dict ('goal.mean', ...) -> {'goal': {'mean': ...}, ...}."""
+    out: dict[str, dict] = {}
+    for key, value in norms_state.items():
+        name, field_ = key.split(".", 1)
+        out.setdefault(name, {})[field_] = value
+    return out
+
+
 def _polyak(target: nn.Module, online: nn.Module, tau: float) -> None:
     with torch.no_grad():
         for t, o in zip(target.parameters(), online.parameters()):
@@ -71,6 +80,7 @@ class Agent:
         self.aux_index = torch.tensor([i for _, a, b in spec.aux_slices for i in range(a, b)], dtype=torch.long,
                                       device=self.device)
         self.critic_updates = 0
+        self.frozen_norms: set[str] = set()   # normalizers that came with a loaded teacher: never updated
         self.np_rng = np.random.default_rng(cfg.seed + 1)   # augmentation shifts
         self.q_low, self.q_high = -1.0 / (1.0 - cfg.gamma), 0.0   # sparse {-1, 0} rewards bound the return
 
@@ -90,8 +100,23 @@ class Agent:
     def update_norms(self, obs: dict) -> None:
         """Feed newly collected vectors (any leading shape) to the running normalizers."""
         for k in self.spec.vec_dims:
-            if k in obs:
+            if k in obs and norm_name(k) not in self.frozen_norms:
                 self.norms[norm_name(k)].update(self._t(obs[k]).float())
+
+    def load_teacher(self, teacher_agent: dict) -> None:
+        """Install a trained `wiring: state` agent's actor as the frozen teacher, with the normalizers
+        its inputs were trained with (the student's goal input shares them). `teacher_agent` is the
+        "agent" part of that run's checkpoint."""
+        if self.teacher is None:
+            raise ValueError("load_teacher needs state_teacher=true")
+        self.teacher.load_state_dict(teacher_agent["actor"])
+        self.teacher_target.load_state_dict(teacher_agent["actor"])
+        self.teacher.requires_grad_(False)
+        names = {norm_name(k) for k in self.spec.critic_vec_keys}
+        own = {n: sd for n, sd in _split_norms(teacher_agent["norms"]).items() if n in names}
+        for name, sd in own.items():
+            self.norms[name].load_state_dict(sd)
+        self.frozen_norms = set(own)
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
@@ -187,12 +212,17 @@ class Agent:
         img = self.images(o, cfg.augment_pad if cfg.augment else 0)
         with torch.no_grad():
             target = self.teacher(self.vec(o, spec.critic_vec_keys))
-        a, feat = self.actor.act(img, self.vec(o, spec.actor_vec_keys))
-        bc_loss = F.mse_loss(a, target)
+        if not torch.isfinite(target).all():
+            raise FloatingPointError("the teacher produced non-finite action labels (NaN/inf): its weights or "
+                                     "normalizers are broken; retrain or reload the teacher")
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            a, feat = self.actor.act(img, self.vec(o, spec.actor_vec_keys))
+            aux_pred = self.actor.aux(feat) if self.actor.aux is not None else None
+        bc_loss = F.mse_loss(a.float(), target)
         loss = bc_loss
         out = {"loss/distill": bc_loss.item()}
-        if self.actor.aux is not None:
-            aux_loss = F.mse_loss(self.actor.aux(feat), self.aux_target(o))
+        if aux_pred is not None:
+            aux_loss = F.mse_loss(aux_pred.float(), self.aux_target(o))
             loss = loss + cfg.aux_weight * aux_loss
             out["loss/aux"] = aux_loss.item()
         self.actor_opt.zero_grad(set_to_none=True)

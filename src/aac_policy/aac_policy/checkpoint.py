@@ -104,3 +104,47 @@ def config_mismatch(saved: dict, current: dict, prefix: str = "",
         elif (list(a) if isinstance(a, (list, tuple)) else a) != (list(b) if isinstance(b, (list, tuple)) else b):
             out.append(f"{prefix}{k}: {labels[0]} {a!r}, {labels[1]} {b!r}")
     return out
+
+
+# the sim fields a teacher and its student must share (everything that changes what the state means
+# or what the task asks); rendering, camera and image fields may differ: the teacher never sees images
+TEACHER_SIM_FIELDS = ("task", "max_episode_steps", "motion", "physics_substeps", "distance_threshold_m",
+                      "object_size_m")
+
+
+def load_teacher_checkpoint(path: str | Path, student_cfg: dict, student_spec: dict) -> tuple[dict, Path]:
+    """The newest checkpoint of a privileged teacher run (`wiring: state`) at `path` (its run folder,
+    its checkpoints/ folder or a checkpoint file), checked against the student's config and obs spec:
+    a teacher from another task, spec or wiring is refused naming the field."""
+    p = Path(path)
+    how = ("train one first: `aac_train --set wiring=state --set sim.task=<task> --run-dir <folder>`, "
+           "or run the staged pipeline (`scripts/run_main.sh`), which trains it as stage 1")
+    if p.is_file():
+        ckpt, found = load_checkpoint_file(p), p
+    else:
+        latest = load_latest(p / "checkpoints" if (p / "checkpoints").is_dir() else p) if p.exists() else None
+        if latest is None:
+            raise CheckpointError(f"teacher_path {p}: no teacher checkpoint there; {how}")
+        ckpt, found = latest
+    cfg = ckpt.get("config", {})
+    if cfg.get("wiring") != "state":
+        raise CheckpointError(f"teacher {found}: wiring is {cfg.get('wiring')!r}; a teacher must be a "
+                              f"'state' (privileged) run")
+    diffs = []
+    for k in TEACHER_SIM_FIELDS:
+        a, b = cfg.get("sim", {}).get(k, "<missing>"), student_cfg["sim"].get(k, "<missing>")
+        if a != b:
+            diffs += config_mismatch({k: a}, {k: b}, "sim.", labels=("teacher has", "student has"))
+    if cfg.get("hidden_dim") != student_cfg["hidden_dim"]:
+        diffs.append(f"hidden_dim: teacher has {cfg.get('hidden_dim')}, student has {student_cfg['hidden_dim']}")
+    spec = ckpt.get("obs_spec", {})
+    state_key = student_spec["state_key"]
+    for key in (state_key, "desired_goal"):
+        a, b = spec.get("vec_dims", {}).get(key), student_spec["vec_dims"].get(key)
+        if a != b:
+            diffs.append(f"obs spec vec_dims[{key!r}]: teacher has {a}, student has {b}")
+    if spec.get("action_dim") != student_spec["action_dim"]:
+        diffs.append(f"obs spec action_dim: teacher has {spec.get('action_dim')}, student has {student_spec['action_dim']}")
+    if diffs:
+        raise CheckpointError(f"teacher {found} does not fit this student:\n  " + "\n  ".join(diffs))
+    return ckpt, found

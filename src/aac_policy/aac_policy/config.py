@@ -8,9 +8,73 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aac_sim.config import ConfigError, SimConfig, StrictConfig
+from aac_sim.config_base import set_by_path  # noqa: F401 (re-exported: aac_train --set)
 
 WIRINGS = ("asymmetric", "symmetric", "state")
 ALGOS = ("ddpg", "td3")
+DEVICES = ("auto", "cpu", "cuda")
+PIPELINES = ("single", "staged")
+
+
+@dataclass(frozen=True)
+class TeacherStage(StrictConfig):
+    """Stage 1 of the staged pipeline: TD3 + HER on the privileged state, no images rendered
+    (bench/README.md, "Teacher stage", says what each value bought)."""
+    total_env_steps: int = 300_000
+    max_wall_minutes: float = 45.0
+    stop_success: float = 0.95       # stop once `stop_evals` evals in a row reach it
+    updates_per_step: float = 1.0
+    n_step: int = 3
+    batch_size: int = 256
+    num_envs: int = 1                # in-process: with no rendering an env step costs less than the IPC
+    eval_every_steps: int = 10_000
+    eval_episodes: int = 50
+
+    def __post_init__(self):
+        _check_stage(self, ("total_env_steps", "n_step", "batch_size", "num_envs", "eval_every_steps", "eval_episodes"),
+                     ("max_wall_minutes", "updates_per_step"), ("stop_success",))
+
+
+def _check_stage(stage, positive_ints, non_negative, unit) -> None:
+    where = type(stage).__name__
+    for name in positive_ints:
+        if getattr(stage, name) < 1:
+            raise ConfigError(f"{where}.{name} must be >= 1, got {getattr(stage, name)}")
+    for name in non_negative:
+        if getattr(stage, name) < 0:
+            raise ConfigError(f"{where}.{name} must be >= 0, got {getattr(stage, name)}")
+    for name in unit:
+        if not 0 <= getattr(stage, name) <= 1:
+            raise ConfigError(f"{where}.{name} must be in [0, 1], got {getattr(stage, name)}")
+
+
+@dataclass(frozen=True)
+class StudentStage(StrictConfig):
+    """Stage 2: the pixel actor learns by DAgger from the frozen stage-1 teacher, all randomization on."""
+    total_env_steps: int = 3_000_000
+    max_wall_minutes: float = 0.0    # 0 = what is left of the pipeline's max_wall_minutes after stage 1
+    stop_success: float = 0.0
+    num_envs: int = 2
+    passes_per_frame: float = 4.0    # student samples per collected frame (distill updates x batch / env steps)
+    replay_capacity: int = 200_000   # frames (a FIFO: each frame is sampled ~passes_per_frame times, then dropped)
+    her_k: int = 4                   # relabelled goals: the teacher labels what it would do for them
+    teacher_collect_prob: float = 1.0     # DAgger's beta: the teacher drives whole episodes with this probability,
+    teacher_collect_final: float = 0.0    # falling to this
+    teacher_collect_decay_steps: int = 100_000
+    exploration_noise: float = 0.1
+    random_action_prob: float = 0.0
+    textures: bool = True            # training texture bank on table, floor and block
+    bf16: bool = True
+    eval_every_steps: int = 20_000
+    eval_episodes: int = 30
+
+    def __post_init__(self):
+        _check_stage(self, ("total_env_steps", "num_envs", "replay_capacity", "eval_every_steps", "eval_episodes"),
+                     ("max_wall_minutes", "passes_per_frame", "her_k", "teacher_collect_decay_steps",
+                      "exploration_noise"),
+                     ("stop_success", "teacher_collect_prob", "teacher_collect_final", "random_action_prob"))
+        if not self.passes_per_frame > 0:
+            raise ConfigError(f"StudentStage.passes_per_frame must be > 0, got {self.passes_per_frame}")
 
 
 @dataclass(frozen=True)
@@ -18,6 +82,10 @@ class TrainConfig(StrictConfig):
     # --- what is learned
     sim: SimConfig = field(default_factory=SimConfig)
     env_id: str | None = None        # any gymnasium goal-conditioned env id instead of our sim (then `sim` is unused)
+    # single: one run of `wiring` (the paper's methods); staged: teacher (stage 1) -> DAgger student (stage 2)
+    pipeline: str = "single"
+    teacher: TeacherStage = field(default_factory=TeacherStage)
+    student: StudentStage = field(default_factory=StudentStage)
     wiring: str = "asymmetric"       # asymmetric (paper) | symmetric (critic sees pixels) | state (oracle)
     algo: str = "td3"                # ddpg (paper) | td3 (twin critics, target smoothing, delayed actor)
     seed: int = 0
@@ -58,9 +126,16 @@ class TrainConfig(StrictConfig):
     state_teacher: bool = False
     distill_updates_per_step: float = 0.125   # pixel-actor (student) updates per env step
     teacher_collect_prob: float = 0.5         # per env and episode: the teacher acts instead of the pixel actor
+    teacher_collect_final: float = 0.5        # ... falling linearly to this (DAgger's beta schedule)
+    teacher_collect_decay_steps: int = 0      # ... over this many env steps; 0 = constant
+    # a trained privileged teacher (a `wiring: state` run folder): loaded and FROZEN; no critic or teacher
+    # updates, the pixel actor only learns by regressing its actions (DAgger, the staged pipeline's stage 2)
+    teacher_path: str | None = None
+    bf16: bool = False                        # bfloat16 autocast for the pixel actor's updates (CPU with AVX512-BF16)
     augment: bool = True             # DrQ random shift on the actor's (and pixel critic's) images
     augment_pad: int = 4
     torch_threads: int = 2
+    device: str = "auto"             # auto (CUDA when available) | cpu | cuda; the replay stays in host memory
 
     # --- evaluation, logging, checkpoints
     eval_every_steps: int = 10_000
@@ -73,6 +148,10 @@ class TrainConfig(StrictConfig):
     def __post_init__(self):
         if self.wiring not in WIRINGS:
             raise ConfigError(f"unknown wiring {self.wiring!r}; choose one of {list(WIRINGS)}")
+        if self.pipeline not in PIPELINES:
+            raise ConfigError(f"unknown pipeline {self.pipeline!r}; choose one of {list(PIPELINES)}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose one of {list(DEVICES)}")
         if self.algo not in ALGOS:
             raise ConfigError(f"unknown algo {self.algo!r}; choose one of {list(ALGOS)}")
         positive_ints = ("total_env_steps", "num_envs", "replay_capacity", "batch_size", "actor_update_every",
@@ -81,7 +160,8 @@ class TrainConfig(StrictConfig):
         for name in positive_ints:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("random_steps", "her_k", "augment_pad", "final_eval_episodes", "video_episodes"):
+        for name in ("random_steps", "her_k", "augment_pad", "final_eval_episodes", "video_episodes",
+                     "teacher_collect_decay_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.gamma < 1:
@@ -95,8 +175,11 @@ class TrainConfig(StrictConfig):
         if self.state_teacher and self.wiring != "asymmetric":
             raise ConfigError(f"state_teacher needs wiring 'asymmetric' (the pixel actor is its student), "
                               f"got wiring {self.wiring!r}")
-        if not 0 <= self.teacher_collect_prob <= 1:
-            raise ConfigError(f"teacher_collect_prob must be in [0, 1], got {self.teacher_collect_prob}")
+        for name in ("teacher_collect_prob", "teacher_collect_final"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.teacher_path and not self.state_teacher:
+            raise ConfigError("teacher_path needs state_teacher=true (the pixel actor is the loaded teacher's student)")
         for name in ("actor_lr", "critic_lr", "updates_per_step", "distill_updates_per_step"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -108,16 +191,3 @@ class TrainConfig(StrictConfig):
     def pixels(self) -> bool:
         """Does the actor look at images?"""
         return self.wiring != "state"
-
-
-def set_by_path(data: dict, dotted: str, value) -> None:
-    """`set_by_path(d, "sim.task", "reach")` for command-line overrides (`--set sim.task=reach`)."""
-    keys = dotted.split(".")
-    node = data
-    for k in keys[:-1]:
-        if not isinstance(node.get(k), dict):
-            raise ConfigError(f"--set {dotted}: {k!r} is not a config section")
-        node = node[k]
-    if keys[-1] not in node:
-        raise ConfigError(f"--set {dotted}: unknown key {keys[-1]!r}; valid keys: {sorted(node)}")
-    node[keys[-1]] = value

@@ -4,7 +4,8 @@
 
 Writes report.json + report.md (success rate, mean time-to-success, return) for the training
 distribution and a robustness sweep of held-out conditions the policy never saw in training:
-lighting outside the training ranges, table/floor textures (training only has flat colours),
+lighting outside the training ranges, held-out table/floor/block textures (training has flat colours or
+the disjoint training texture bank),
 and camera poses shifted 2.5x further than the training jitter; plus a GIF of a few episodes.
 """
 from __future__ import annotations
@@ -30,8 +31,8 @@ SWEEP = {
     "lighting_heldout": ("dim, coloured light outside the training ranges",
                          dict(lighting=True, light_ambient=(0.1, 0.25), light_diffuse=(0.75, 0.95),
                               light_color_min=0.5)),
-    "textures_heldout": ("procedural textures on table and floor (training: flat colours only)",
-                         dict(textures=True)),
+    "textures_heldout": ("held-out procedural textures on table, floor and block (training: the train bank, "
+                         "or flat colours)", dict(textures=True, texture_bank="heldout")),
     "camera_shift": ("camera pose jitter 5 cm / 5 deg (training: 2 cm / 2 deg)",
                      dict(camera=True, camera_pos_jitter_m=0.05, camera_rot_jitter_deg=5.0)),
 }

@@ -225,6 +225,9 @@ class RosVectorEnv:
 
     # ------------------------------------------------------------------ gymnasium-like surface
     def reset(self, seed: int | None = None, options=None):
+        if options and "reset_mask" in options:
+            raise NotImplementedError("sims over ROS reset together: they need fixed-length episodes (the AAC "
+                                      "tasks end by time limit); an env that ends episodes early trains in-process")
         deadline = time.monotonic() + self.connect_timeout_s
         while True:
             ready = [self._ready(i) for i in range(self.num_envs)]

@@ -29,8 +29,10 @@ from aac_sim.rollout import EVAL_SEED_BASE, run_episodes, summarize
 from aac_sim.vector import make_vector_env
 
 from .agent import Agent
-from .checkpoint import CheckpointError, config_mismatch, load_latest, save_checkpoint
-from .config import TrainConfig, set_by_path
+from .checkpoint import CheckpointError, config_mismatch, load_latest, load_teacher_checkpoint, save_checkpoint
+from aac_sim.config_base import apply_overrides
+
+from .config import TrainConfig
 from .export import build_obs_spec, export_actor
 from .perf import keep_freed_memory_for_reuse, torch_threads
 from .replay import EpisodeStore, HerReplay
@@ -40,15 +42,27 @@ log = logging.getLogger("aac_train")
 # may change between a run and its resume; everything else must match the checkpoint
 RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
                      "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads",
-                     "stop_success", "stop_evals"}
+                     "stop_success", "stop_evals", "device"}
 ACTOR_FILE = "actor.pt"
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
-                   "n_step": 1}
+                   "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
+                   "bf16": False}
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto`: CUDA when available, else CPU. The replay stays in host memory either way; batches are
+    moved to the device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but torch sees no CUDA device (torch "
+                          f"{torch.__version__}, built with CUDA {torch.version.cuda}); use device=cpu or auto")
+    return torch.device(name)
 
 
 def sim_config_for(cfg: TrainConfig):
@@ -115,7 +129,12 @@ class Trainer:
         self.T = episode_length(self.eval_env)
         self.spec = build_spec(self.eval_env.observation_space, self.eval_env.action_space, cfg.wiring,
                                cfg.aux_loss, getattr(base, "state_layout", None))
-        self.agent = Agent(self.spec, cfg)
+        self.agent = Agent(self.spec, cfg, device=resolve_device(cfg.device))
+        self.teacher_from = None
+        if cfg.teacher_path:   # DAgger: a frozen privileged teacher labels every frame
+            ckpt, self.teacher_from = load_teacher_checkpoint(
+                cfg.teacher_path, cfg.to_dict(), json.loads(json.dumps(self.spec.to_dict())))
+            self.agent.load_teacher(ckpt["agent"])
         self.replay = HerReplay(self.spec, self.eval_env.observation_space, cfg.replay_capacity, self.T,
                                 cfg.her_k, lambda ag, g: base.compute_reward(ag, g, None), seed=cfg.seed)
         self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
@@ -123,6 +142,7 @@ class Trainer:
         self.eval_history: list[float] = []   # eval success rates, oldest first (the stop_success rule)
         self.wall_time = 0.0
         self.update_credit = self.distill_credit = 0.0
+        self.distill_samples = 0   # frames the pixel student was trained on (with repeats): passes per frame
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.metrics_path = self.run_dir / "metrics.jsonl"
         if resume:
@@ -150,6 +170,7 @@ class Trainer:
         self.env_steps, self.episodes = int(ckpt["env_steps"]), int(ckpt["episodes"])
         self.wall_time, self.update_credit = float(ckpt["wall_time"]), float(ckpt["update_credit"])
         self.distill_credit = float(ckpt.get("distill_credit", 0.0))
+        self.distill_samples = int(ckpt.get("distill_samples", 0))
         torch.set_rng_state(ckpt["torch_rng"])
         reloaded = self.store.reload(self.replay, self.episodes) if self.store else 0
         if self.metrics_path.exists():   # drop evals logged after the checkpoint
@@ -166,7 +187,7 @@ class Trainer:
         payload = {"config": self.cfg.to_dict(), "obs_spec": json.loads(json.dumps(self.spec.to_dict())),
                    "agent": self.agent.state_dict(), "env_steps": self.env_steps, "episodes": self.episodes,
                    "wall_time": self.wall_time, "update_credit": self.update_credit,
-                   "distill_credit": self.distill_credit,
+                   "distill_credit": self.distill_credit, "distill_samples": self.distill_samples,
                    "torch_rng": torch.get_rng_state()}
         return save_checkpoint(self.ckpt_dir, self.env_steps, payload, keep=self.cfg.keep_checkpoints)
 
@@ -187,54 +208,87 @@ class Trainer:
         return a.astype(np.float32)
 
     def collect(self, envs, seed: int | None) -> dict:
-        """One episode in every env (all envs have the same fixed length); stores them in replay.
-        An env that reports `info["dropped"]` (a ROS sim that died) has its episode discarded."""
+        """At least one episode in every env; stores the finished ones in replay. Episodes may end at
+        different steps (an env that terminates early, e.g. on success): an env that is done is reset
+        on its own (gymnasium's `reset_mask`) and keeps collecting until every env has finished an
+        episode; an episode still running then is dropped (with fixed-length episodes, the AAC tasks,
+        every env finishes exactly one episode and nothing is dropped). An env that reports
+        `info["dropped"]` (a ROS sim that died) has its episode discarded."""
         with torch_threads(1):   # batch-n inference; a 2nd thread would spin on the workers' core
             return self._collect(envs, seed)
 
+    def teacher_drive_prob(self) -> float:
+        """Per env and episode, the probability that the teacher acts (DAgger's beta): from
+        `teacher_collect_prob` down to `teacher_collect_final` linearly over `teacher_collect_decay_steps`."""
+        cfg = self.cfg
+        if cfg.teacher_collect_decay_steps <= 0:
+            return cfg.teacher_collect_prob
+        frac = min(1.0, self.env_steps / cfg.teacher_collect_decay_steps)
+        return cfg.teacher_collect_prob + frac * (cfg.teacher_collect_final - cfg.teacher_collect_prob)
+
     def _collect(self, envs, seed: int | None) -> dict:
-        n = envs.num_envs
+        n, keys = envs.num_envs, self.replay.keys
         obs, info = envs.reset(seed=seed)
         dropped = np.array(info.get("dropped", np.zeros(n, dtype=bool)))
-        frames = {k: [obs[k]] for k in self.replay.keys}
-        actions, successes, returns = [], np.zeros(n), np.zeros(n)
-        teacher_acts = np.zeros(n, dtype=bool)
-        if self.agent.teacher is not None:   # DAgger-style mix: the student also visits its own states
-            teacher_acts = self.rng.random(n) < self.cfg.teacher_collect_prob
-        for _ in range(self.T):
+        frames = [{k: [obs[k][i]] for k in keys} for i in range(n)]   # the running episode of each env
+        actions: list[list[np.ndarray]] = [[] for _ in range(n)]
+        returns = np.zeros(n)
+        teacher_acts = self._drivers(n)
+        finished = np.zeros(n, dtype=bool)            # has finished an episode in this round
+        done_eps: list[tuple[float, float, int, bool]] = []   # (success, return, length, teacher drove)
+        steps = vector_steps = 0
+        while not finished.all():
+            vector_steps += 1
+            if vector_steps > 100 * self.T:
+                raise RuntimeError(f"no episode ended within {100 * self.T} steps in env(s) "
+                                   f"{np.flatnonzero(~finished).tolist()}: the env never reports done")
             a = self._explore(obs, n, teacher_acts)
             obs, reward, terminated, truncated, info = envs.step(a)
             dropped |= np.asarray(info.get("dropped", False))
-            actions.append(a)
             returns += reward
-            for k in self.replay.keys:
-                frames[k].append(obs[k])
             done = np.logical_or(terminated, truncated)
-            if done.any():
-                if not done.all():
-                    raise RuntimeError("envs finished at different steps; the collector needs fixed-length "
-                                       "episodes (use num_envs=1 for variable-length envs)")
-                successes = np.asarray(info["is_success"], dtype=float)
-                break
-        keep = ~dropped
-        stacked = {k: np.stack(v, axis=1)[keep] for k, v in frames.items()}   # (kept, L + 1, ...)
-        acts = np.stack(actions, axis=1)[keep]
-        for i in range(int(keep.sum())):
-            ep_obs = {k: v[i] for k, v in stacked.items()}
-            self.replay.add_episode(ep_obs, acts[i])
-            if self.store:
-                self.store.write(self.episodes, ep_obs, acts[i])
-            self.episodes += 1
-        if keep.any():
-            self.agent.update_norms(stacked)
-        steps = int(keep.sum()) * acts.shape[1]
+            for i in range(n):
+                actions[i].append(a[i])
+                for k in keys:
+                    frames[i][k].append(obs[k][i])
+            for i in np.flatnonzero(done):
+                L = len(actions[i])
+                if L > self.T:
+                    raise RuntimeError(f"an episode of {L} steps is longer than the replay's {self.T}")
+                if not dropped[i]:
+                    ep_obs = {k: np.stack(v) for k, v in frames[i].items()}
+                    self.replay.add_episode(ep_obs, np.stack(actions[i]))
+                    if self.store:
+                        self.store.write(self.episodes, ep_obs, np.stack(actions[i]))
+                    self.agent.update_norms(ep_obs)
+                    self.episodes += 1
+                    steps += L
+                    done_eps.append((float(np.asarray(info["is_success"])[i]), float(returns[i]), L,
+                                     bool(teacher_acts[i])))
+            finished |= done
+            if done.any() and not finished.all():   # the early ones start their next episode
+                obs, info = envs.reset(options={"reset_mask": done})
+                dropped[done] = np.asarray(info.get("dropped", np.zeros(n, dtype=bool)))[done]
+                teacher_acts[done] = self._drivers(n)[done]
+                for i in np.flatnonzero(done):
+                    frames[i] = {k: [obs[k][i]] for k in keys}
+                    actions[i], returns[i] = [], 0.0
         self.env_steps += steps
-        out = {"steps": steps, "success": float(successes[keep].mean()) if keep.any() else 0.0,
-               "return": float(returns[keep].mean()) if keep.any() else 0.0, "dropped": int(dropped.sum())}
-        for who, mask in (("teacher", keep & teacher_acts), ("student", keep & ~teacher_acts)):
-            if self.agent.teacher is not None and mask.any():   # does the pixel actor lag its teacher?
-                out[f"success_{who}"] = float(successes[mask].mean())
+        succ, rets, lens, by_teacher = (np.array(x) for x in zip(*done_eps)) if done_eps else [np.zeros(0)] * 4
+        out = {"steps": steps, "success": float(succ.mean()) if done_eps else 0.0,
+               "return": float(rets.mean()) if done_eps else 0.0, "dropped": int(dropped.sum()),
+               "episode_length": float(lens.mean()) if done_eps else 0.0}
+        if self.agent.teacher is not None:   # does the pixel actor lag its teacher?
+            for who, mask in (("teacher", by_teacher.astype(bool)), ("student", ~by_teacher.astype(bool))):
+                if mask.any():
+                    out[f"success_{who}"] = float(succ[mask].mean())
         return out
+
+    def _drivers(self, n: int) -> np.ndarray:
+        """Per env: does the teacher drive its next episode? (DAgger mix; no teacher: never.)"""
+        if self.agent.teacher is None:
+            return np.zeros(n, dtype=bool)
+        return self.rng.random(n) < self.teacher_drive_prob()
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, episodes: int) -> dict:
@@ -270,14 +324,15 @@ class Trainer:
                 seed = None   # later resets continue each env's own random stream
                 t1 = time.perf_counter()
                 if self.env_steps >= cfg.random_steps and self.replay.transitions >= cfg.batch_size:
-                    self.update_credit += cfg.updates_per_step * roll["steps"]
-                    n_up = int(self.update_credit)
-                    self.update_credit -= n_up
-                    keys, keys_next = self.agent.update_sample_keys()
-                    for _ in range(n_up):
-                        last = self.agent.update(self.replay.sample(cfg.batch_size, keys, keys_next,
-                                                                    n_step=cfg.n_step, gamma=cfg.gamma))
-                    updates += n_up
+                    if not cfg.teacher_path:   # a loaded teacher is frozen: no critic (or teacher) updates
+                        self.update_credit += cfg.updates_per_step * roll["steps"]
+                        n_up = int(self.update_credit)
+                        self.update_credit -= n_up
+                        keys, keys_next = self.agent.update_sample_keys()
+                        for _ in range(n_up):
+                            last = self.agent.update(self.replay.sample(cfg.batch_size, keys, keys_next,
+                                                                        n_step=cfg.n_step, gamma=cfg.gamma))
+                        updates += n_up
                     if self.agent.teacher is not None:
                         self.distill_credit += cfg.distill_updates_per_step * roll["steps"]
                         n_distill = int(self.distill_credit)
@@ -285,6 +340,7 @@ class Trainer:
                         keys, keys_next = self.agent.distill_sample_keys()
                         for _ in range(n_distill):
                             last.update(self.agent.distill(self.replay.sample(cfg.batch_size, keys, keys_next)))
+                        self.distill_samples += n_distill * cfg.batch_size
                 t2 = time.perf_counter()
                 t_env += t1 - t0
                 t_learn += t2 - t1
@@ -346,6 +402,9 @@ class Trainer:
 
     def _log_eval(self, writer, step: int, result: dict) -> None:
         row = {"env_steps": step, "wall_time_s": round(self.wall_time, 2), **result}
+        if self.agent.teacher is not None:   # how often the student saw each frame, on average
+            row["passes_per_frame"] = round(self.distill_samples / max(self.env_steps, 1), 3)
+            row["teacher_drive_prob"] = round(self.teacher_drive_prob(), 3)
         self.eval_history.append(result["success_rate"])
         for k in ("success_rate", "mean_return", "mean_time_to_success_steps"):
             if result.get(k) is not None:
@@ -375,12 +434,7 @@ class Trainer:
 
 def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
     data = TrainConfig.from_yaml(path).to_dict() if path else TrainConfig().to_dict()
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        set_by_path(data, key.strip(), yaml.safe_load(value))
-    return TrainConfig.from_dict(data)
+    return TrainConfig.from_dict(apply_overrides(data, overrides))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -395,8 +449,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config, args.set)
-        trainer = Trainer(cfg, args.run_dir, resume=not args.no_resume, progress=not args.no_progress)
-        out = trainer.run()
+        if cfg.pipeline == "staged":
+            from .staged import run_staged
+            if args.no_resume and Path(args.run_dir).exists() and any(Path(args.run_dir).iterdir()):
+                raise ConfigError(f"{args.run_dir} already holds a run; resume it or pick another --run-dir")
+            out = run_staged(cfg, args.run_dir, progress=not args.no_progress)
+        else:
+            trainer = Trainer(cfg, args.run_dir, resume=not args.no_resume, progress=not args.no_progress)
+            out = trainer.run()
     except (ConfigError, CheckpointError) as exc:
         print(f"aac_train: error: {exc}", file=sys.stderr)
         return 2

@@ -6,7 +6,10 @@ Parameters: sim_namespaces (string array), run_dir, config_file (strict aac_trai
 overrides (KEY=VALUE strings, like `aac_train --set`), step_timeout_s, camera_namespace,
 step_reliability (best_effort | reliable: QoS of the observation subscriptions). The sims must run the same
 sim config as the trainer (task, image size, randomization...): a mismatch is refused naming the
-field. Evaluation runs an in-process sim of that config inside this process.
+field (`sim_overrides` on the sim nodes sets what differs from their defaults, e.g. the staged
+pipeline's training textures). Evaluation runs an in-process sim of that config inside this process.
+With `pipeline=staged` (the main job) stage 1, the privileged teacher, trains in this process without
+images and stage 2, the pixel student, collects from the sims.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from aac_sim.node_main import ExecutorThread, run_node
 from aac_sim.take_loop import step_qos
 
 from .ros_env import RosVectorEnv
+from .staged import run_staged
 from .train import Trainer, episode_length, load_config
 
 PARAMETERS = {"sim_namespaces": ["sim0"], "run_dir": "runs/ros", "config_file": "", "overrides": [""],
@@ -50,8 +54,12 @@ class TrainerNode(Node):
 
 
 def run_trainer(node: TrainerNode, progress: bool = True) -> dict:
-    """Train with `node` spinning in a background thread (callbacks fill the env's buffers)."""
+    """Train with `node` spinning in a background thread (callbacks fill the env's buffers).
+    `pipeline: staged` runs the same pipeline as `aac_train`: stage 1 (privileged teacher, no images)
+    in this process, stage 2 (the pixel student) on the sims."""
     with ExecutorThread(node):
+        if node.cfg.pipeline == "staged":
+            return run_staged(node.cfg, node.run_dir, progress=progress, make_student_env=node.make_env)
         # the ROS env needs the trainer's eval env (sim config, episode length); run() makes it
         trainer = Trainer(node.cfg, node.run_dir, progress=progress, make_env=lambda: node.make_env(trainer))
         return trainer.run()

@@ -13,6 +13,8 @@ TASKS = ("reach", "push", "pick", "pick_place")
 # paths are shorter (tests/test_sim_scripted.py runs the controllers at the configured limits).
 TASK_PATH_M = {"reach": 0.45, "push": 0.75, "pick": 0.55, "pick_place": 0.75}
 RENDER_MODELS = ("low_poly", "full")
+# procedural texture banks (scene.TEXTURE_BANKS): `train` for training, `heldout` for the evaluation only
+TEXTURE_BANK_NAMES = ("train", "heldout")
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class RandomizationConfig:
     camera_fps: float = 30.0          # RealSense colour + depth at 30 Hz
     camera_fps_jitter: float = 0.01   # relative: camera and control clocks drift against each other
     observation_latency_s: tuple[float, float] = (0.005, 0.03)   # capture -> policy input (USB, driver, DDS)
-    textures: bool = False            # procedural texture on table and floor, per episode (off in training:
-                                      # a held-out condition for evaluation)
+    textures: bool = False            # procedural texture on table, floor and block, per episode
+    texture_bank: str = "train"       # which bank `textures` draws from: "train", or "heldout" (evaluation only)
 
     def __post_init__(self):
         w = "randomization"
@@ -74,6 +76,8 @@ class RandomizationConfig:
             raise ConfigError(f"{w}.camera_fps must be in [1, 1000], got {self.camera_fps}")
         if not 0 <= self.camera_fps_jitter < 0.5:
             raise ConfigError(f"{w}.camera_fps_jitter must be in [0, 0.5), got {self.camera_fps_jitter}")
+        if self.texture_bank not in TEXTURE_BANK_NAMES:
+            raise ConfigError(f"{w}.texture_bank must be one of {list(TEXTURE_BANK_NAMES)}, got {self.texture_bank!r}")
 
     @classmethod
     def off(cls) -> "RandomizationConfig":

@@ -98,3 +98,26 @@ class StrictConfig:
 def check_range(where: str, rng: tuple[float, float], lo: float = -math.inf, hi: float = math.inf):
     if not (lo <= rng[0] <= rng[1] <= hi):
         raise ConfigError(f"{where}: need {lo} <= low <= high <= {hi}, got {rng}")
+
+
+def set_by_path(data: dict, dotted: str, value) -> None:
+    """`set_by_path(d, "sim.task", "reach")` for command-line overrides (`--set sim.task=reach`)."""
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            raise ConfigError(f"--set {dotted}: {k!r} is not a config section")
+        node = node[k]
+    if keys[-1] not in node:
+        raise ConfigError(f"--set {dotted}: unknown key {keys[-1]!r}; valid keys: {sorted(node)}")
+    node[keys[-1]] = value
+
+
+def apply_overrides(data: dict, overrides: list[str], what: str = "--set") -> dict:
+    """Apply KEY=VALUE strings (values parsed as YAML, dotted keys into sections) to a config dict."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"{what} expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        set_by_path(data, key.strip(), yaml.safe_load(value))
+    return data

@@ -87,7 +87,8 @@ class AacPandaEnv(gym.Env):
         self.block = None
         self._blocks: dict[float, int] = {}
         self._parking: dict[int, tuple] = {}
-        self._texture_ids: tuple[int, ...] | None = None   # loaded on the first textured episode
+        self._texture_ids: dict[str, tuple[int, ...]] = {}   # per bank, loaded on its first textured episode
+        self._textured: set[int] = set()   # bodies showing a texture now
 
         layout = ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if self.task.has_object else ())
         self.state_layout = layout_slices(layout)
@@ -266,16 +267,24 @@ class AacPandaEnv(gym.Env):
                                                       physicsClientId=c)
                 self.block = block
             p.changeDynamics(block, -1, mass=ep.object_mass, lateralFriction=ep.object_friction, physicsClientId=c)
-            p.changeVisualShape(block, -1, rgbaColor=ep.colors["object"], physicsClientId=c)
+        parts = [("table", s.table), ("floor", s.floor)] + ([("object", self.block)] if self.task.has_object else [])
         if ep.textures is None:
-            p.changeVisualShape(s.table, -1, rgbaColor=ep.colors["table"], physicsClientId=c)
-            p.changeVisualShape(s.floor, -1, rgbaColor=ep.colors["floor"], physicsClientId=c)
-        else:   # white base colour: TinyRenderer multiplies the texture by it
-            if self._texture_ids is None:
-                self._texture_ids = load_textures(c)
-            for part, body in (("table", s.table), ("floor", s.floor)):
-                tid = self._texture_ids[ep.textures[part]]
-                p.changeVisualShape(body, -1, rgbaColor=(1, 1, 1, 1), textureUniqueId=tid, physicsClientId=c)
+            for part, body in parts:
+                # a body still showing a texture loses it (an episode's look never depends on earlier ones)
+                untex = dict(textureUniqueId=-1) if body in self._textured else {}
+                p.changeVisualShape(body, -1, rgbaColor=ep.colors[part], physicsClientId=c, **untex)
+                self._textured.discard(body)
+        else:
+            bank = ep.textures["bank"]
+            if bank not in self._texture_ids:
+                self._texture_ids[bank] = load_textures(c, bank)
+            ids = self._texture_ids[bank]
+            for part, body in parts:
+                # TinyRenderer multiplies the texture by the base colour: white on table and floor, the
+                # episode's object colour on the block when colours are randomized
+                tint = ep.colors["object"] if part == "object" and self.cfg.randomization.colors else (1, 1, 1, 1)
+                p.changeVisualShape(body, -1, rgbaColor=tint, textureUniqueId=ids[ep.textures[part]], physicsClientId=c)
+                self._textured.add(body)
         for link in s.robot_links:
             color = ep.colors["robot_dark"] if link in s.robot_dark_links else ep.colors["robot"]
             p.changeVisualShape(s.robot, link, rgbaColor=color, physicsClientId=c)

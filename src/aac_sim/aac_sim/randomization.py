@@ -13,7 +13,7 @@ import numpy as np
 
 from .camera import CameraExtrinsics, CameraIntrinsics
 from .config import RandomizationConfig
-from .scene import NOMINAL_COLORS, NUM_TEXTURES
+from .scene import NOMINAL_COLORS, TEXTURE_BANKS
 
 BANK_FRAMES = 32
 OBJECT_SIZE_LEVELS = 6
@@ -50,7 +50,9 @@ class EpisodeParams:
     object_mass: float = 0.1
     object_friction: float = 1.0
     action_latency_s: float = 0.0  # a new command reaches the arm this long after the control tick
-    textures: dict | None = None   # {"table": i, "floor": j}: indices into the texture bank; None = plain colours
+    # {"bank": name, "table": i, "floor": j, "object": k}: indices into scene.TEXTURE_BANKS[name] (the block's
+    # texture is tinted by its colour when `colors` is on); None = plain colours
+    textures: dict | None = None
     # camera clock: frames captured at camera_phase_s + k * camera_period_s (s since reset), each usable
     # by the policy observation_latency_s after capture; period 0 = a frame exactly at every control tick
     camera_period_s: float = 0.0
@@ -120,7 +122,11 @@ class DomainRandomizer:
         textures = None
         if cfg.textures:
             r = rng["textures"]
-            textures = {"table": int(r.integers(NUM_TEXTURES)), "floor": int(r.integers(NUM_TEXTURES))}
+            n = TEXTURE_BANKS[cfg.texture_bank]
+            # table and floor drawn first, as before the block got one: an episode reset with a seed (the
+            # evaluation) shows the same held-out table and floor textures as before
+            textures = {"bank": cfg.texture_bank, "table": int(r.integers(n)), "floor": int(r.integers(n))}
+            textures["object"] = int(r.integers(n))
         period = phase = obs_latency = 0.0
         if cfg.camera_timing:
             r = rng["camera_timing"]

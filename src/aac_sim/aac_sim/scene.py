@@ -19,6 +19,7 @@ EE_LINK = "panda_grasptarget"
 # Neutral pose: gripper pointing down, grasp point at about (0.43, 0, 0.235) m.
 NEUTRAL_ARM_Q = (0.0, -0.215, 0.0, -2.57, 0.0, 2.356, 0.785)
 from .motion import GRIPPER_MAX_WIDTH  # noqa: E402,F401 (one definition, re-exported)
+from .config import TEXTURE_BANK_NAMES  # noqa: E402
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 FINGER_FORCE = 40.0
 # 20 iterations: fewer (8, 12) measurably hurt tracking (scripted push success 96 % -> 86-92 %).
@@ -75,12 +76,20 @@ def panda_urdf(render_model: str = "low_poly") -> str:
 
 
 TEXTURE_SIZE = 256
-# Procedural texture bank (domain randomization `textures`): the content of texture i is a fixed
-# function of i, written once as a PNG into the cache dir and loaded once per PyBullet client.
-# A texture spans a whole face of a box (the 1.15 x 1.0 m table top, of which the camera sees only
-# a fifth to a quarter in each direction): the pattern scales below are chosen for that view.
-TEXTURE_KINDS = ("checker", "checker", "checker", "stripes", "stripes", "noise", "noise", "grid")
-NUM_TEXTURES = len(TEXTURE_KINDS)
+# Procedural texture banks (domain randomization `textures`): the content of texture i of a bank is a
+# fixed function of (bank, i), written once as a PNG into the cache dir and loaded once per PyBullet
+# client. Two disjoint banks: `train` (what training randomizes over) and `heldout` (the evaluation's
+# held-out condition: the original 8 textures, pixel for pixel, so earlier evaluation numbers stay
+# comparable). Seeds never overlap (held-out 1000 + i, train 5000 + i) and the train kinds use their
+# own scales, angles and offsets; tests/test_sim_randomization.py checks no pair is a copy or a recolour.
+# On a GEOM_BOX TinyRenderer maps about a quarter of the texture (in u and v) onto each face: the camera
+# sees a fifth to a quarter of the 1.15 x 1.0 m table top, and the block shows a patch of a few cells.
+TEXTURE_KINDS = ("checker", "checker", "checker", "stripes", "stripes", "noise", "noise", "grid")  # held-out bank
+TRAIN_TEXTURE_KINDS = ("checker", "stripes", "noise", "tiles", "wood", "weave", "terrazzo", "marble")
+TEXTURE_BANKS = {"train": 64, "heldout": len(TEXTURE_KINDS)}
+assert tuple(TEXTURE_BANKS) == TEXTURE_BANK_NAMES
+NUM_TEXTURES = TEXTURE_BANKS["heldout"]   # size of the held-out bank
+_TEXTURE_SEED = {"heldout": 1000, "train": 5000}   # + index; the ranges never meet (train < 4000 textures)
 
 
 def _value_noise(rng, cells: int, n: int) -> np.ndarray:
@@ -94,11 +103,17 @@ def _value_noise(rng, cells: int, n: int) -> np.ndarray:
     return rows[:, i] * (1 - f)[None, :] + rows[:, i + 1] * f[None, :]
 
 
-def make_texture(index: int, n: int = TEXTURE_SIZE) -> np.ndarray:
-    """Texture `index` of the bank as an n x n x 3 uint8 RGB image (deterministic)."""
-    if not 0 <= index < NUM_TEXTURES:
-        raise ValueError(f"texture index must be in [0, {NUM_TEXTURES}), got {index}")
-    rng = np.random.default_rng(1000 + index)
+def _normalized(w: np.ndarray) -> np.ndarray:
+    return (w - w.min()) / max(w.max() - w.min(), 1e-9)
+
+
+def _blend(c0, c1, w: np.ndarray) -> np.ndarray:
+    return c0[None, None] * (1 - w[..., None]) + c1[None, None] * w[..., None]
+
+
+def _heldout_texture(index: int, n: int) -> np.ndarray:
+    """The original 8 textures (seed 1000 + index): do not change, evaluation numbers depend on them."""
+    rng = np.random.default_rng(_TEXTURE_SEED["heldout"] + index)
     c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
     if np.abs(c0 - c1).sum() < 0.9:   # keep the two colours of a pattern well apart
         c1 = 1.0 - c0
@@ -117,18 +132,101 @@ def make_texture(index: int, n: int = TEXTURE_SIZE) -> np.ndarray:
     else:   # grid: thin lines on a plain background (tiles)
         cells = 24
         w = ((np.abs((x * cells) % 1 - 0.5) > 0.42) | (np.abs((y * cells) % 1 - 0.5) > 0.42)).astype(float)
-    img = c0[None, None] * (1 - w[..., None]) + c1[None, None] * w[..., None]
+    return _blend(c0, c1, w)
+
+
+def _train_texture(index: int, n: int) -> np.ndarray:
+    """Training texture `index` (seed 5000 + index): kind by index, colours, scales, angle, offset random.
+    Scales are log-uniform from about the held-out ones (which show 0.5-1.5 pattern periods in the policy
+    view of the table, ~1/16 of the texture's width) to a few times finer (up to ~5 periods in view)."""
+    rng = np.random.default_rng(_TEXTURE_SEED["train"] + index)
+    logu = lambda lo, hi: float(np.exp(rng.uniform(np.log(lo), np.log(hi))))  # noqa: E731
+    kind = TRAIN_TEXTURE_KINDS[index % len(TRAIN_TEXTURE_KINDS)]
+    c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
+    if np.abs(c0 - c1).sum() < 0.6:
+        c1 = 1.0 - c0
+    y, x = np.mgrid[0:n, 0:n] / n
+    angle = rng.uniform(0, np.pi)
+    u = x * np.cos(angle) + y * np.sin(angle) + rng.uniform(0, 1)    # rotated, shifted coordinates
+    v = -x * np.sin(angle) + y * np.cos(angle) + rng.uniform(0, 1)
+    if kind == "checker":
+        cells = logu(5, 64)
+        w = (np.floor(u * cells) + np.floor(v * cells * rng.uniform(0.7, 1.4))) % 2
+    elif kind == "stripes":
+        period = 1 / logu(12, 80)
+        duty = rng.uniform(0.25, 0.75)
+        w = ((u / period) % 1 < duty).astype(float)
+    elif kind == "noise":
+        a, b = int(logu(6, 32)), int(logu(32, 100))
+        w = _normalized(0.6 * _value_noise(rng, a, n) + 0.4 * _value_noise(rng, b, n))
+    elif kind == "tiles":   # grout lines, square tiles or bricks (every other row offset by half a tile)
+        cells = logu(8, 48)
+        aspect = rng.choice([1.0, 2.0])
+        grout = rng.uniform(0.04, 0.12)
+        row = np.floor(v * cells)
+        uu = u * cells / aspect + (0.5 * (row % 2) if aspect > 1 else 0.0)
+        w = (((uu % 1) < grout) | (((v * cells) % 1) < grout * aspect)).astype(float)
+        w = np.maximum(w, 0.25 * _value_noise(rng, 32, n))   # a little variation over the tiles
+    elif kind == "wood":   # growth rings of a log cut lengthwise: far-off centre, distorted by noise
+        cx, cy = rng.uniform(-2, 3), rng.uniform(3, 6)
+        r = np.hypot((u - cx) * rng.uniform(0.1, 0.3), v - cy) + rng.uniform(0.02, 0.08) * _value_noise(rng, 6, n)
+        rings = (r * logu(20, 90)) % 1
+        w = 0.75 * rings ** rng.uniform(1.5, 4) + 0.25 * _value_noise(rng, 96, n)   # + fine grain
+        c1 = c0 * rng.uniform(0.35, 0.7)   # darker late wood of the same hue
+    elif kind == "weave":   # basket weave: cells alternate horizontal / vertical threads
+        cells = logu(8, 28)
+        threads = int(rng.integers(2, 5))
+        horizontal = (np.floor(u * cells) + np.floor(v * cells)) % 2
+        t = np.where(horizontal > 0, v, u) * cells * threads
+        w = 0.5 + 0.5 * np.cos(2 * np.pi * t)
+        w = 0.8 * w + 0.2 * _value_noise(rng, 64, n)
+    elif kind == "terrazzo":   # chips of 2-3 colours on a plain background
+        palette = rng.uniform(0.05, 0.95, size=(int(rng.integers(2, 4)), 3))
+        img = np.broadcast_to(c0, (n, n, 3)).copy()
+        r_lo, r_hi = rng.uniform(0.002, 0.006), rng.uniform(0.008, 0.02)
+        for _ in range(int(rng.integers(400, 1200))):
+            cx, cy, rad = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(r_lo, r_hi)
+            i0, i1 = max(int((cy - rad) * n), 0), min(int((cy + rad) * n) + 2, n)
+            j0, j1 = max(int((cx - rad) * n), 0), min(int((cx + rad) * n) + 2, n)
+            inside = (x[i0:i1, j0:j1] - cx) ** 2 + (y[i0:i1, j0:j1] - cy) ** 2 < rad * rad
+            img[i0:i1, j0:j1][inside] = palette[rng.integers(len(palette))]
+        return img
+    else:   # marble: thin dark veins along a turbulent sine
+        turbulence = 0.5 * _value_noise(rng, 8, n) + 0.3 * _value_noise(rng, 20, n) + 0.2 * _value_noise(rng, 48, n)
+        s = np.sin(2 * np.pi * (u * logu(4, 16) + rng.uniform(2, 6) * turbulence))
+        w = 1 - np.abs(s) ** rng.uniform(0.15, 0.4)
+        c0 = 0.55 + 0.4 * c0   # light stone
+    return _blend(c0, c1, np.clip(w, 0.0, 1.0))
+
+
+def make_texture(index: int, bank: str = "heldout", n: int = TEXTURE_SIZE) -> np.ndarray:
+    """Texture `index` of `bank` ("train" or "heldout") as an n x n x 3 uint8 RGB image (deterministic)."""
+    if bank not in TEXTURE_BANKS:
+        raise ValueError(f"unknown texture bank {bank!r}; choose one of {list(TEXTURE_BANKS)}")
+    if not 0 <= index < TEXTURE_BANKS[bank]:
+        raise ValueError(f"{bank} texture index must be in [0, {TEXTURE_BANKS[bank]}), got {index}")
+    img = (_heldout_texture if bank == "heldout" else _train_texture)(index, n)
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
-def texture_files() -> tuple[str, ...]:
-    """PNG paths of the texture bank, generated into the cache dir on first use (content-addressed)."""
-    paths = []
+_texture_file_memo: dict[tuple[str, str], tuple[str, ...]] = {}
+
+
+def texture_files(bank: str = "heldout") -> tuple[str, ...]:
+    """PNG paths of a texture bank, generated into the cache dir on first use (content-addressed; the
+    list is remembered per process and cache dir, so later calls do not regenerate the images)."""
+    if bank not in TEXTURE_BANKS:
+        raise ValueError(f"unknown texture bank {bank!r}; choose one of {list(TEXTURE_BANKS)}")
     out_dir = _cache_dir() / "textures"
-    for i in range(NUM_TEXTURES):
-        img = make_texture(i)
+    key = (bank, str(out_dir))
+    if key in _texture_file_memo and all(os.path.exists(f) for f in _texture_file_memo[key]):
+        return _texture_file_memo[key]
+    paths = []
+    for i in range(TEXTURE_BANKS[bank]):
+        img = make_texture(i, bank)
         digest = hashlib.sha1(img.tobytes()).hexdigest()[:12]
-        out = out_dir / f"texture_{i}_{digest}.png"
+        prefix = "texture" if bank == "heldout" else f"texture_{bank}"   # held-out names as before
+        out = out_dir / f"{prefix}_{i}_{digest}.png"
         if not out.exists():
             out_dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".png")   # several workers may get here at once
@@ -138,12 +236,13 @@ def texture_files() -> tuple[str, ...]:
                 raise OSError(f"could not write texture {tmp}")
             os.replace(tmp, out)
         paths.append(str(out))
+    _texture_file_memo[key] = tuple(paths)
     return tuple(paths)
 
 
-def load_textures(client: int) -> tuple[int, ...]:
-    """Load the texture bank into a PyBullet client; returns texture ids indexed like the bank."""
-    return tuple(p.loadTexture(path, physicsClientId=client) for path in texture_files())
+def load_textures(client: int, bank: str = "heldout") -> tuple[int, ...]:
+    """Load a texture bank into a PyBullet client; returns texture ids indexed like the bank."""
+    return tuple(p.loadTexture(path, physicsClientId=client) for path in texture_files(bank))
 
 
 @dataclass

@@ -20,6 +20,7 @@ Every refused command is logged and leaves the robot where it is.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import threading
@@ -40,6 +41,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from . import ros_interface as ri
 from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
+from .config_base import apply_overrides
 from .env import AacPandaEnv
 from .node_main import QUIET_PUB, QUIET_SUB, ExecutorThread, run_node
 from .scene import GRIPPER_MAX_WIDTH
@@ -50,7 +52,7 @@ from .take_loop import TakeLoop, step_qos
 
 PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
     "task": "push", "image_size": 84, "mode": "lockstep", "seed": -1, "randomize": True,
-    "sim_config": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
+    "sim_config": "", "sim_overrides": [""], "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
     "arm_controller": ri.DEFAULT_ARM_CONTROLLER, "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
     "camera_intrinsics": "", "camera_extrinsics": "", "command_timeout_s": 0.2, "publish_clock": True,
     "step_reliability": "best_effort",   # lockstep command subscriptions: best_effort | reliable
@@ -70,15 +72,18 @@ def _locked(callback):
 
 
 def sim_config_from_parameters(values: dict) -> SimConfig:
-    """SimConfig from the node parameters: an optional strict YAML, then the simple overrides."""
+    """SimConfig from the node parameters: an optional strict YAML, then the simple overrides, then
+    `sim_overrides` (KEY=VALUE strings on the SimConfig, e.g. randomization.textures=true: a trainer's
+    `sim.` settings, so the sims run the trainer's exact config)."""
     base = load_yaml(SimConfig, values["sim_config"]) if values["sim_config"] else SimConfig()
     changes = {"task": values["task"], "image_size": int(values["image_size"])}
     if not values["randomize"]:
-        changes["randomization"] = RandomizationConfig.off()
+        changes["randomization"] = dataclasses.asdict(RandomizationConfig.off())
     for key in ("camera_intrinsics", "camera_extrinsics"):
         if values[key]:
             changes[key] = values[key]
-    return SimConfig.from_dict({**base.to_dict(), **changes})
+    data = {**base.to_dict(), **changes}
+    return SimConfig.from_dict(apply_overrides(data, [o for o in values["sim_overrides"] if o], "sim_overrides"))
 
 
 class SimNode(Node):

@@ -1,0 +1,94 @@
+"""The staged pipeline (the main job) on push from pixels, per seed, under the main job's 2 h budget.
+
+    .venv/bin/python bench/learn_staged.py --seeds 3                      # the headline: 3 seeds, 2 h each
+    .venv/bin/python bench/learn_staged.py --seeds 1 --variant p8 --set student.passes_per_frame=8
+    .venv/bin/python bench/learn_staged.py --seeds 1 --variant trial --teacher-from bench/runs/push_state-t-base_seed0
+
+Each seed is an ordinary resumable run of `aac_train --set pipeline=staged` in
+bench/runs/staged[-<variant>]_seed<k>/ (re-running continues it). `--teacher-from` starts stage 2 from an
+existing `wiring: state` run instead of training stage 1 (a stage-2 experiment; its wall time then
+excludes the teacher's). Results: bench/results/learn_staged[-<variant>].json with, per seed, the
+stages' env steps, wall time, success and passes per frame, every eval row of both stages (env steps
+and wall time), the final eval report with the held-out sweep, and mean / worst over seeds.
+Targets (issue 16): >= 90 % eval success (50 episodes, mean of 3 seeds, worst >= 85 %) within 2 h of
+wall time, all stages included; held-out conditions within 10 points of the training distribution;
+teacher >= 90 % eval in <= 300k env steps.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from aac_policy.plots import read_metrics
+from aac_policy.staged import STAGE_FILE, run_staged
+from aac_policy.train import load_config
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+
+
+def rel(p: Path) -> str:
+    return str(Path(p).resolve().relative_to(REPO.resolve()))
+
+
+def adopt_teacher(src: Path, run: Path) -> None:
+    """Stage 1 taken from an existing state run: its checkpoints and metrics, marked done."""
+    dst = run / "teacher"
+    if (dst / STAGE_FILE).exists():
+        return
+    shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns("replay", "tb"))
+    rows = read_metrics(dst / "metrics.jsonl")
+    ckpts = sorted((dst / "checkpoints").glob("checkpoint_*.pt"))
+    import torch
+    ck = torch.load(ckpts[-1], map_location="cpu", weights_only=True)
+    summary = {"stage": "teacher", "env_steps": int(ck["env_steps"]), "wall_time_s": round(float(ck["wall_time"]), 1),
+               "last_eval_success": rows[-1]["success_rate"] if rows else None, "final_report_success": None,
+               "reached_stop_success": None, "minutes_budget": None, "episodes": int(ck["episodes"]),
+               "adopted_from": rel(src)}
+    (dst / STAGE_FILE).write_text(json.dumps(summary, indent=2))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--variant", default="")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--teacher-from", type=Path, help="a `wiring: state` run to use as stage 1")
+    args = ap.parse_args()
+    label = "staged" + (f"-{args.variant}" if args.variant else "")
+    results = {}
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        run = HERE / "runs" / f"{label}_seed{seed}"
+        cfg = load_config(None, ["pipeline=staged", "sim.task=push", f"seed={seed}", "max_wall_minutes=120",
+                                 "final_eval_episodes=50", *args.set])
+        if args.teacher_from:
+            adopt_teacher(args.teacher_from, run)
+        out = run_staged(cfg, run, progress=False)
+        report = out["report"] or {}
+        results[f"seed{seed}"] = {
+            "run_dir": rel(run), "stages": out["stages"],
+            "final_report": {c: r.get("success_rate") for c, r in report.get("conditions", {}).items()},
+            "curves": {s: read_metrics(run / s / "metrics.jsonl") for s in ("teacher", "student")}}
+    final = [r["final_report"].get("train") for r in results.values() if r["final_report"].get("train") is not None]
+    summary = {"seeds": len(results), "final_success_mean": float(np.mean(final)) if final else None,
+               "final_success_worst": float(np.min(final)) if final else None,
+               "total_wall_time_min": [round(r["stages"]["total_wall_time_s"] / 60, 1) for r in results.values()],
+               "teacher_env_steps": [r["stages"]["teacher"]["env_steps"] for r in results.values()]}
+    for cond in ("lighting_heldout", "textures_heldout", "camera_shift"):
+        vals = [r["final_report"].get(cond) for r in results.values() if r["final_report"].get(cond) is not None]
+        summary[f"{cond}_mean"] = float(np.mean(vals)) if vals else None
+    out_path = HERE / "results" / f"learn_{label.replace('staged', 'staged', 1)}.json"
+    out_path.write_text(json.dumps({"command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
+                                    "summary": summary, "runs": results}, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

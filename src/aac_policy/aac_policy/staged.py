@@ -1,0 +1,129 @@
+"""The staged pipeline (the main job): privileged teacher -> pixel student by DAgger, in one run folder.
+
+    aac_train --set pipeline=staged --run-dir runs/main        # what scripts/run_main.sh runs
+
+Stage 1 (`<run>/teacher/`): TD3 + HER on the simulator's privileged state with no images rendered
+(`TrainConfig.teacher`), until `teacher.stop_success` is reached `stop_evals` evals in a row or its
+budget is spent. Stage 2 (`<run>/student/`): the deployable pixel actor (same observation spec and
+export as every other pixel run) learns by supervised regression on the FROZEN teacher's actions at
+the states it visits itself: per env and episode the teacher drives with a probability that falls
+from `student.teacher_collect_prob` to `student.teacher_collect_final` (DAgger's beta), and the
+teacher labels every frame; all randomization is on, training textures included
+(`TrainConfig.student`). Each stage is an ordinary resumable run: re-running the same command
+continues where it stopped (a finished stage is skipped, `<stage>/stage.json` marks it).
+
+The run folder ends with `actor.pt` and `eval/` (the student's exported actor and its report with
+the held-out sweep), `learning_curve.png` (both stages, over env steps and wall time) and
+`stages.json` (per stage: env steps, wall time, success, passes per frame).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+from aac_sim.config import ConfigError
+
+from .checkpoint import load_latest
+from .config import TrainConfig
+from .plots import plot_stages, read_metrics
+from .train import ACTOR_FILE, Trainer
+
+STAGE_FILE = "stage.json"
+
+
+def teacher_config(cfg: TrainConfig) -> TrainConfig:
+    t = cfg.teacher
+    return cfg.replace(pipeline="single", wiring="state", state_teacher=False, teacher_path=None,
+                       total_env_steps=t.total_env_steps, max_wall_minutes=t.max_wall_minutes,
+                       stop_success=t.stop_success, updates_per_step=t.updates_per_step, n_step=t.n_step,
+                       batch_size=t.batch_size, num_envs=t.num_envs, eval_every_steps=t.eval_every_steps,
+                       eval_episodes=t.eval_episodes, checkpoint_every_steps=t.eval_every_steps,
+                       video_episodes=0)
+
+
+def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> TrainConfig:
+    s = cfg.student
+    sim = cfg.sim.replace(randomization=dataclasses.replace(cfg.sim.randomization, textures=s.textures))
+    return cfg.replace(pipeline="single", wiring="asymmetric", state_teacher=True, teacher_path=str(teacher_dir),
+                       sim=sim, total_env_steps=s.total_env_steps, max_wall_minutes=minutes,
+                       stop_success=s.stop_success, num_envs=s.num_envs,
+                       distill_updates_per_step=s.passes_per_frame / cfg.batch_size,
+                       replay_capacity=s.replay_capacity, her_k=s.her_k, random_steps=0,
+                       teacher_collect_prob=s.teacher_collect_prob, teacher_collect_final=s.teacher_collect_final,
+                       teacher_collect_decay_steps=s.teacher_collect_decay_steps,
+                       exploration_noise=s.exploration_noise, random_action_prob=s.random_action_prob,
+                       bf16=s.bf16, eval_every_steps=s.eval_every_steps, eval_episodes=s.eval_episodes,
+                       checkpoint_every_steps=s.eval_every_steps, save_replay=False)
+
+
+def _stage_summary(trainer: Trainer, out: dict, minutes_budget: float) -> dict:
+    rows = read_metrics(trainer.metrics_path)
+    report = out.get("report") or {}
+    final = report.get("conditions", {}).get("train", {}).get("success_rate")
+    summary = {"env_steps": trainer.env_steps, "wall_time_s": round(trainer.wall_time, 1),
+               "last_eval_success": rows[-1]["success_rate"] if rows else None, "final_report_success": final,
+               "reached_stop_success": trainer.reached_target(), "minutes_budget": minutes_budget,
+               "episodes": trainer.episodes}
+    if trainer.agent.teacher is not None:
+        summary["passes_per_frame"] = round(trainer.distill_samples / max(trainer.env_steps, 1), 3)
+    return summary
+
+
+def _run_stage(name: str, cfg: TrainConfig, stage_dir: Path, progress: bool, make_env=None) -> dict:
+    marker = stage_dir / STAGE_FILE
+    if marker.exists():
+        return json.loads(marker.read_text())
+    trainer = Trainer(cfg, stage_dir, progress=progress, make_env=make_env and (lambda: make_env(trainer)))
+    out = trainer.run()
+    summary = {"stage": name, **_stage_summary(trainer, out, cfg.max_wall_minutes)}
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(marker)
+    return summary
+
+
+def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, make_student_env=None) -> dict:
+    """Stage 1 then stage 2 (each resumable), then the run folder's top-level results.
+    `make_student_env(trainer)` gives stage 2's vector env (the ROS trainer node passes its sims);
+    stage 1 always runs in-process: it renders no images, and the sims' cameras would be wasted."""
+    if cfg.pipeline != "staged":
+        raise ConfigError(f"run_staged needs pipeline=staged, got {cfg.pipeline!r}")
+    if cfg.wiring != "asymmetric":
+        raise ConfigError(f"the staged pipeline trains the asymmetric pixel actor; wiring={cfg.wiring!r} is for "
+                          "pipeline=single")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(cfg.to_dict(), sort_keys=False))
+    t0 = time.monotonic()
+    teacher_dir = run_dir / "teacher"
+    teacher = _run_stage("teacher", teacher_config(cfg), teacher_dir, progress)
+    minutes = cfg.student.max_wall_minutes
+    if minutes == 0 and cfg.max_wall_minutes > 0:   # the rest of the pipeline's budget
+        minutes = max(cfg.max_wall_minutes - teacher["wall_time_s"] / 60.0, 1.0)
+    # a student run that already started keeps the budget it started with (resume refuses config changes
+    # other than budgets, and the teacher's wall time no longer changes once it is done)
+    student_dir = run_dir / "student"
+    found = load_latest(student_dir / "checkpoints") if (student_dir / "checkpoints").is_dir() else None
+    if found is not None:
+        minutes = float(found[0]["config"].get("max_wall_minutes", minutes))
+    student = _run_stage("student", student_config(cfg, teacher_dir, minutes), student_dir, progress,
+                         make_student_env)
+    for name in (ACTOR_FILE,):
+        shutil.copy2(student_dir / name, run_dir / name)
+    if (student_dir / "eval").is_dir():
+        shutil.copytree(student_dir / "eval", run_dir / "eval", dirs_exist_ok=True)
+    curves = {"teacher (privileged state)": read_metrics(teacher_dir / "metrics.jsonl"),
+              "student (pixels, DAgger)": read_metrics(student_dir / "metrics.jsonl")}
+    plot_stages(curves, run_dir / "learning_curve.png", title=f"{cfg.sim.task}: staged (seed {cfg.seed})")
+    summary = {"teacher": teacher, "student": student,
+               "total_wall_time_s": round(teacher["wall_time_s"] + student["wall_time_s"], 1),
+               "this_invocation_s": round(time.monotonic() - t0, 1)}
+    (run_dir / "stages.json").write_text(json.dumps(summary, indent=2))
+    report = None
+    if (run_dir / "eval" / "report.json").exists():
+        report = json.loads((run_dir / "eval" / "report.json").read_text())
+    return {"run_dir": str(run_dir), "env_steps": teacher["env_steps"] + student["env_steps"],
+            "actor": str(run_dir / ACTOR_FILE), "report": report, "stages": summary}

@@ -1,0 +1,246 @@
+"""The staged pipeline: privileged teacher (stage 1) -> pixel student by DAgger (stage 2).
+
+Real torch on small pure-numpy goal envs (tests/policy_helpers.py) so the suite stays fast; the AAC
+push task runs the same code (bench/learn_staged.py)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from aac_policy.checkpoint import CheckpointError
+from aac_policy.export import load_actor
+from aac_policy.staged import run_staged
+from aac_policy.train import Trainer, load_config
+from aac_sim.config import ConfigError
+from policy_helpers import PointGoalEnv, register_point_envs
+
+FAST = ["batch_size=64", "hidden_dim=64", "final_eval_episodes=2", "video_episodes=0", "augment=false"]
+TEACHER_SETS = ["env_id=AACTest/PointGoal-v0", "wiring=state", "num_envs=1", "random_steps=300",
+                "updates_per_step=0.5", "eval_every_steps=1000", "eval_episodes=20", "checkpoint_every_steps=1000",
+                "total_env_steps=2000", "save_replay=false", *FAST]
+STUDENT_SETS = ["env_id=AACTest/PointGoalPixels-v0", "wiring=asymmetric", "state_teacher=true", "num_envs=1",
+                "random_steps=0", "exploration_noise=0", "random_action_prob=0", "eval_every_steps=500",
+                "eval_episodes=5", "checkpoint_every_steps=500", "save_replay=false", *FAST]
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    """A privileged teacher that solves the point env (stage 1 on its own)."""
+    register_point_envs()
+    d = tmp_path_factory.mktemp("teacher")
+    Trainer(load_config(None, TEACHER_SETS), d, progress=False).run()
+    rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["success_rate"] >= 0.8, rows
+    return d
+
+
+def test_dagger_labels_are_the_teachers_actions_on_the_students_own_states(teacher_run, tmp_path):
+    cfg = load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "teacher_collect_prob=0",
+                                            "teacher_collect_final=0", "total_env_steps=200",
+                                            "distill_updates_per_step=0.2"])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    agent = trainer.agent
+    teacher_before = {k: v.clone() for k, v in agent.teacher.state_dict().items()}
+    frozen = {n: agent.norms[n].mean.clone() for n in agent.frozen_norms}
+    assert agent.frozen_norms == {"observation", "goal"}
+    envs = trainer.make_env()
+    trainer.collect(envs, 0)
+    envs.close()
+    # the student drove (beta = 0, no noise): the stored actions are its own on the stored frames
+    rb = trainer.replay
+    ep = {k: rb.obs[k][0, :rb.lengths[0] + 1] for k in rb.keys}
+    np.testing.assert_allclose(rb.actions[0, :rb.lengths[0]], agent.act({k: ep[k][:-1] for k in agent.spec.actor_keys}),
+                               atol=1e-6)
+    # the labels are the stage-1 teacher's actions (its exported file, no training code) on those states
+    module, spec = load_actor(teacher_run / "actor.pt")
+    states = {k: torch.from_numpy(np.ascontiguousarray(ep[k][:-1])) for k in spec["inputs"]}
+    with torch.no_grad():
+        exported = module(states).numpy()
+    np.testing.assert_allclose(agent.act_teacher({k: ep[k][:-1] for k in ("observation", "desired_goal")}),
+                               exported, atol=1e-5)
+    # distillation regresses exactly those labels; the teacher and its normalizers stay frozen
+    batch = rb.sample(64, *agent.distill_sample_keys())
+    loss = agent.distill(batch)["loss/distill"]
+    assert np.isfinite(loss)
+    for k, v in agent.teacher.state_dict().items():
+        assert torch.equal(v, teacher_before[k]), k
+    for n, m in frozen.items():
+        assert torch.equal(agent.norms[n].mean, m), n
+
+
+def test_the_student_never_receives_privileged_keys(teacher_run, tmp_path):
+    cfg = load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "total_env_steps=100"])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    spec = trainer.agent.spec
+    assert not {"observation", "state", "achieved_goal"} & set(spec.actor_keys)
+    seen = []
+    forward = trainer.agent.actor.forward
+    trainer.agent.actor.forward = lambda img, vec: seen.append(vec.shape[-1]) or forward(img, vec)
+    envs = trainer.make_env()
+    trainer.collect(envs, 0)
+    envs.close()
+    # the actor's vector input is proprio-free goal only (2 dims) here: never the 4-dim privileged state
+    assert seen and set(seen) == {spec.dim(spec.actor_vec_keys)} == {2}
+    # and what it returns does not depend on privileged values at all
+    obs = {k: trainer.replay.obs[k][0, :5] for k in trainer.replay.keys}
+    a = trainer.agent.act({k: obs[k] for k in spec.actor_keys})
+    poisoned = {**obs, "observation": np.full_like(obs["observation"], 1e6)}
+    np.testing.assert_array_equal(trainer.agent.act({k: poisoned[k] for k in spec.actor_keys}), a)
+
+
+def test_a_teacher_from_another_task_spec_or_wiring_is_refused_naming_the_field(teacher_run, tmp_path):
+    with pytest.raises(CheckpointError, match="no teacher checkpoint there; train one first"):
+        Trainer(load_config(None, STUDENT_SETS + [f"teacher_path={tmp_path / 'nothing'}"]), tmp_path / "a",
+                progress=False)
+    with pytest.raises(CheckpointError, match="hidden_dim: teacher has 64, student has 32"):
+        Trainer(load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "hidden_dim=32"]), tmp_path / "b",
+                progress=False)
+    pixel_run = tmp_path / "pixel"
+    Trainer(load_config(None, STUDENT_SETS + ["state_teacher=false", "total_env_steps=100", "random_steps=50",
+                                              "final_eval_episodes=0"]), pixel_run, progress=False).run()
+    with pytest.raises(CheckpointError, match="wiring is 'asymmetric'"):
+        Trainer(load_config(None, STUDENT_SETS + [f"teacher_path={pixel_run}"]), tmp_path / "c", progress=False)
+    other_task = load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}"])
+    other_task = other_task.replace(env_id=None, sim=other_task.sim.replace(task="reach"))
+    with pytest.raises(CheckpointError, match="sim.task: teacher has 'push', student has 'reach'"):
+        Trainer(other_task, tmp_path / "d", progress=False)
+    with pytest.raises(ConfigError, match="teacher_path needs state_teacher=true"):
+        load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "state_teacher=false"])
+
+
+def test_nan_labels_and_missing_cuda_are_clear_errors(teacher_run, tmp_path):
+    trainer = Trainer(load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "total_env_steps=100"]),
+                      tmp_path, progress=False)
+    envs = trainer.make_env()
+    trainer.collect(envs, 0)
+    envs.close()
+    with torch.no_grad():
+        next(trainer.agent.teacher.parameters()).fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite action labels"):
+        trainer.agent.distill(trainer.replay.sample(16, *trainer.agent.distill_sample_keys()))
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="device 'cuda' requested but torch sees no CUDA"):
+            Trainer(load_config(None, STUDENT_SETS + ["device=cuda"]), tmp_path / "cuda", progress=False)
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        load_config(None, ["device=tpu"])
+
+
+class EarlyDonePointEnv(PointGoalEnv):
+    """Ends an episode on success (terminated), so episodes have different lengths."""
+
+    def step(self, action):
+        obs, reward, _, truncated, info = super().step(action)
+        return obs, reward, bool(info["is_success"]), truncated, info
+
+
+def test_variable_length_episodes_with_two_envs_and_her_within_each_episode(tmp_path):
+    register_point_envs()
+    cfg = load_config(None, ["env_id=AACTest/PointGoal-v0", "wiring=state", "num_envs=2", "random_steps=0",
+                             "exploration_noise=0", "random_action_prob=0", "save_replay=true", *FAST])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    disabled = gym.vector.AutoresetMode.DISABLED
+    envs = gym.vector.SyncVectorEnv([lambda: gym.wrappers.TimeLimit(EarlyDonePointEnv(), 10)] * 2,
+                                    autoreset_mode=disabled)
+    # a policy that heads straight for the goal: episodes end on success after different step counts
+    trainer.agent.act = lambda obs: np.clip((obs["desired_goal"] - obs["observation"][:, :2]) * 3, -1, 1)
+    for seed in range(6):
+        trainer.collect(envs, seed)
+    envs.close()
+    rb = trainer.replay
+    lengths = rb.lengths[:rb.size]
+    assert len(set(lengths.tolist())) > 1 and lengths.max() <= 10 and trainer.env_steps == lengths.sum()
+    for e in range(rb.size):   # every stored episode ends at its own first success (or the time limit)
+        L = lengths[e]
+        ach, goal = rb.obs["achieved_goal"][e, :L + 1], rb.obs["desired_goal"][e, 0]
+        d = np.linalg.norm(ach - goal, axis=-1)
+        assert (d[1:L] > 0.1).all() and (d[L] <= 0.1 or L == 10)
+    # HER relabels only with achieved goals of the same episode, at t+1..L of that episode
+    b = rb.sample(4000)
+    t_key = b["obs"]["achieved_goal"]
+    relabel = b["goal_relabelled"]
+    for g, a0, rel in zip(b["obs"]["desired_goal"][:300], t_key[:300], relabel[:300]):
+        if rel:
+            hits = [(e, t) for e in range(rb.size) for t in range(1, lengths[e] + 1)
+                    if np.array_equal(rb.obs["achieved_goal"][e, t], g)]
+            assert hits, "a relabelled goal must be an achieved goal stored in replay"
+    # resume reloads the variable-length episodes from disk
+    trainer.save()
+    again = Trainer(cfg, tmp_path, progress=False)
+    np.testing.assert_array_equal(again.replay.lengths[:again.replay.size], lengths)
+
+
+def _staged_sets(run_dir: Path) -> list[str]:
+    return ["pipeline=staged", "env_id=AACTest/PointGoalPixels-v0", "seed=0", *FAST,
+            "teacher.total_env_steps=2000", "teacher.eval_every_steps=500", "teacher.eval_episodes=20",
+            "teacher.stop_success=0.9", "teacher.updates_per_step=0.5", "random_steps=300",
+            "student.total_env_steps=1500", "student.eval_every_steps=500", "student.eval_episodes=20",
+            "student.teacher_collect_decay_steps=1000", "student.passes_per_frame=16", "student.bf16=false",
+            "student.textures=false", "student.num_envs=1", "device=cpu"]
+
+
+def test_a_short_staged_run_end_to_end(tmp_path):
+    register_point_envs()
+    cfg = load_config(None, _staged_sets(tmp_path))
+    out = run_staged(cfg, tmp_path, progress=False)
+    stages = json.loads((tmp_path / "stages.json").read_text())
+    for name in ("actor.pt", "learning_curve.png", "eval/report.json", "teacher/actor.pt", "teacher/stage.json",
+                 "student/stage.json", "student/metrics.jsonl", "teacher/learning_curve.png",
+                 "student/learning_curve.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    t, s = stages["teacher"], stages["student"]
+    assert t["reached_stop_success"] and t["env_steps"] < 2000   # stopped at the threshold
+    assert s["passes_per_frame"] == pytest.approx(16, rel=0.1)
+    assert s["final_report_success"] >= 0.7, stages
+    assert out["report"]["conditions"]["train"]["success_rate"] == s["final_report_success"]
+    _, spec = load_actor(tmp_path / "actor.pt")
+    assert spec["wiring"] == "asymmetric" and "observation" not in spec["inputs"]
+    rows = [json.loads(x) for x in (tmp_path / "student/metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["teacher_drive_prob"] == 0.0 and rows[-1]["passes_per_frame"] > 10
+    # a re-run of a finished pipeline trains nothing more
+    again = run_staged(cfg, tmp_path, progress=False)
+    assert again["stages"]["student"]["env_steps"] == s["env_steps"]
+
+
+def _run_and_kill_when(run_dir: Path, ready, timeout: float = 240) -> None:
+    """`aac_train` with the staged settings in a subprocess, stopped with SIGTERM once `ready()`."""
+    args = ["--no-progress", "--run-dir", str(run_dir)] + [x for s in _staged_sets(run_dir) for x in ("--set", s)]
+    code = ("import sys, policy_helpers; policy_helpers.register_point_envs(); "
+            "from aac_policy.train import main; sys.exit(main())")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + timeout
+    while not ready() and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+
+
+def test_each_stage_resumes_after_a_kill(tmp_path, capsys):
+    register_point_envs()
+    teacher_ckpts = tmp_path / "teacher" / "checkpoints"
+    _run_and_kill_when(tmp_path, lambda: any(teacher_ckpts.glob("checkpoint_*.pt")))
+    assert not (tmp_path / "teacher" / "stage.json").exists()      # killed inside stage 1
+    student_ckpts = tmp_path / "student" / "checkpoints"
+    _run_and_kill_when(tmp_path, lambda: any(student_ckpts.glob("checkpoint_*.pt")))
+    teacher = json.loads((tmp_path / "teacher" / "stage.json").read_text())   # stage 1 finished on the re-run
+    assert not (tmp_path / "student" / "stage.json").exists()      # killed inside stage 2
+    steps_at_kill = max(int(p.stem.split("_")[1]) for p in student_ckpts.glob("checkpoint_*.pt"))
+    capsys.readouterr()
+    out = run_staged(load_config(None, _staged_sets(tmp_path)), tmp_path, progress=False)
+    assert out["stages"]["teacher"] == teacher                      # not retrained
+    assert f"at {steps_at_kill} env steps" in capsys.readouterr().err   # the student resumed, not restarted
+    rows = [json.loads(x) for x in (tmp_path / "student/metrics.jsonl").read_text().splitlines()]
+    steps = [r["env_steps"] for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == 1500 and 0 < steps_at_kill < 1500
