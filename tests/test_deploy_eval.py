@@ -25,7 +25,38 @@ def test_episode_results_and_report_from_twin_rows():
                  {"namespace": "s", "episode_steps": 5, "perturb_at": 2, "perturb_m": 0.05, "safety_node_seen": True})
     assert rep["overall"]["success_rate"] == 0.5 and rep["after_perturbation"]["success_rate"] == 0.0
     assert rep["interventions"]["total"] == {"speed_clipped": 2}
+    assert rep["interventions"]["per_step"] == {"speed_clipped": 2 / 8} and rep["interventions"]["control_steps"] == 8
     assert "success after a 0.05 m block perturbation at step 2: 0.00" in markdown(rep)
+    assert "25.00 % of 8 control steps" in markdown(rep)
+
+
+def test_in_process_reference_of_the_same_actor_sits_next_to_the_deployed_numbers(tmp_path):
+    """`--actor`: the exported file runs in-process on the twin's sim config; the report shows both."""
+    import torch
+
+    from aac_policy.agent import Agent
+    from aac_policy.deploy_eval import evaluate_in_process
+    from aac_policy.export import build_obs_spec, export_actor
+    from aac_policy.spec import build_spec
+    from aac_policy.train import load_config, sim_config_for
+    from aac_sim.config import RandomizationConfig
+    cfg = load_config(None, ["sim.task=reach", "sim.image_size=32"])
+    env = AacPandaEnv(config=sim_config_for(cfg))
+    spec = build_spec(env.observation_space, env.action_space, cfg.wiring, cfg.aux_loss, env.state_layout)
+    torch.manual_seed(0)
+    agent = Agent(spec, cfg)
+    actor = export_actor(agent, tmp_path / "actor.pt", build_obs_spec(agent, env))
+    env.close()
+    twin = cfg.sim.replace(randomization=RandomizationConfig.off()).to_dict()
+    ip = evaluate_in_process(actor, twin, episodes=2)
+    assert ip["overall"]["episodes"] == 2
+    r = episode_result(_rows([0, 0, 1]), 2)
+    rep = {**report([r], [{}], [False], {"namespace": "", "episode_steps": 2, "safety_node_seen": True}),
+           "in_process": ip}
+    md = markdown(rep)
+    assert "| in-process (sim, no ROS, no safety layer) |" in md and "| deployed (policy node" in md
+    with pytest.raises(ValueError, match="image_size"):
+        evaluate_in_process(actor, {**twin, "image_size": 64}, episodes=1)
 
 
 def test_displace_object_moves_the_block_and_refuses_bad_input():

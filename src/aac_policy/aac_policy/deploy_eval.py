@@ -11,6 +11,12 @@ reward) for `--episode-steps` control steps, and reads the arm node's interventi
 also gives the success rate after a perturbation ("recovery"). Success = success at the last step,
 as in the simulator's evaluation. Writes report.json + report.md.
 
+With `--actor <actor.pt>` (the actor the deployment runs) the same exported file is also evaluated
+in-process on the twin's own sim config (no ROS, no safety layer), and the report puts in-process and
+deployed success, time-to-success and the safety interventions per control step side by side: a
+policy trained with the deployment's motion limits should differ only by noise and trigger no
+intervention in nominal operation.
+
 On the real robot there is no privileged state: success needs an external judge, so this runs on
 the twin only (real runs are recorded by aac_recorder_node and counted by the safety layer).
 """
@@ -63,7 +69,10 @@ def report(results: list[EpisodeResult], interventions: list[dict], perturbed: l
     total = Counter()
     for c in interventions:
         total.update(c)
+    steps = sum(r.length for r in results)
     out["interventions"] = {"total": dict(total), "episodes_with_interventions": sum(1 for c in interventions if c),
+                            "per_step": {k: v / max(steps, 1) for k, v in total.items()},
+                            "any_per_step": sum(total.values()) / max(steps, 1), "control_steps": steps,
                             "safety_node_seen": meta.get("safety_node_seen", False)}
     if any(perturbed):
         out["after_perturbation"] = summarize([r for r, p in zip(results, perturbed) if p])
@@ -86,10 +95,39 @@ def markdown(rep: dict) -> str:
     iv = rep["interventions"]
     if iv["safety_node_seen"]:
         lines.append(f"- safety interventions: {iv['total'] or 'none'} "
-                     f"({iv['episodes_with_interventions']} episodes with any)")
+                     f"({iv['episodes_with_interventions']} episodes with any; "
+                     f"{100 * iv['any_per_step']:.2f} % of {iv['control_steps']} control steps)")
     else:
         lines.append("- safety interventions: no safety node reported (is aac_arm_node running?)")
+    if "in_process" in rep:
+        ip, o = rep["in_process"]["overall"], rep["overall"]
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        lines += ["", "| same exported actor | success | mean time to success (steps) | interventions per step |",
+                  "| --- | --- | --- | --- |",
+                  f"| in-process (sim, no ROS, no safety layer) | {ip['success_rate']:.2f} | "
+                  f"{fmt(ip['mean_time_to_success_steps'])} | - |",
+                  f"| deployed (policy node -> safety layer -> twin) | {o['success_rate']:.2f} | "
+                  f"{fmt(o['mean_time_to_success_steps'])} | {iv['any_per_step']:.4f} |"]
     return "\n".join(lines) + "\n"
+
+
+def evaluate_in_process(actor: str | Path, sim_config: dict, episodes: int) -> dict:
+    """The exported actor on the twin's own sim config, in this process (the reference for the twin)."""
+    from aac_sim.config import SimConfig
+    from aac_sim.env import AacPandaEnv
+    from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
+
+    from .evaluate import actor_policy, check_actor_matches
+    from .export import load_actor
+    module, spec = load_actor(actor)
+    sim = SimConfig.from_dict(sim_config)
+    check_actor_matches(spec, sim)
+    env = AacPandaEnv(config=sim)
+    try:
+        results, _ = run_episodes(env, actor_policy(module, spec), episodes, seed=EVAL_SEED_BASE)
+    finally:
+        env.close()
+    return {"actor": str(actor), "overall": summarize(results)}
 
 
 class TwinEvaluator:
@@ -175,7 +213,7 @@ def evaluate_twin(node, namespace: str, episodes: int, episode_steps: int | None
         perturbed.append(extra["perturbed"])
     meta = {"namespace": namespace.strip("/"), "task": ev.info["task"], "episode_steps": steps,
             "control_dt": ev.info["control_dt"], "perturb_at": perturb_at, "perturb_m": perturb_m,
-            "safety_node_seen": ev.interventions is not None}
+            "safety_node_seen": ev.interventions is not None, "sim_config": ev.info.get("config")}
     return report(results, counts, perturbed, meta)
 
 
@@ -186,13 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--episode-steps", type=int, default=None, help="default: the twin's max_episode_steps")
     ap.add_argument("--perturb-at", type=int, default=None, help="knock the block at this step")
     ap.add_argument("--perturb-m", type=float, default=0.05)
+    ap.add_argument("--actor", default=None, help="the deployed actor.pt: also evaluate it in-process on the "
+                    "twin's sim config and report both side by side")
     ap.add_argument("--out", default="runs/deploy_eval")
     args = ap.parse_args(argv)
     try:
         with BackgroundSpin("aac_deploy_eval") as node:
             rep = evaluate_twin(node, args.namespace, args.episodes, args.episode_steps, args.perturb_at,
                                 args.perturb_m)
-    except RuntimeError as exc:
+        if args.actor:
+            rep["in_process"] = evaluate_in_process(args.actor, rep["sim_config"], args.episodes)
+    except (RuntimeError, ValueError) as exc:
         print(f"aac_deploy_eval: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
