@@ -43,7 +43,7 @@ def twin(tmp_path_factory):
 class Harness:
     """Policy + camera + recorders on a client node; the arm node on the same executor."""
 
-    def __init__(self, spinning, client, **params):
+    def __init__(self, spinning, client, policy_hz: float | None = None, **params):
         self.spinning, self.client = spinning, client
         self.v = None                      # policy twist to publish at 25 Hz (None = policy silent)
         self.camera_on = True
@@ -65,7 +65,7 @@ class Harness:
                                    lambda m: setattr(self, "report", json.loads(m.data)), 10)
         self.image = numpy_to_image(np.zeros((4, 4, 3), np.uint8), "rgb8", 0, ri.COLOR_OPTICAL_FRAME)
         client.create_timer(1 / 30, self._camera_tick)
-        client.create_timer(PERIOD, self._policy_tick)
+        client.create_timer(1.0 / policy_hz if policy_hz else PERIOD, self._policy_tick)
         overrides = [Parameter("camera_namespace", value=FAKE_CAMERA)] + \
             [Parameter(k, value=v) for k, v in params.items()]
         self.arm = ArmNode(namespace=NS, parameter_overrides=overrides)
@@ -261,6 +261,44 @@ def test_dry_run_filters_and_counts_but_sends_nothing(twin):
             h.counts_after("speed_clipped", 0)
             assert h.report["dry_run"] is True
             wait_for(lambda: len(filtered) > 5, 3, "filtered twists")
+        finally:
+            h.v = None
+            h.close()
+
+
+@pytest.mark.parametrize("policy_hz", [15, 30, 60])
+def test_joint_targets_hold_the_speed_limit_at_any_command_rate(twin, policy_hz):
+    """Policy commands at a camera's rate, not the control rate: the streamed joint targets advance by
+    the time that really passed (capped at one period), so the commanded grasp-point speed, measured
+    from the targets sent, never exceeds max_ee_speed_m_s (one period per message would move the arm
+    policy_hz / rate_hz times too fast)."""
+    spinning = Spinning("aac_arm_rate")
+    with spinning as client:
+        h = Harness(spinning, client, policy_hz=policy_hz, output="joint_trajectory")
+        try:
+            limit = h.arm.filter.config.max_ee_speed_m_s
+            t0 = time.monotonic()
+            toward_middle = -1.0 if h.pos()[1] > 0 else 1.0   # the twin is shared: stay inside the box
+            h.move((0.0, 0.5 * toward_middle, 0.0), 1.2)   # asks for twice the limit: clipped to it
+            h.v = None
+            sent = [(t, np.array(m.points[0].positions)) for t, m in h.arm_cmds if t > t0 + 0.3]
+            assert len(sent) >= 10, len(sent)
+            from aac_driver.arm_ik import ArmIK
+            fk = ArmIK()   # its own model: the node's is in use on the executor thread
+            try:
+                pts = np.array([fk.fk(q) for _, q in sent])
+            finally:
+                fk.close()
+            assert h.arm.filter.counts["workspace"] == 0
+            times = np.array([t for t, _ in sent])
+            speed = np.linalg.norm(pts[-1] - pts[0]) / (times[-1] - times[0])
+            print(f"{policy_hz} Hz commands: targets advance at {speed:.3f} m/s (limit {limit})")
+            assert 0.5 * limit < speed <= 1.1 * limit, speed
+            # the speed each new target commands: its distance from the previous one over the time between
+            # them (one period per message would make it policy_hz / rate_hz x the limit at 30 and 60 Hz)
+            implied = np.linalg.norm(np.diff(pts, axis=0), axis=1) / np.diff(times)
+            print(f"  per target: median {np.median(implied):.3f}, 90th pct {np.percentile(implied, 90):.3f} m/s")
+            assert np.median(implied) <= 1.1 * limit and np.percentile(implied, 90) <= 1.5 * limit, implied
         finally:
             h.v = None
             h.close()

@@ -311,7 +311,7 @@ EXPECTED_ARGUMENTS = {
 LAUNCH_SET = {
     "deploy_sim.launch.py": {"aac_sim_node": {"task", "mode"}, "aac_policy_node": {"actor"},
                              "aac_arm_node": {"output", "dry_run", "actor"}, "aac_recorder_node": {"topics"}},
-    "deploy_real.launch.py": {"aac_policy_node": {"actor", "camera_namespace", "joint_names"},
+    "deploy_real.launch.py": {"aac_policy_node": {"actor", "camera_namespace", "joint_names", "finger_joint_states"},
                               "aac_arm_node": {"output", "dry_run", "actor", "camera_namespace", "arm_controller",
                                                "joint_names"},
                               "aac_realsense_node": {"camera_namespace"},
@@ -706,8 +706,13 @@ def test_robot_presets(robot):
     assert preset.arm_joints == tuple(f"{robot}_joint{i}" for i in range(1, 8))
     assert preset.finger_joints == (f"{robot}_finger_joint1", f"{robot}_finger_joint2")
     assert preset.base_frame == f"{robot}_link0" and preset.arm_controller == f"{robot}_arm_controller"
-    # franka_gripper's node is <arm_id>_gripper; its GripperCommand action server is gripper_action
-    assert preset.gripper_action == f"{robot}_gripper/gripper_action"
+    # franka_ros2 >= v2.0 (Jazzy v3.x): the gripper node is franka_gripper whatever the robot type, and its
+    # finger joints are read from its own joint_states (docs/upstream_interfaces.md, section 2)
+    if robot == "panda":   # the simulator's names
+        assert preset.gripper_action == "panda_gripper/gripper_action" and preset.finger_joint_states == ""
+    else:
+        assert preset.gripper_action == "franka_gripper/gripper_action"
+        assert preset.finger_joint_states == "/franka_gripper/joint_states"
     params = preset.arm_parameters()
     for key, value in params.items():
         assert key in ARM_NODE_PARAMETERS, f"preset {robot} sets {key!r}: not an aac_arm_node parameter"

@@ -2,13 +2,17 @@
 
     ros2 launch aac_bringup deploy_real.launch.py actor:=/path/to/actor.pt            # DRY RUN (default)
     ros2 launch aac_bringup deploy_real.launch.py actor:=/path/to/actor.pt dry_run:=false
-    ros2 launch aac_bringup deploy_real.launch.py actor:=... robot:=panda camera:=pyrealsense2 output:=servo
+    ros2 launch aac_bringup deploy_real.launch.py actor:=... robot:=fer camera:=pyrealsense2 output:=servo
 
-Start the robot's own bringup first (franka_ros2: franka_bringup / franka_fr3_moveit_config with the
-gripper). It provides joint_states (arm + fingers), /robot_description and its robot_state_publisher
-(TF), the arm controller (`fr3_arm_controller`, a joint_trajectory_controller) and franka_gripper's
-`/fr3_gripper/gripper_action`. This file starts NO robot_state_publisher: a second one would publish
-a second, conflicting TF tree for the same robot.
+Start the robot's own bringup first (franka_ros2 Jazzy, checked against v3.4.0: see
+docs/upstream_interfaces.md and the README's "First run on a real Franka"): for an FR3,
+`ros2 launch franka_fr3_moveit_config moveit.launch.py robot_ip:=<ip>`: it spawns the arm controller
+(`fr3_arm_controller`, a joint_trajectory_controller; franka_bringup's franka.launch.py spawns none),
+starts franka_gripper (`/franka_gripper/gripper_action`, finger joints on /franka_gripper/joint_states,
+which the policy reads: under this launch file the fingers in /joint_states stay 0.0),
+/robot_description and its robot_state_publisher (TF). This file starts NO robot_state_publisher: a
+second one would publish a second, conflicting TF tree for the same robot. Run `aac_preflight` before
+leaving dry run.
 
 Graph (root namespace, the real robot's topic names):
   camera                realsense2_camera's rs_launch.py (align_depth, enable_sync, colour/depth
@@ -114,6 +118,7 @@ def _launch_setup(context, *args, **kwargs):
             'actor': actor,
             'camera_namespace': cam,
             'joint_names': arm_joints + finger_joints,
+            'finger_joint_states': robot.finger_joint_states,
         }],
     ))
 

@@ -42,14 +42,20 @@ from aac_sim.ros_convert import MessageError, gripper_command, trajectory_target
 
 from . import interface as di
 from .arm_ik import IK_TOLERANCE_M, ArmIK
+from .gripper import GripperGoals
 from .safety import TRAINED, SafetyConfig, SafetyFilter, config_fields
 
 try:   # only on a full ROS install (not on the pip wheels); used for gripper_output:=gripper_command
+    from action_msgs.msg import GoalStatus
     from control_msgs.action import GripperCommand
     from rclpy.action import ActionClient
 except ImportError:
-    GripperCommand = None
+    GripperCommand = GoalStatus = None
     ActionClient = None
+try:   # MoveIt's messages (full ROS install): switch Servo to twist commands at start
+    from moveit_msgs.srv import ServoCommandType
+except ImportError:
+    ServoCommandType = None
 
 OUTPUTS = ("servo", "joint_trajectory", "none")
 GRIPPER_OUTPUTS = ("joint_trajectory", "gripper_command", "none")
@@ -62,7 +68,8 @@ PARAMETERS = {   # name: default (the contract with the launch files / config YA
     "gripper_joint": ri.FINGER_JOINTS[0], "gripper_output": "joint_trajectory",
     "gripper_action": "gripper_controller/gripper_cmd", "gripper_max_effort": 20.0,
     "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "command_frame": ri.BASE_FRAME,
-    "dry_run": False, "rate_hz": TRAINED.control_rate_hz, "actor": "", **SAFETY_PARAMETERS,
+    "dry_run": False, "rate_hz": TRAINED.control_rate_hz, "actor": "",
+    "servo_command_type_service": "servo_node/switch_command_type", **SAFETY_PARAMETERS,
 }
 GRIPPER_DEADBAND_M = 0.002   # gripper action goals are sent only when the opening changes by more
 TRACKING_TOLERANCE_M = 0.02  # joint targets continue from the last one while the arm is this close to it
@@ -112,7 +119,8 @@ class ArmNode(Node):
         self.q_hold: np.ndarray | None = None
         self.q_cmd: tuple[np.ndarray, float] | None = None   # last joint target sent, when
         self.last_events: tuple = ()
-        self.last_gripper_goal: float | None = None
+        self.gripper_goals = GripperGoals(float(values["gripper_max_width_m"]), GRIPPER_DEADBAND_M)
+        self.gripper_goal_handle = None
 
         cam = values["camera_namespace"].strip("/")
         self.create_subscription(TwistStamped, di.POLICY_TWIST, self._on_twist, 10)
@@ -124,8 +132,10 @@ class ArmNode(Node):
         self.create_service(Trigger, di.RESET_SERVICE, self._on_reset)
 
         self.pub_twist = self.pub_arm = self.pub_gripper = self.gripper_client = None
+        self.servo_switch = None
         if self.output == "servo":
             self.pub_twist = self.create_publisher(TwistStamped, ri.TWIST_COMMAND, 10)
+            self._switch_servo_to_twist(values["servo_command_type_service"])
         elif self.output == "joint_trajectory":
             arm = values["arm_controller"].strip("/")
             self.pub_arm = self.create_publisher(JointTrajectory, f"{arm}/{ri.JOINT_TRAJECTORY}", 10)
@@ -143,6 +153,30 @@ class ArmNode(Node):
             f"{' (DRY RUN: nothing is sent)' if self.filter.dry_run else ''}; safety "
             f"{json.dumps(self.filter.config.to_dict())}")
         self.limit_warnings = self._compare_with_trained(values["actor"], rate)
+
+    def _switch_servo_to_twist(self, service: str) -> None:
+        """MoveIt Servo (jazzy) accepts twists only after `~/switch_command_type` set TWIST (1); until
+        then our commands are dropped. Retried every second until Servo answers (it may start after
+        us); the sim twin has no such service and needs none ('' = do not switch)."""
+        if not service:
+            return
+        if ServoCommandType is None:
+            self.get_logger().warning(
+                f"moveit_msgs is not installed: cannot switch MoveIt Servo to twist commands; with a real Servo run "
+                f"`ros2 service call /{service} moveit_msgs/srv/ServoCommandType \"{{command_type: 1}}\"` once")
+            return
+        client = self.create_client(ServoCommandType, service)
+
+        def attempt():
+            if self.servo_switch is None or not client.service_is_ready():
+                return
+            self.servo_switch.cancel()
+            self.servo_switch = None
+            req = ServoCommandType.Request()
+            req.command_type = ServoCommandType.Request.TWIST
+            client.call_async(req).add_done_callback(lambda f: self.get_logger().info(
+                f"MoveIt Servo command type -> TWIST: {'ok' if f.result() and f.result().success else 'REFUSED'}"))
+        self.servo_switch = self.create_timer(1.0, attempt)
 
     def _compare_with_trained(self, actor: str, rate: float) -> list[str]:
         """Say at start where the safety limits are tighter than what the policy was trained with
@@ -203,17 +237,41 @@ class ArmNode(Node):
             self._send_gripper_goal(w)
 
     def _send_gripper_goal(self, width: float) -> None:
-        if self.last_gripper_goal is not None and abs(width - self.last_gripper_goal) <= GRIPPER_DEADBAND_M:
+        """franka_gripper's GripperCommand action (see aac_driver.gripper for why goals go this way)."""
+        w = self.gripper_goals.next_goal(width)
+        if w is None:
             return
         if not self.gripper_client.server_is_ready():
-            self.get_logger().warning("gripper action server not available; gripper command not sent",
-                                      throttle_duration_sec=5.0)
+            self.gripper_goals.last_sent_m = None   # not sent: try again on the next command
+            self.get_logger().warning(f"gripper action server {self.gripper_client._action_name!r} not available; "
+                                      "gripper command not sent", throttle_duration_sec=5.0)
             return
+        if self.gripper_goal_handle is not None:   # one goal at a time: the gripper runs each to its end
+            self.gripper_goal_handle.cancel_goal_async()
+            self.gripper_goal_handle = None
         goal = GripperCommand.Goal()
-        goal.command.position = width / 2.0      # finger joint position, as franka_gripper / GripperActionController
+        goal.command.position = w / 2.0      # finger joint position = half the width (franka_gripper: width = 2 x position)
         goal.command.max_effort = self.gripper_max_effort
-        self.gripper_client.send_goal_async(goal)
-        self.last_gripper_goal = width
+        self.gripper_client.send_goal_async(goal).add_done_callback(lambda f, w=w: self._on_gripper_goal(f, w))
+
+    def _on_gripper_goal(self, future, width: float) -> None:
+        handle = future.result()
+        if handle is None or not handle.accepted:
+            self.gripper_goals.last_sent_m = None
+            self.get_logger().warning(f"gripper goal {width:.4f} m rejected by the server")
+            return
+        self.gripper_goal_handle = handle
+        handle.get_result_async().add_done_callback(lambda f, w=width: self._on_gripper_result(f, w))
+
+    def _on_gripper_result(self, future, width: float) -> None:
+        res = future.result()
+        if res is None or res.status != GoalStatus.STATUS_ABORTED:
+            return
+        measured = 2.0 * float(res.result.position) if res.result is not None else None
+        again, why = self.gripper_goals.on_aborted(width, measured)
+        self.get_logger().warning(f"gripper goal aborted: {why}")
+        if again is not None and not self.filter.stopped:
+            self._send_gripper_goal(again)
 
     def _on_stop(self, msg: Bool) -> None:
         if not msg.data:
@@ -248,17 +306,19 @@ class ArmNode(Node):
         v, command_time = self.twist_cmd if self.twist_cmd is not None else (np.zeros(3), None)
         q, state_time = self.joint if self.joint is not None else (None, None)
         usable = q is not None and np.isfinite(q).all()
-        base = self._joint_base(q, now) if usable and self.output == "joint_trajectory" else q
+        base, step_s = self._joint_base(q, now) if usable and self.output == "joint_trajectory" else (q, self.period)
         # the workspace check looks one period ahead of where the next command starts from
         ee = None if q is None else (self.ik.fk(base) if usable else np.full(3, np.nan))
         v_safe, events = self.filter.filter_twist(now, v, ee, self.last_camera, command_time, state_time)
         stamp = stamp if stamp is not None else self.get_clock().now().to_msg()
         sent = "nothing"
         if self.output == "servo":
-            self._publish(self.pub_twist, self._twist_msg(v_safe, stamp))
+            # stamped now: MoveIt Servo halts on a twist older than incoming_command_timeout (0.1 s by
+            # default), and the camera frame's stamp can be that old by the time the command is sent
+            self._publish(self.pub_twist, self._twist_msg(v_safe, self.get_clock().now().to_msg()))
             sent = f"v {np.round(v_safe, 3).tolist()} m/s"
         elif self.output == "joint_trajectory" and usable:
-            target, ev = self._joint_targets(q, base, v_safe)
+            target, ev = self._joint_targets(q, base, v_safe, step_s)
             events += ev
             point = JointTrajectoryPoint(positions=target.tolist(), time_from_start=_duration(self.period))
             self._publish(self.pub_arm, JointTrajectory(joint_names=list(self.joint_names), points=[point]))
@@ -268,29 +328,34 @@ class ArmNode(Node):
         self.last_output = now
         self._log(events, from_policy, v, sent)
 
-    def _joint_base(self, q: np.ndarray, now: float) -> np.ndarray:
-        """Where the next joint target starts from: the previous target while the arm tracks it
-        (streamed targets then advance at exactly v; starting from the measured state, which lags,
-        would move the arm slower than commanded), else the measured state."""
-        if self.q_cmd is None or now - self.q_cmd[1] > 2.5 * self.period:
-            return q
-        last = self.q_cmd[0]
-        if np.linalg.norm(self.ik.fk(last) - self.ik.fk(q)) > TRACKING_TOLERANCE_M:
-            return q
-        return last
+    def _joint_base(self, q: np.ndarray, now: float) -> tuple[np.ndarray, float]:
+        """Where the next joint target starts from and how far it advances (seconds of motion).
 
-    def _joint_targets(self, q: np.ndarray, base: np.ndarray, v_safe: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        While the arm tracks the previous target, the new one continues from it by the time that
+        really passed since it was sent, capped at one control period: streamed targets then advance
+        at exactly v whatever the rate of the commands (a 30 Hz stream of targets each one period
+        ahead would otherwise move the arm 30/rate_hz times faster than v; starting from the
+        measured state, which lags, would move it slower). Otherwise: the measured state, one period."""
+        if self.q_cmd is None or now - self.q_cmd[1] > 2.5 * self.period:
+            return q, self.period
+        last, sent = self.q_cmd
+        if np.linalg.norm(self.ik.fk(last) - self.ik.fk(q)) > TRACKING_TOLERANCE_M:
+            return q, self.period
+        return last, min(max(now - sent, 0.0), self.period)
+
+    def _joint_targets(self, q: np.ndarray, base: np.ndarray, v_safe: np.ndarray,
+                       step_s: float) -> tuple[np.ndarray, list[str]]:
         if not v_safe.any():   # stop / watchdog / zero command: hold where the arm was when it began
             if self.q_hold is None:
                 self.q_hold = q.copy()
             return self.q_hold, []
         self.q_hold = None
-        target = self.ik.targets(base, v_safe, self.period)
+        target = self.ik.targets(base, v_safe, step_s)
         if self.ik.last_residual_m > IK_TOLERANCE_M:
             self.q_hold = q.copy()
             return self.q_hold, self.filter.record("ik_failed")
         # joint velocity of the commanded trajectory: from the target it continues
-        safe, events = self.filter.filter_joint_targets(base, target, self.period)
+        safe, events = self.filter.filter_joint_targets(base, target, max(step_s, 1e-3))
         return (base if safe is None else safe), events
 
     def _publish(self, pub, msg) -> None:

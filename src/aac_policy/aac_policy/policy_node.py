@@ -35,7 +35,10 @@ from .deploy import DeployedActor
 
 PARAMETERS = {"actor": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
               "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05,
-              "joint_tolerance_s": 0.005, "rate_tolerance_s": 0.02}
+              "joint_tolerance_s": 0.005, "rate_tolerance_s": 0.02,
+              # '' = finger joints from joint_states; else a JointState topic with them (franka_ros2 Jazzy:
+              # /franka_gripper/joint_states: under moveit.launch.py v3.4.0 the fingers in /joint_states stay 0)
+              "finger_joint_states": ""}
 
 
 class PolicyNode(Node):
@@ -54,6 +57,10 @@ class PolicyNode(Node):
         # creation order = handling order when several are ready: state before images
         self.create_subscription(CameraInfo, f"{cam}/{ri.COLOR_INFO}", self._on_info, 5)
         self.create_subscription(JointState, ri.JOINT_STATES, self._on_joints, 10)
+        self.finger_msg: JointState | None = None
+        self.fingers_from = v["finger_joint_states"]
+        if self.fingers_from:
+            self.create_subscription(JointState, self.fingers_from, self._on_fingers, 10)
         self.create_subscription(PoseStamped, v["goal_topic"], self._on_goal, 10)
         self.create_subscription(Image, f"{cam}/{ri.DEPTH_IMAGE}", self._on_depth, 5)
         self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_color, 5)
@@ -107,16 +114,30 @@ class PolicyNode(Node):
         if self.color is not None and self.depth is not None:
             self._try_act()
 
+    def _on_fingers(self, msg: JointState) -> None:
+        self.finger_msg = msg
+
     def _joint_state(self) -> tuple[np.ndarray, np.ndarray]:
-        msg = self.joint_msg
-        names = list(msg.name)
-        try:
-            idx = [names.index(n) for n in self.joint_names]
-        except ValueError:
-            raise ValueError(f"joint_states names {names} do not include {self.joint_names}") from None
-        q = np.array([msg.position[i] for i in idx])
-        qd = np.array([msg.velocity[i] for i in idx]) if len(msg.velocity) == len(names) else np.zeros(9)
-        return q, qd
+        """Positions and velocities of the 9 joints (arm from joint_states; fingers from there or, with
+        `finger_joint_states`, from the gripper's own topic)."""
+        sources = [(self.joint_msg, self.joint_names[:7])]
+        if self.fingers_from:
+            if self.finger_msg is None:
+                raise ValueError(f"no finger joint state on {self.fingers_from} yet")
+            sources.append((self.finger_msg, self.joint_names[7:]))
+        else:
+            sources[0] = (self.joint_msg, self.joint_names)
+        q, qd = [], []
+        for msg, wanted in sources:
+            names = list(msg.name)
+            try:
+                idx = [names.index(n) for n in wanted]
+            except ValueError:
+                where = self.fingers_from if msg is self.finger_msg else "joint_states"
+                raise ValueError(f"{where} names {names} do not include {wanted}") from None
+            q += [msg.position[i] for i in idx]
+            qd += [msg.velocity[i] for i in idx] if len(msg.velocity) == len(names) else [0.0] * len(idx)
+        return np.array(q), np.array(qd)
 
     def _on_goal(self, msg: PoseStamped) -> None:
         try:
