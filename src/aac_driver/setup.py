@@ -27,6 +27,7 @@ setup(
             'aac_recorder_node = aac_driver.recorder:main',
             'aac_arm_node = aac_driver.arm_node:main',
             'aac_realsense_node = aac_driver.realsense_node:main',
+            'aac_preflight = aac_driver.preflight:main',
         ],
     },
 )
