@@ -303,6 +303,7 @@ EXPECTED_ARGUMENTS = {
     "deploy_sim.launch.py": {"actor": "", "task": "push", "rviz": "true", "record": "true", "dry_run": "false",
                              "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": ""},
     "deploy_real.launch.py": {"actor": "", "robot": "fr3", "camera": "auto", "camera_namespace": "camera/camera",
+                              "preflight": "true",
                               "output": "joint_trajectory", "arm_controller": "", "joint_names": "",
                               "dry_run": "true", "record": "true", "rviz": "true",
                               "config": ("aac_bringup", "config", "deploy_real.yaml")},
@@ -391,7 +392,8 @@ def test_launch_files_start_the_graph():
     # the robot's own bringup (franka_ros2) runs robot_state_publisher: deploy_real must not start a second
     started = _started_executables(_tree(BRINGUP / "launch" / "deploy_real.launch.py"))
     assert sorted(started) == sorted([REALSENSE_NODE[:2], POLICY_NODE[:2], ARM_NODE[:2], RECORDER_NODE[:2],
-                                      ("tf2_ros", "static_transform_publisher"), rviz])
+                                      ("aac_driver", "aac_preflight"), ("tf2_ros", "static_transform_publisher"),
+                                      rviz])
     doc = ast.get_docstring(_tree(BRINGUP / "launch" / "deploy_real.launch.py"))
     assert "NO robot_state_publisher" in doc, "deploy_real.launch.py must say why it starts none"
 
@@ -1081,3 +1083,17 @@ def test_launch_description_builds(path, args, expected):
 
     walk(description.entities)
     assert started == expected
+
+
+@pytest.mark.parametrize("robot", sorted(lu.ROBOTS))
+def test_deploy_real_passes_aac_preflight_arguments_it_accepts(robot, tmp_path):
+    """The command line deploy_real builds for aac_preflight parses, with the robot's names."""
+    from aac_driver import preflight
+    preset = lu.robot_preset(robot)
+    args = lu.preflight_arguments(robot, list(preset.arm_joints + preset.finger_joints), "camera/camera",
+                                  "joint_trajectory", preset.arm_controller, "gripper_command", preset.gripper_action,
+                                  preset.finger_joint_states, "")
+    cfg = preflight.parse_args(args)
+    assert cfg is not None
+    text = " ".join(args)
+    assert preset.arm_controller in text and preset.gripper_action in text and "--timeout 10.0" in text

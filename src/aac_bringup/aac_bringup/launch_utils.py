@@ -199,6 +199,20 @@ ROBOTS = {
 }
 
 
+def preflight_arguments(robot: str, joint_names: list[str], camera_namespace: str, output: str,
+                        arm_controller: str, gripper_output: str, gripper_action: str, finger_joint_states: str,
+                        actor: str, timeout_s: float = 10.0) -> list[str]:
+    """aac_preflight's command line for what deploy_real starts (its checks: aac_driver.preflight)."""
+    args = ["--robot", robot, "--joint-names", ",".join(joint_names), "--camera-namespace", camera_namespace,
+            "--output", output, "--arm-controller", arm_controller, "--gripper-output", gripper_output,
+            "--gripper-action", gripper_action, "--timeout", str(timeout_s)]
+    if finger_joint_states:
+        args += ["--finger-joint-states", finger_joint_states]
+    if actor:
+        args += ["--actor", actor]
+    return args
+
+
 def robot_preset(name: str) -> RobotPreset:
     """The preset of the `robot` launch argument; ValueError naming the choices."""
     key = str(name).strip().lower()

@@ -44,13 +44,14 @@ import os
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, IncludeLaunchDescription, LogInfo, OpaqueFunction,
-                            SetEnvironmentVariable)
+from launch.actions import (DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, LogInfo,
+                            OpaqueFunction, RegisterEventHandler, SetEnvironmentVariable)
+from launch.event_handlers import OnProcessExit
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
+from launch_ros.substitutions import ExecutableInPackage, FindPackageShare
 
 from aac_bringup import launch_utils as lu
 from aac_sim.ros_interface import fastdds_profile_env
@@ -59,6 +60,7 @@ POLICY_NODE_NAME = 'aac_policy_node'
 ARM_NODE_NAME = 'aac_arm_node'
 REALSENSE_NODE_NAME = 'aac_realsense_node'
 RECORDER_NODE_NAME = 'aac_recorder_node'
+PREFLIGHT_EXECUTABLE = 'aac_preflight'
 
 
 def _realsense2_camera_share():
@@ -124,7 +126,7 @@ def _launch_setup(context, *args, **kwargs):
 
     # robot-specific arm parameters first, so a config file may override them
     robot_params = robot.arm_parameters()
-    actions.append(Node(
+    arm_node = Node(
         package='aac_driver',
         executable='aac_arm_node',
         name=ARM_NODE_NAME,
@@ -137,9 +139,32 @@ def _launch_setup(context, *args, **kwargs):
             'arm_controller': arm_controller,
             'joint_names': arm_joints,
         }],
-    ))
-
+    )
+    # aac_preflight checks the live graph (camera, intrinsics, joints, fingers, controller, gripper, goal).
+    # In dry run it only prints its checklist; live, the arm node starts only once every check passed.
     arm = {**robot_params, **lu.node_parameters_from_file(config, f'/{ARM_NODE_NAME}')}
+    if lu.parse_bool(LaunchConfiguration('preflight').perform(context), 'preflight'):
+        preflight = ExecuteProcess(
+            cmd=[ExecutableInPackage(executable=PREFLIGHT_EXECUTABLE, package='aac_driver'),
+                 *lu.preflight_arguments(robot.name, arm_joints + finger_joints, cam, output, arm_controller,
+                                         arm.get('gripper_output', 'gripper_command'),
+                                         arm.get('gripper_action', robot.gripper_action),
+                                         robot.finger_joint_states, actor)],
+            name='aac_preflight', output='screen')
+        actions.append(preflight)
+        if dry_run:
+            actions.append(arm_node)
+        else:
+            def after_preflight(event, _context):
+                if event.returncode == 0:
+                    return [LogInfo(msg='deploy_real: preflight passed; starting aac_arm_node (COMMANDS THE ARM)'),
+                            arm_node]
+                return [LogInfo(msg=f'deploy_real: preflight FAILED (exit {event.returncode}): aac_arm_node NOT '
+                                    'started, the arm stays still. Fix the misses above, or start it in dry run.')]
+            actions.append(RegisterEventHandler(OnProcessExit(target_action=preflight, on_exit=after_preflight)))
+    else:
+        actions.append(arm_node)
+
     recorder_file = lu.node_parameters_from_file(config, f'/{RECORDER_NODE_NAME}')
     topics = recorder_file.get('topics') or lu.record_topics(
         cam, output, arm_controller, arm.get('gripper_output', 'joint_trajectory'),
@@ -204,6 +229,9 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'dry_run', default_value='true',
             description='true: everything runs and is counted, NOTHING is sent to the arm or gripper'),
+        DeclareLaunchArgument(
+            'preflight', default_value='true',
+            description='run aac_preflight first; with dry_run:=false the arm node starts only if it passes'),
         DeclareLaunchArgument(
             'record', default_value='true',
             description='record the run to rosbag2 (aac_recorder_node, runs/bags)'),
