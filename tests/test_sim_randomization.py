@@ -340,3 +340,24 @@ def test_textures_show_on_the_block(bank):
         assert tinted_env.episode.textures == tex_env.episode.textures
         np.testing.assert_allclose(tinted, tex * tint, atol=3)
     plain_env.close(), tex_env.close(), tinted_env.close()
+
+
+def test_texture_prob_textures_a_share_of_the_episodes_and_changes_nothing_else():
+    """textures with texture_prob 0.5: about half the episodes textured, the rest flat colours; no other
+    stream changes (the share is drawn from the textures stream)."""
+    full = DomainRandomizer(dataclasses.replace(RandomizationConfig(), textures=True), np.random.SeedSequence(3))
+    half = DomainRandomizer(dataclasses.replace(RandomizationConfig(), textures=True, texture_prob=0.5),
+                            np.random.SeedSequence(3))
+    env = AacPandaEnv(task="push", render_images=False)
+    extr, intr = env.camera_extrinsics, env.policy_intrinsics
+    env.close()
+    textured = 0
+    for _ in range(200):
+        a, b = full.episode(extr, intr, 0.04), half.episode(extr, intr, 0.04)
+        assert dataclasses.replace(a, textures=None) == dataclasses.replace(b, textures=None)
+        if b.textures is not None:
+            textured += 1
+            assert set(b.textures) == set(a.textures) and b.textures["bank"] == "train"
+    assert 70 <= textured <= 130, textured
+    with pytest.raises(ConfigError, match="texture_prob"):
+        RandomizationConfig(texture_prob=1.5)

@@ -46,7 +46,8 @@ def teacher_config(cfg: TrainConfig) -> TrainConfig:
 
 def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> TrainConfig:
     s = cfg.student
-    sim = cfg.sim.replace(randomization=dataclasses.replace(cfg.sim.randomization, textures=s.textures))
+    sim = cfg.sim.replace(randomization=dataclasses.replace(cfg.sim.randomization, textures=s.textures,
+                                                            texture_prob=s.texture_prob))
     return cfg.replace(pipeline="single", wiring="asymmetric", state_teacher=True, teacher_path=str(teacher_dir),
                        sim=sim, total_env_steps=s.total_env_steps, max_wall_minutes=minutes,
                        stop_success=s.stop_success, num_envs=s.num_envs,

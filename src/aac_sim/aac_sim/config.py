@@ -51,6 +51,7 @@ class RandomizationConfig:
     observation_latency_s: tuple[float, float] = (0.005, 0.03)   # capture -> policy input (USB, driver, DDS)
     textures: bool = False            # procedural texture on table, floor and block, per episode
     texture_bank: str = "train"       # which bank `textures` draws from: "train", or "heldout" (evaluation only)
+    texture_prob: float = 1.0         # with `textures`: the share of episodes textured; the rest keep flat colours
 
     def __post_init__(self):
         w = "randomization"
@@ -76,6 +77,8 @@ class RandomizationConfig:
             raise ConfigError(f"{w}.camera_fps must be in [1, 1000], got {self.camera_fps}")
         if not 0 <= self.camera_fps_jitter < 0.5:
             raise ConfigError(f"{w}.camera_fps_jitter must be in [0, 0.5), got {self.camera_fps_jitter}")
+        if not 0.0 <= self.texture_prob <= 1.0:
+            raise ConfigError(f"{w}.texture_prob must be in [0, 1], got {self.texture_prob}")
         if self.texture_bank not in TEXTURE_BANK_NAMES:
             raise ConfigError(f"{w}.texture_bank must be one of {list(TEXTURE_BANK_NAMES)}, got {self.texture_bank!r}")
 

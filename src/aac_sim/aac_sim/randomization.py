@@ -127,6 +127,8 @@ class DomainRandomizer:
             # evaluation) shows the same held-out table and floor textures as before
             textures = {"bank": cfg.texture_bank, "table": int(r.integers(n)), "floor": int(r.integers(n))}
             textures["object"] = int(r.integers(n))
+            if cfg.texture_prob < 1.0 and r.random() >= cfg.texture_prob:
+                textures = None   # this episode keeps flat colours (drawn last: the indices above do not change)
         period = phase = obs_latency = 0.0
         if cfg.camera_timing:
             r = rng["camera_timing"]
