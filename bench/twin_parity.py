@@ -42,6 +42,8 @@ def ros_args(params: dict) -> list[str]:
             v = str(v).lower()
         elif isinstance(v, list):
             v = "[" + ",".join(str(x) for x in v) + "]"
+        elif v == "":
+            v = "''"   # an empty string must be quoted on the --ros-args command line
         out += ["-p", f"{k}:={v}"]
     return out
 
