@@ -268,3 +268,32 @@ def test_trainer_node_trains_from_a_sim_node_end_to_end(tmp_path):
     for name in ("actor.pt", "learning_curve.png", "eval/report.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     assert list((tmp_path / "checkpoints").glob("checkpoint_*.pt"))
+
+
+def test_trainer_node_runs_the_staged_pipeline(tmp_path):
+    """`pipeline=staged` over ROS: stage 1 (privileged teacher, no images) in the trainer process, stage 2
+    (the pixel student) from a sim node that runs the student's sim config (sim_overrides: textures)."""
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from aac_policy.trainer_node import TrainerNode, run_trainer
+
+    overrides = ["pipeline=staged", "sim.task=reach", "random_steps=50", "batch_size=32", "final_eval_episodes=1",
+                 "video_episodes=0", "teacher.total_env_steps=100", "teacher.eval_every_steps=100",
+                 "teacher.eval_episodes=1", "student.total_env_steps=100", "student.eval_every_steps=100",
+                 "student.eval_episodes=1", "student.teacher_collect_decay_steps=50"]
+    with SimProcess("sim0", task="reach", sim_overrides="['randomization.textures=true','randomization.texture_prob=0.5']"):
+        rclpy.init()
+        try:
+            node = TrainerNode(parameter_overrides=[
+                Parameter("sim_namespaces", Parameter.Type.STRING_ARRAY, ["sim0"]),
+                Parameter("run_dir", Parameter.Type.STRING, str(tmp_path)),
+                Parameter("overrides", Parameter.Type.STRING_ARRAY, overrides)])
+            out = run_trainer(node, progress=False)
+            node.destroy_node()
+        finally:
+            rclpy.shutdown()
+    stages = json.loads((tmp_path / "stages.json").read_text())
+    assert stages["teacher"]["env_steps"] == 100 and stages["student"]["env_steps"] == 100
+    assert (tmp_path / "actor.pt").stat().st_size > 0 and out["report"]["conditions"]["train"]["episodes"] == 1
+    assert (tmp_path / "teacher" / "replay").is_dir()   # stage 1 ran in-process (its replay saved to disk)
