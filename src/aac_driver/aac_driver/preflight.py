@@ -40,6 +40,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from aac_sim import ros_interface as ri
+
 PASS, WARN, FAIL, SKIP, INFO = "PASS", "WARN", "FAIL", "SKIP", "INFO"
 
 # The rule of aac_policy.deploy (INTRINSICS_TOLERANCE there; tests/test_preflight.py checks they agree):
@@ -48,7 +50,7 @@ INTRINSICS_TOLERANCE = 0.05
 RATE_FRACTION = 0.8          # a stream passes at >= 0.8 x its expected rate
 JOINT_RATE_WARN_HZ = 20.0
 SYNC_FRACTION = 0.5          # at least half the frames must have a depth frame with the same stamp
-POLICY_FRAME = "panda_link0"   # aac_sim.ros_interface.BASE_FRAME: the policy's, its goal's and the twist's frame
+POLICY_FRAME = ri.BASE_FRAME   # the policy's, its goal's and the twist's frame
 POLICY_NODE = "aac_policy_node"
 ALIAS_NODE = "aac_base_frame_alias"   # deploy_real.launch.py's static_transform_publisher
 SERVO_NODE = "servo_node"
@@ -87,9 +89,8 @@ ROBOTS = {
 OUTPUTS = ("joint_trajectory", "servo", "none")
 GRIPPER_OUTPUTS = ("gripper_command", "joint_trajectory", "none")
 
-# topic names relative to the camera namespace (aac_sim.ros_interface; realsense-ros >= 4.55)
-COLOR_IMAGE, COLOR_INFO = "color/image_raw", "color/camera_info"
-DEPTH_IMAGE, DEPTH_INFO = "aligned_depth_to_color/image_raw", "aligned_depth_to_color/camera_info"
+# topic names relative to the camera namespace (realsense-ros >= 4.55), defined once in aac_sim.ros_interface
+COLOR_IMAGE, COLOR_INFO, DEPTH_IMAGE, DEPTH_INFO = ri.COLOR_IMAGE, ri.COLOR_INFO, ri.DEPTH_IMAGE, ri.DEPTH_INFO
 
 
 # ====================================================================== configuration
