@@ -158,8 +158,10 @@ class Trainer:
             return
         ckpt, path = found
         saved = {**LEGACY_DEFAULTS, **ckpt["config"]}
+        # a run uses only the top-level fields: the staged pipeline's `teacher` / `student` sections are copied
+        # into them for each stage (staged.py), so they are compared there, not here
         diffs = [d for d in config_mismatch(saved, self.cfg.to_dict())
-                 if d.split(":")[0] not in RESUMABLE_CHANGES]
+                 if d.split(":")[0] not in RESUMABLE_CHANGES and not d.startswith(("teacher.", "student."))]
         if diffs:
             raise CheckpointError(f"{path} was trained with a different config; refusing to resume:\n  "
                                   + "\n  ".join(diffs) + "\n(use another --run-dir for a new run)")
