@@ -244,3 +244,17 @@ def test_each_stage_resumes_after_a_kill(tmp_path, capsys):
     rows = [json.loads(x) for x in (tmp_path / "student/metrics.jsonl").read_text().splitlines()]
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(set(steps)) and steps[-1] == 1500 and 0 < steps_at_kill < 1500
+
+
+def test_resume_compares_the_fields_a_run_uses_not_the_stage_sections(tmp_path):
+    """A stage's config carries the pipeline's teacher/student sections; their values reach the run
+    through top-level fields (compared on resume), so a changed section alone does not block a resume."""
+    register_point_envs()
+    sets = ["env_id=AACTest/PointGoal-v0", "wiring=state", "num_envs=1", "random_steps=50", "total_env_steps=100",
+            "eval_every_steps=100", "eval_episodes=1", "checkpoint_every_steps=100", "final_eval_episodes=0", *FAST]
+    Trainer(load_config(None, sets), tmp_path, progress=False).run()
+    again = Trainer(load_config(None, sets + ["student.max_wall_minutes=40", "teacher.n_step=5"]), tmp_path,
+                    progress=False)
+    assert again.env_steps == 100
+    with pytest.raises(CheckpointError, match="batch_size"):
+        Trainer(load_config(None, sets + ["batch_size=32"]), tmp_path, progress=False)
