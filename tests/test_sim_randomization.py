@@ -123,12 +123,11 @@ def test_streams_of_existing_switches_are_unchanged():
         assert dr.rng[name].random(4).tolist() == np.random.Generator(np.random.PCG64(child)).random(4).tolist()
 
 
-def test_default_lighting_draws_as_before():
-    """The configurable ranges reproduce the formerly hard-coded ones, draw for draw."""
+def test_lighting_ranges_reproduce_the_hard_coded_draws():
+    """The configurable ranges, set to the formerly hard-coded ones, reproduce them draw for draw."""
     explicit = RandomizationConfig(light_elevation_deg=(25.0, 85.0), light_color_min=0.8, light_ambient=(0.3, 0.8),
                                    light_diffuse=(0.2, 0.7), light_specular=(0.0, 0.3))
-    default = draws(RandomizationConfig())
-    assert default == draws(explicit)
+    default = draws(explicit)
     # the pre-config code, verbatim, on the lighting stream
     r = np.random.Generator(np.random.PCG64(np.random.SeedSequence([3, 0xAAC]).spawn(len(OLD_STREAMS))[1]))
     for ep in default:
@@ -361,3 +360,17 @@ def test_texture_prob_textures_a_share_of_the_episodes_and_changes_nothing_else(
     assert 70 <= textured <= 130, textured
     with pytest.raises(ConfigError, match="texture_prob"):
         RandomizationConfig(texture_prob=1.5)
+
+
+def test_the_held_out_sweep_stays_outside_the_training_ranges():
+    """aac_policy.evaluate's held-out conditions are never inside what training randomizes."""
+    from aac_policy.evaluate import SWEEP
+    train = RandomizationConfig()
+    light = SWEEP["lighting_heldout"][1]
+    assert light["light_ambient"][1] <= train.light_ambient[0]
+    assert light["light_diffuse"][0] >= train.light_diffuse[1]
+    assert light["light_color_min"] < train.light_color_min
+    cam = SWEEP["camera_shift"][1]
+    assert cam["camera_pos_jitter_m"] > train.camera_pos_jitter_m and cam["camera_rot_jitter_deg"] > train.camera_rot_jitter_deg
+    assert f"training: {train.camera_pos_jitter_m * 100:.0f} cm / {train.camera_rot_jitter_deg:.0f} deg" in SWEEP["camera_shift"][0]
+    assert SWEEP["textures_heldout"][1]["texture_bank"] == "heldout" and train.texture_bank == "train"
