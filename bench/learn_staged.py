@@ -62,6 +62,7 @@ def main() -> int:
     ap.add_argument("--teacher-from", type=Path, help="a `wiring: state` run to use as stage 1")
     args = ap.parse_args()
     label = "staged" + (f"-{args.variant}" if args.variant else "")
+    out_path = HERE / "results" / f"learn_{label}.json"
     results = {}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         run = HERE / "runs" / f"{label}_seed{seed}"
@@ -74,20 +75,27 @@ def main() -> int:
         results[f"seed{seed}"] = {
             "run_dir": rel(run), "stages": out["stages"],
             "final_report": {c: r.get("success_rate") for c, r in report.get("conditions", {}).items()},
+            "time_to_success": {c: r.get("mean_time_to_success_steps")
+                                for c, r in report.get("conditions", {}).items()},
             "curves": {s: read_metrics(run / s / "metrics.jsonl") for s in ("teacher", "student")}}
+        summary = summarize(results)   # written after every seed: a stopped series keeps what it measured
+        out_path.write_text(json.dumps({"command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
+                                        "summary": summary, "runs": results}, indent=2))
+        print(json.dumps(summary, indent=2), flush=True)
+    return 0
+
+
+def summarize(results: dict) -> dict:
     final = [r["final_report"].get("train") for r in results.values() if r["final_report"].get("train") is not None]
     summary = {"seeds": len(results), "final_success_mean": float(np.mean(final)) if final else None,
                "final_success_worst": float(np.min(final)) if final else None,
                "total_wall_time_min": [round(r["stages"]["total_wall_time_s"] / 60, 1) for r in results.values()],
-               "teacher_env_steps": [r["stages"]["teacher"]["env_steps"] for r in results.values()]}
+               "teacher_env_steps": [r["stages"]["teacher"]["env_steps"] for r in results.values()],
+               "student_env_steps": [r["stages"]["student"]["env_steps"] for r in results.values()]}
     for cond in ("lighting_heldout", "textures_heldout", "camera_shift"):
         vals = [r["final_report"].get(cond) for r in results.values() if r["final_report"].get(cond) is not None]
         summary[f"{cond}_mean"] = float(np.mean(vals)) if vals else None
-    out_path = HERE / "results" / f"learn_{label.replace('staged', 'staged', 1)}.json"
-    out_path.write_text(json.dumps({"command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
-                                    "summary": summary, "runs": results}, indent=2))
-    print(json.dumps(summary, indent=2))
-    return 0
+    return summary
 
 
 if __name__ == "__main__":
