@@ -6,8 +6,8 @@ import pytest
 
 from aac_policy.agent import Agent
 from aac_policy.deploy import DeployedActor
-from aac_policy.evaluate import actor_policy
-from aac_policy.export import build_obs_spec, export_actor, load_actor
+from aac_policy.actor_runtime import load_runtime
+from aac_policy.export import build_obs_spec, export_actor, export_onnx
 from aac_policy.spec import build_spec
 from aac_policy.train import load_config, sim_config_for
 from aac_sim.camera import CameraIntrinsics
@@ -26,7 +26,9 @@ def actor_file(tmp_path_factory):
     spec = build_spec(env.observation_space, env.action_space, cfg.wiring, cfg.aux_loss, env.state_layout)
     __import__("torch").manual_seed(0)
     agent = Agent(spec, cfg)
-    path = export_actor(agent, tmp_path_factory.mktemp("actor") / "actor.pt", build_obs_spec(agent, env))
+    d = tmp_path_factory.mktemp("actor")
+    path = export_actor(agent, d / "actor.pt", build_obs_spec(agent, env))
+    export_onnx(agent, d / "actor.onnx", build_obs_spec(agent, env))   # the same actor for ONNX Runtime
     env.close()
     return path
 
@@ -36,9 +38,11 @@ def twin_env():
 
 
 def reference_episode(actor_file, steps=50):
-    """The same actor run in-process on the twin's config: per-step grasp point and block position."""
-    module, spec = load_actor(actor_file)
-    policy = actor_policy(module, spec)
+    """The same actor file run in-process on the twin's config: per-step grasp point and block position."""
+    run, spec = load_runtime(actor_file)
+
+    def policy(obs):
+        return run({k: obs[k][None] for k in spec["inputs"]})[0]
     env = twin_env()
     obs, _ = env.reset(seed=SEED)
     out = []
@@ -96,9 +100,12 @@ def test_camera_mismatch_and_bad_inputs_are_refused(actor_file):
     dep.close()
 
 
-def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file):
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, suffix):
     """Over real rclpy: the twin publishes RealSense-style topics, the policy node answers each frame,
-    the twin steps on it. The episode equals running the same actor in-process, step by step."""
+    the twin steps on it. The episode equals running the same actor file in-process, step by step
+    (TorchScript, or ONNX Runtime: the robot PC's runtime)."""
+    actor_file = actor_file.with_suffix(suffix)
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float32MultiArray
     from std_srvs.srv import Trigger

@@ -193,7 +193,7 @@ def test_a_short_staged_run_end_to_end(tmp_path):
     cfg = load_config(None, _staged_sets(tmp_path))
     out = run_staged(cfg, tmp_path, progress=False)
     stages = json.loads((tmp_path / "stages.json").read_text())
-    for name in ("actor.pt", "learning_curve.png", "eval/report.json", "teacher/actor.pt", "teacher/stage.json",
+    for name in ("actor.pt", "actor.onnx", "learning_curve.png", "eval/report.json", "teacher/actor.pt", "teacher/stage.json",
                  "student/stage.json", "student/metrics.jsonl", "teacher/learning_curve.png",
                  "student/learning_curve.png"):
         assert (tmp_path / name).stat().st_size > 0, name

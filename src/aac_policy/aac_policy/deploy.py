@@ -9,7 +9,6 @@ do not match what the actor was trained with is refused, naming the field.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from aac_sim.camera import CameraIntrinsics
 from aac_sim.config import ConfigError
@@ -18,15 +17,16 @@ from aac_sim.preprocessing import CropResize, FrameError
 from aac_sim.actor_spec import trained_limits
 from aac_sim.motion import action_to_command
 
-from .export import load_actor
+from .actor_runtime import load_runtime
 
 INTRINSICS_TOLERANCE = 0.05   # relative (focal) / of the image size (principal point), after the crop
 
 
 class DeployedActor:
-    def __init__(self, actor_path: str, torch_threads: int = 1):
-        torch.set_num_threads(torch_threads)
-        self.module, self.spec = load_actor(actor_path)
+    """`actor_path`: an exported `actor.onnx` (runs on ONNX Runtime, no torch) or `actor.pt` (TorchScript)."""
+
+    def __init__(self, actor_path: str, torch_threads: int = 1, runtime: str = "auto"):
+        self.run, self.spec = load_runtime(actor_path, runtime, threads=torch_threads)
         if self.spec.get("wiring") == "state" or "rgb" not in self.spec.get("inputs", []) and \
                 "depth" not in self.spec.get("inputs", []):
             raise ConfigError(f"{actor_path} is a {self.spec.get('wiring')!r} actor: it needs privileged state "
@@ -71,10 +71,8 @@ class DeployedActor:
                "proprio": self.kin.proprio(q, qd), "desired_goal": goal.astype(np.float32)}
         return {k: obs[k] for k in self.spec["inputs"]}
 
-    @torch.no_grad()
     def act(self, obs: dict) -> np.ndarray:
-        batch = {k: torch.from_numpy(np.ascontiguousarray(v)[None]) for k, v in obs.items()}
-        a = self.module(batch)[0].numpy().astype(np.float32)
+        a = np.asarray(self.run({k: np.ascontiguousarray(v)[None] for k, v in obs.items()})[0], dtype=np.float32)
         if not np.isfinite(a).all():
             raise FloatingPointError(f"actor produced a non-finite action {a.tolist()}")
         return a

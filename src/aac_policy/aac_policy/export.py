@@ -23,6 +23,7 @@ from .networks import DEPTH_RANGE_M, NORM_CLIP, image_tensor
 
 SPEC_FILE = "obs_spec.json"
 SPEC_FORMAT = "aac_actor/1"
+ONNX_OPSET = 17
 
 
 class _DeployBase(nn.Module):
@@ -147,3 +148,57 @@ def load_actor(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
         raise ValueError(f"{path}: obs spec format is {spec.get('format') if isinstance(spec, dict) else None!r}, "
                          f"expected {SPEC_FORMAT!r}")
     return module.eval(), spec
+
+
+class _PositionalInputs(nn.Module):
+    """The deploy module with one positional tensor per input (ONNX has no dict inputs). Depth comes in
+    as float32 millimetres: TorchScript's ONNX exporter has no uint16, so `export_onnx` puts a uint16
+    input with a Cast in front (exact: every uint16 is a float32)."""
+
+    def __init__(self, module: nn.Module, keys: List[str]):
+        super().__init__()
+        self.module, self.keys = module, keys
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.module({k: x for k, x in zip(self.keys, inputs)})
+
+
+def export_onnx(agent, path: str | Path, obs_spec: dict) -> Path:
+    """The same deploy module as ONE ONNX file for ONNX Runtime (no torch needed to run it): inputs named
+    as the spec's `inputs` in their dtypes (rgb uint8 (B,H,W,3), depth uint16 (B,H,W) mm, vectors
+    float32 (B,n)), output `action` (B, action_dim) in [-1, 1]; the spec is the model's metadata
+    property `obs_spec.json`. Written atomically."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from .checkpoint import atomic_file_bytes
+    spec = agent.spec
+    keys = list(spec.actor_keys)
+    module = deploy_module(agent)
+    S = spec.image_size
+    example = {"rgb": torch.zeros(1, S, S, 3, dtype=torch.uint8), "depth": torch.zeros(1, S, S)}
+    for k in spec.actor_vec_keys:
+        example[k] = torch.zeros(1, spec.vec_dims[k])
+    names = [f"{k}_float" if k == "depth" else k for k in keys]
+    buf = io.BytesIO()
+    import warnings
+    with warnings.catch_warnings():   # the TorchScript-based exporter warns that it is deprecated
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_PositionalInputs(module, keys), tuple(example[k] for k in keys), buf, input_names=names,
+                          output_names=["action"], dynamic_axes={n: {0: "batch"} for n in names + ["action"]},
+                          opset_version=ONNX_OPSET, dynamo=False)
+    model = onnx.load_from_string(buf.getvalue())
+    if "depth" in keys:   # uint16 millimetres in, cast to float in the graph
+        graph = model.graph
+        old = next(i for i in graph.input if i.name == "depth_float")
+        dims = [d.dim_param or d.dim_value for d in old.type.tensor_type.shape.dim]
+        index = list(graph.input).index(old)
+        graph.input.remove(old)
+        graph.input.insert(index, helper.make_tensor_value_info("depth", TensorProto.UINT16, dims))
+        graph.node.insert(0, helper.make_node("Cast", ["depth"], ["depth_float"], to=TensorProto.FLOAT,
+                                              name="depth_mm_to_float"))
+    helper.set_model_props(model, {SPEC_FILE: json.dumps(obs_spec)})
+    onnx.checker.check_model(model)
+    path = Path(path)
+    atomic_file_bytes(model.SerializeToString(), path)
+    return path

@@ -33,7 +33,7 @@ from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_m
 
 from .deploy import DeployedActor
 
-PARAMETERS = {"actor": "", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
+PARAMETERS = {"actor": "", "runtime": "auto", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
               "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05,
               "joint_tolerance_s": 0.005, "rate_tolerance_s": 0.02,
               # '' = finger joints from joint_states; else a JointState topic with them (franka_ros2 Jazzy:
@@ -48,8 +48,9 @@ class PolicyNode(Node):
             self.declare_parameter(name, default)
         v = {n: self.get_parameter(n).value for n in PARAMETERS}
         if not v["actor"]:
-            raise ConfigError("parameter `actor` (path of an exported actor.pt) is required")
-        self.actor = DeployedActor(v["actor"], torch_threads=int(v["torch_threads"]))
+            raise ConfigError("parameter `actor` (path of an exported actor.onnx or actor.pt) is required")
+        # actor.onnx runs on ONNX Runtime (no torch on the robot PC), actor.pt on TorchScript
+        self.actor = DeployedActor(v["actor"], torch_threads=int(v["torch_threads"]), runtime=v["runtime"])
         self.joint_names = list(v["joint_names"])
         if len(self.joint_names) != 9:
             raise ConfigError(f"joint_names needs 7 arm + 2 finger joints, got {self.joint_names}")

@@ -29,7 +29,7 @@ from aac_sim.config import ConfigError
 from .checkpoint import load_latest
 from .config import TrainConfig
 from .plots import plot_stages, read_metrics
-from .train import ACTOR_FILE, Trainer
+from .train import ACTOR_FILE, ONNX_ACTOR_FILE, Trainer
 
 STAGE_FILE = "stage.json"
 
@@ -112,8 +112,9 @@ def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, mak
         minutes = float(found[0]["config"].get("max_wall_minutes", minutes))
     student = _run_stage("student", student_config(cfg, teacher_dir, minutes), student_dir, progress,
                          make_student_env)
-    for name in (ACTOR_FILE,):
-        shutil.copy2(student_dir / name, run_dir / name)
+    for name in (ACTOR_FILE, ONNX_ACTOR_FILE):
+        if (student_dir / name).exists():
+            shutil.copy2(student_dir / name, run_dir / name)
     if (student_dir / "eval").is_dir():
         shutil.copytree(student_dir / "eval", run_dir / "eval", dirs_exist_ok=True)
     curves = {"teacher (privileged state)": read_metrics(teacher_dir / "metrics.jsonl"),

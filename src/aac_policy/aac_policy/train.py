@@ -33,7 +33,7 @@ from .checkpoint import CheckpointError, config_mismatch, load_latest, load_teac
 from aac_sim.config_base import apply_overrides
 
 from .config import TrainConfig
-from .export import build_obs_spec, export_actor
+from .export import build_obs_spec, export_actor, export_onnx
 from .perf import keep_freed_memory_for_reuse, torch_threads
 from .replay import EpisodeStore, HerReplay
 from .spec import build_spec
@@ -44,6 +44,7 @@ RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", 
                      "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads",
                      "stop_success", "stop_evals", "device"}
 ACTOR_FILE = "actor.pt"
+ONNX_ACTOR_FILE = "actor.onnx"
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
@@ -419,8 +420,9 @@ class Trainer:
         """Exported actor, learning curve and the evaluation report in the run folder."""
         from .evaluate import evaluate_actor
         from .plots import plot_learning_curve
-        actor_path = export_actor(self.agent, self.run_dir / ACTOR_FILE,
-                                  build_obs_spec(self.agent, self.eval_env))
+        obs_spec = build_obs_spec(self.agent, self.eval_env)
+        actor_path = export_actor(self.agent, self.run_dir / ACTOR_FILE, obs_spec)
+        export_onnx(self.agent, self.run_dir / ONNX_ACTOR_FILE, obs_spec)   # the robot PC's runtime (no torch)
         plot_learning_curve(self.metrics_path, self.run_dir / "learning_curve.png",
                             title=f"{self.cfg.sim.task if not self.cfg.env_id else self.cfg.env_id} "
                                   f"({self.cfg.wiring}, {self.cfg.algo}, seed {self.cfg.seed})")
