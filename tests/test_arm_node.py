@@ -173,8 +173,11 @@ def test_servo_output_moves_clips_stops_and_watchdog(twin):
             time.sleep(0.3)
             assert h.still(0.6) < 0.004
             assert all(not v.any() for t, v in h.servo if t > t_stop + 0.05)
-            h.pub_stop.publish(Bool(data=False))               # false does not clear it
-            time.sleep(0.2)
+            refused = call_trigger(h.reset, 5, what="safety reset")   # the stop request is still asserted
+            assert not refused.success and "still asserted" in refused.message and h.arm.filter.stopped
+            assert h.arm.stop_asserted_by.endswith("aac_arm_test"), h.arm.stop_asserted_by   # who sent it
+            h.pub_stop.publish(Bool(data=False))               # false withdraws the request but does not clear it
+            wait_for(lambda: h.arm.stop_asserted_by is None, 3, "stop request withdrawn")
             assert h.arm.filter.stopped
             report = h.call_reset()
             assert report["stopped"] is False and report["counts"]["stopped"] > 0
@@ -229,6 +232,8 @@ def test_joint_trajectory_output_moves_stops_and_watchdog(twin):
             assert h.still(0.6) < 0.004
             held = {tuple(m.points[0].positions) for t, m in h.arm_cmds if t > t_stop + 0.05}
             assert len(held) == 1
+            h.pub_stop.publish(Bool(data=False))
+            wait_for(lambda: h.arm.stop_asserted_by is None, 3, "stop request withdrawn")
             h.call_reset()
             _direction_ok(h.move((0.0, -0.1, 0.0), 0.8), 1, -1, 0.04)
 
@@ -301,4 +306,34 @@ def test_joint_targets_hold_the_speed_limit_at_any_command_rate(twin, policy_hz)
             assert np.median(implied) <= 1.1 * limit and np.percentile(implied, 90) <= 1.5 * limit, implied
         finally:
             h.v = None
+            h.close()
+
+
+def test_safety_parameters_are_read_only_and_the_limits_in_force_are_published(twin):
+    """A set request on any arm-node parameter is refused with a reason (the filter is built once: a
+    changed value would not be the one in force); the limits in force are published once, latched."""
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    spinning = Spinning("aac_arm_params")
+    with spinning as client:
+        h = Harness(spinning, client, output="none", max_ee_speed_m_s=0.2)
+        try:
+            limits = {}
+            latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                                 reliability=ReliabilityPolicy.RELIABLE)
+            client.create_subscription(String, f"{NS}/{di.LIMITS}", lambda m: limits.update(json.loads(m.data)),
+                                       latched)   # subscribed after the node started: transient local delivers it
+            wait_for(lambda: limits, 5, "the latched limits")
+            assert limits["max_ee_speed_m_s"] == 0.2 and limits["rate_hz"] == 1 / PERIOD
+            assert limits["workspace_low"] == list(h.arm.filter.config.workspace_low)
+            setp = client.create_client(SetParameters, f"{NS}/aac_arm_node/set_parameters")
+            assert setp.wait_for_service(timeout_sec=10)
+            for name, value in (("max_ee_speed_m_s", 2.0), ("workspace_high", [2.0, 2.0, 2.0]), ("dry_run", True)):
+                req = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+                fut = setp.call_async(req)
+                wait_for(lambda: fut.done(), 10, f"set {name}")
+                result = fut.result().results[0]
+                assert not result.successful and "read-only" in result.reason, (name, result.reason)
+            assert h.arm.get_parameter("max_ee_speed_m_s").value == 0.2 == h.arm.filter.config.max_ee_speed_m_s
+        finally:
             h.close()

@@ -301,9 +301,10 @@ EXPECTED_ARGUMENTS = {
     "train_sim.launch.py": {"task": "push", "num_sims": "2", "rviz": "true",
                             "config": ("aac_bringup", "config", "train_sim.yaml"), "run_dir": "runs/ros"},
     "deploy_sim.launch.py": {"actor": "", "task": "push", "rviz": "true", "record": "true", "dry_run": "false",
+                             "discovery_range": "LOCALHOST",
                              "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": ""},
     "deploy_real.launch.py": {"actor": "", "robot": "fr3", "camera": "auto", "camera_namespace": "camera/camera",
-                              "preflight": "true",
+                              "preflight": "true", "discovery_range": "LOCALHOST",
                               "output": "joint_trajectory", "arm_controller": "", "joint_names": "",
                               "dry_run": "true", "record": "true", "rviz": "true",
                               "config": ("aac_bringup", "config", "deploy_real.yaml")},
@@ -1097,3 +1098,22 @@ def test_deploy_real_passes_aac_preflight_arguments_it_accepts(robot, tmp_path):
     assert cfg is not None
     text = " ".join(args)
     assert preset.arm_controller in text and preset.gripper_action in text and "--timeout 10.0" in text
+
+
+
+@pytest.mark.parametrize("name", ["deploy_sim.launch.py", "deploy_real.launch.py"])
+def test_deploy_graphs_are_localhost_only_unless_widened(name):
+    """ROS_AUTOMATIC_DISCOVERY_RANGE is set before any node starts, LOCALHOST by default; a wider range
+    says so in the log, an unknown one is refused."""
+    tree = _tree(BRINGUP / "launch" / name)
+    (setup,) = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "_launch_setup"]
+    first = [n for n in ast.walk(setup.body[0]) if isinstance(n, ast.Call) and _call_name(n) == "discovery_range"]
+    assert first, "the discovery scope is decided first in _launch_setup"
+    returns = [n for n in setup.body if isinstance(n, ast.Return)]
+    assert returns and all(isinstance(r.value, ast.BinOp) and isinstance(r.value.left, ast.Name)
+               and r.value.left.id == "scope_actions" for r in returns), "scope actions come before the nodes"
+    assert lu.discovery_range("localhost") == ("LOCALHOST", None)
+    scope, warning = lu.discovery_range("SUBNET")
+    assert scope == "SUBNET" and "OPEN to other hosts" in warning
+    with pytest.raises(ValueError, match="discovery_range must be one of"):
+        lu.discovery_range("EVERYWHERE")

@@ -199,6 +199,24 @@ ROBOTS = {
 }
 
 
+# ROS 2 (Jazzy and later) discovery scope, ROS_AUTOMATIC_DISCOVERY_RANGE: LOCALHOST = only nodes on this
+# machine see each other (a stray `ros2 topic pub` from another host on the same ROS_DOMAIN_ID cannot reach
+# the arm); SUBNET / SYSTEM_DEFAULT open the graph to the network (camera or arm driver on another host).
+DISCOVERY_RANGES = ("LOCALHOST", "SUBNET", "SYSTEM_DEFAULT")
+DISCOVERY_VARIABLE = "ROS_AUTOMATIC_DISCOVERY_RANGE"
+
+
+def discovery_range(value) -> tuple[str, str | None]:
+    """(the environment value, a warning to log when the graph is open to the network, else None) for
+    the `discovery_range` launch argument; ValueError naming the choices."""
+    text = str(value).strip().upper()
+    check_choice(text, DISCOVERY_RANGES, "discovery_range")
+    if text == "LOCALHOST":
+        return text, None
+    return text, (f"discovery_range {text}: the ROS graph is OPEN to other hosts on ROS_DOMAIN_ID "
+                  f"{os.environ.get('ROS_DOMAIN_ID', '0')}: any of them can publish goals and commands here")
+
+
 def preflight_arguments(robot: str, joint_names: list[str], camera_namespace: str, output: str,
                         arm_controller: str, gripper_output: str, gripper_action: str, finger_joint_states: str,
                         actor: str, timeout_s: float = 10.0) -> list[str]:

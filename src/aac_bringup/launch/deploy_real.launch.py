@@ -32,8 +32,9 @@ Graph (root namespace, the real robot's topic names):
 The goal: publish a geometry_msgs/PoseStamped in panda_link0 (= the robot base) on /aac/goal,
 e.g. `ros2 topic pub -r 1 /aac/goal geometry_msgs/msg/PoseStamped
 "{header: {frame_id: panda_link0}, pose: {position: {x: 0.5, y: 0.0, z: 0.03}}}"`.
-Stop: `ros2 topic pub --once /aac/safety/stop std_msgs/msg/Bool "{data: true}"` (latched until
-`ros2 service call /aac/safety/reset std_srvs/srv/Trigger`).
+Stop: `ros2 topic pub --once /aac/safety/stop std_msgs/msg/Bool "{data: true}"` (latched until `{data: false}`
+there and then `ros2 service call /aac/safety/reset std_srvs/srv/Trigger`). The graph is localhost-only
+(`discovery_range:=LOCALHOST`, the default): widen it only when the camera or arm driver runs elsewhere.
 
 realsense2_camera is optional (not an exec_depend of aac_bringup): camera:=auto uses it when it is
 installed, else aac_realsense_node. The camera's TF (camera_link, camera_color_optical_frame) is not
@@ -71,6 +72,11 @@ def _realsense2_camera_share():
 
 
 def _launch_setup(context, *args, **kwargs):
+    scope, open_warning = lu.discovery_range(LaunchConfiguration('discovery_range').perform(context))
+    # before any process starts: every node of this launch (realsense2_camera included) inherits it
+    scope_actions = [SetEnvironmentVariable(lu.DISCOVERY_VARIABLE, scope)]
+    if open_warning:
+        scope_actions.append(LogInfo(msg=f'{lu.DISCOVERY_VARIABLE}={scope}: WARNING: {open_warning}'))
     config = LaunchConfiguration('config').perform(context)
     if not os.path.isfile(config):
         raise RuntimeError(f'deploy_real.launch.py: config file not found: {config}')
@@ -199,7 +205,7 @@ def _launch_setup(context, *args, **kwargs):
         arguments=['-d', lu.deploy_rviz_config(rviz_config, '', cam, sim=False)],
         condition=IfCondition(LaunchConfiguration('rviz')),
     ))
-    return actions
+    return scope_actions + actions
 
 
 def generate_launch_description():
@@ -229,6 +235,10 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'dry_run', default_value='true',
             description='true: everything runs and is counted, NOTHING is sent to the arm or gripper'),
+        DeclareLaunchArgument(
+            'discovery_range', default_value='LOCALHOST',
+            description='ROS_AUTOMATIC_DISCOVERY_RANGE for every node started here: LOCALHOST (only this machine '
+                        'can reach the arm), SUBNET or SYSTEM_DEFAULT (camera or arm driver on another host)'),
         DeclareLaunchArgument(
             'preflight', default_value='true',
             description='run aac_preflight first; with dry_run:=false the arm node starts only if it passes'),

@@ -25,7 +25,7 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import Command, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -42,6 +42,11 @@ ARM_OUTPUT = 'servo'
 
 
 def _launch_setup(context, *args, **kwargs):
+    scope, open_warning = lu.discovery_range(LaunchConfiguration('discovery_range').perform(context))
+    # before any process starts: every node of this launch (realsense2_camera included) inherits it
+    scope_actions = [SetEnvironmentVariable(lu.DISCOVERY_VARIABLE, scope)]
+    if open_warning:
+        scope_actions.append(LogInfo(msg=f'{lu.DISCOVERY_VARIABLE}={scope}: WARNING: {open_warning}'))
     task = LaunchConfiguration('task').perform(context)
     config = LaunchConfiguration('config').perform(context)
     ns = LaunchConfiguration('namespace').perform(context).strip('/')
@@ -125,7 +130,7 @@ def _launch_setup(context, *args, **kwargs):
         remappings=lu.tf_remappings_to(ns),
         condition=IfCondition(LaunchConfiguration('rviz')),
     ))
-    return actions
+    return scope_actions + actions
 
 
 def generate_launch_description():
@@ -133,6 +138,10 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'actor', default_value='',
             description='path of the exported actor.pt (the policy node refuses to start without it)'),
+        DeclareLaunchArgument(
+            'discovery_range', default_value='LOCALHOST',
+            description='ROS_AUTOMATIC_DISCOVERY_RANGE for every node started here: LOCALHOST (only this machine '
+                        'can reach the arm), SUBNET or SYSTEM_DEFAULT (camera or arm driver on another host)'),
         DeclareLaunchArgument(
             'task', default_value='push',
             description='aac_sim task: reach, push, pick, pick_place (the actor must be trained for it)'),

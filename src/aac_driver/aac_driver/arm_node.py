@@ -27,7 +27,9 @@ import time
 import numpy as np
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import TwistStamped
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String
@@ -71,6 +73,7 @@ PARAMETERS = {   # name: default (the contract with the launch files / config YA
     "dry_run": False, "rate_hz": TRAINED.control_rate_hz, "actor": "",
     "servo_command_type_service": "servo_node/switch_command_type", **SAFETY_PARAMETERS,
 }
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 GRIPPER_DEADBAND_M = 0.002   # gripper action goals are sent only when the opening changes by more
 TRACKING_TOLERANCE_M = 0.02  # joint targets continue from the last one while the arm is this close to it
 
@@ -88,7 +91,9 @@ class ArmNode(Node):
     def __init__(self, **kwargs):
         super().__init__("aac_arm_node", **kwargs)
         for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
+            # read-only: a limit changed at run time would not be the one in force (the filter is built
+            # once), so a set request is refused with rclpy's reason instead of being silently ignored
+            self.declare_parameter(name, default, ParameterDescriptor(read_only=True))
         values = {n: self.get_parameter(n).value for n in PARAMETERS}
         self.output, self.gripper_output = values["output"], values["gripper_output"]
         if self.output not in OUTPUTS:
@@ -128,6 +133,7 @@ class ArmNode(Node):
         self.create_subscription(JointState, ri.JOINT_STATES, self._on_joint_state, 10)
         # raw: only the arrival time matters, the image is never deserialised
         self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_camera, qos_profile_sensor_data, raw=True)
+        self.stop_asserted_by: str | None = None   # who last published `true` on the stop topic, until a `false`
         self.create_subscription(Bool, di.STOP_TOPIC, self._on_stop, 10)
         self.create_service(Trigger, di.RESET_SERVICE, self._on_reset)
 
@@ -145,6 +151,8 @@ class ArmNode(Node):
         elif self.gripper_output == "gripper_command":
             self.gripper_client = ActionClient(self, GripperCommand, values["gripper_action"])
         self.pub_filtered = self.create_publisher(TwistStamped, di.FILTERED_TWIST, 10)
+        # the limits in force, once, latched (transient local): what `ros2 param get` may not be trusted for
+        self.pub_limits = self.create_publisher(String, di.LIMITS, LATCHED)
         self.pub_report = self.create_publisher(String, di.INTERVENTIONS, 10)
         self.create_timer(self.period, self._on_tick)
         self.create_timer(1.0, self._publish_report)
@@ -153,6 +161,9 @@ class ArmNode(Node):
             f"{' (DRY RUN: nothing is sent)' if self.filter.dry_run else ''}; safety "
             f"{json.dumps(self.filter.config.to_dict())}")
         self.limit_warnings = self._compare_with_trained(values["actor"], rate)
+        self.limits_in_force = {**self.filter.config.to_dict(), "rate_hz": rate, "output": self.output,
+                                "dry_run": self.filter.dry_run, "trained_vs_safety": self.limit_warnings}
+        self.pub_limits.publish(String(data=json.dumps(self.limits_in_force)))
 
     def _switch_servo_to_twist(self, service: str) -> None:
         """MoveIt Servo (jazzy) accepts twists only after `~/switch_command_type` set TWIST (1); until
@@ -273,18 +284,44 @@ class ArmNode(Node):
         if again is not None and not self.filter.stopped:
             self._send_gripper_goal(again)
 
-    def _on_stop(self, msg: Bool) -> None:
+    def _publisher_name(self, topic: str, info) -> str:
+        """The node that published a message (matched by the publisher's GID, where the middleware
+        gives it), else 'unknown'."""
+        gid = (info or {}).get("publisher_gid") or {}
+        data = list(gid.get("data", [])) if isinstance(gid, dict) else []
+        if data:
+            for endpoint in self.get_publishers_info_by_topic(topic):
+                if list(endpoint.endpoint_gid)[:len(data)] == data[:len(endpoint.endpoint_gid)]:
+                    ns = endpoint.node_namespace.rstrip("/")
+                    return f"{ns}/{endpoint.node_name}"
+        return "unknown"
+
+    def _on_stop(self, msg: Bool, info) -> None:   # two arguments: rclpy passes the message info (publisher GID)
+        who = self._publisher_name(self.resolve_topic_name(di.STOP_TOPIC), info)
         if not msg.data:
-            self.get_logger().info("stop topic: false ignored; only the reset service clears a stop")
+            if self.stop_asserted_by is not None:
+                self.get_logger().info(f"stop request withdrawn by {who}; the stop stays latched until the reset "
+                                       "service")
+            self.stop_asserted_by = None
             return
-        self.filter.stop("stop topic")
-        self.get_logger().warning("STOP latched (stop topic); call the reset service to resume")
+        self.stop_asserted_by = who
+        self.filter.stop(f"stop topic ({who})")
+        self.get_logger().warning(f"STOP latched (stop topic, from {who}); publish false there, then call the "
+                                  "reset service to resume")
         self._send_arm(from_policy=False)
 
     def _on_reset(self, request, response):
+        if self.stop_asserted_by is not None:   # the stop request is still asserted: it wins
+            response.success = False
+            response.message = (f"refused: a stop is still asserted on {di.STOP_TOPIC} (last true from "
+                                f"{self.stop_asserted_by}); publish false there first")
+            self.get_logger().warning(f"safety reset {response.message}")
+            return response
         was = self.filter.stop_reason
         self.filter.reset()
-        self.get_logger().warning(f"safety reset{f' (cleared: {was})' if was else ''}")
+        # rclpy's service callbacks do not say who called: logged without a caller
+        self.get_logger().warning(f"safety reset by the reset service (caller not reported by rclpy)"
+                                  f"{f'; cleared: {was}' if was else ''}")
         response.success = True
         response.message = json.dumps(self.filter.report())
         return response

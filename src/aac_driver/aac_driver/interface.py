@@ -19,9 +19,10 @@ POLICY_TWIST = _ri.POLICY_TWIST        # "aac/policy/twist": TwistStamped, m/s o
 POLICY_GRIPPER = _ri.POLICY_GRIPPER    # "aac/policy/gripper": JointTrajectory, panda_finger_joint1 = half the opening
 
 # --- safety layer (always on, in the arm node)
-STOP_TOPIC = "aac/safety/stop"             # std_msgs/Bool: true latches a stop (zero commands) until RESET_SERVICE
-RESET_SERVICE = "aac/safety/reset"         # std_srvs/Trigger: clears the latched stop; message = counts JSON
+STOP_TOPIC = "aac/safety/stop"             # std_msgs/Bool: true latches a stop (zero commands) until false, then RESET_SERVICE
+RESET_SERVICE = "aac/safety/reset"         # std_srvs/Trigger: clears the latched stop (refused while one is asserted)
 INTERVENTIONS = "aac/safety/interventions"  # std_msgs/String JSON, 1 Hz: {"counts": {kind: n}, "stopped": ...}
 FILTERED_TWIST = "aac/safety/filtered_twist"  # TwistStamped: what the filter let through (also in dry run)
+LIMITS = "aac/safety/limits"               # std_msgs/String JSON, transient local: the limits in force (once, at start)
 
 ARM_NODE_EXECUTABLE = "aac_arm_node"       # console_scripts entry point (package aac_driver)
