@@ -185,3 +185,14 @@ def test_the_arm_node_says_at_start_where_its_limits_are_below_the_trained_ones(
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_the_scripted_controller_refuses_limits_it_cannot_solve_the_task_with():
+    """Refused at config time (the trainer checks before training): a fast arm with a short episode passes
+    the path-length bound (0.5 m/s x 15 steps of 0.1 s = 0.75 m) but not the controller (the block slides)."""
+    from aac_sim.scripted import check_solvable
+    check_solvable(SimConfig(task="push"))                                   # the defaults: not re-run
+    check_solvable(SimConfig(task="reach", max_episode_steps=40))           # changed but solvable
+    hasty = SimConfig(task="push", motion=MotionLimits(max_ee_speed_m_s=0.5), max_episode_steps=15)
+    with pytest.raises(ConfigError, match="looks unsolvable.*motion, max_episode_steps|looks unsolvable.*max_episode_steps"):
+        check_solvable(hasty)

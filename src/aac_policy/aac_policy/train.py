@@ -26,6 +26,7 @@ from tqdm import tqdm
 from aac_sim.config import ConfigError
 from aac_sim.env import AacPandaEnv
 from aac_sim.rollout import EVAL_SEED_BASE, run_episodes, summarize
+from aac_sim.scripted import check_solvable
 from aac_sim.vector import make_vector_env
 
 from .agent import Agent
@@ -125,6 +126,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
 
+        if not cfg.env_id:   # motion limits or an episode length the task cannot be done in: refused here
+            check_solvable(cfg.sim)
         self.eval_env = make_eval_env(cfg)
         base = self.eval_env.unwrapped
         self.T = episode_length(self.eval_env)

@@ -80,3 +80,32 @@ def run_episodes(env, n_episodes: int, seed: int = 0) -> list[dict]:
     """Roll out the scripted controller; returns per-episode success and steps to success."""
     results, _ = rollout.run_episodes(env, ScriptedPolicy(env), n_episodes, seed=seed)
     return [{"success": r.success, "first_success_step": r.first_success_step} for r in results]
+
+
+SOLVABLE_FIELDS = ("task", "max_episode_steps", "motion", "physics_substeps", "distance_threshold_m")
+SOLVABLE_CHECK_EPISODES = 10
+SOLVABLE_MIN_SUCCESS = 0.5
+
+
+def check_solvable(cfg) -> None:
+    """Refuse (ConfigError) a SimConfig whose motion limits or episode length make its task unsolvable:
+    the scripted controller runs `SOLVABLE_CHECK_EPISODES` state-only episodes with it (~1 s) and must
+    succeed in at least half. The defaults are covered by tests/test_sim_scripted.py (>= 90 %), so a
+    config that matches them on these fields is not re-checked."""
+    from .config import ConfigError, SimConfig
+    from .env import AacPandaEnv
+    default = SimConfig(task=cfg.task)
+    changed = [f for f in SOLVABLE_FIELDS if getattr(cfg, f) != getattr(default, f)]
+    if not changed:
+        return
+    env = AacPandaEnv(config=cfg.replace(render_images=False))
+    try:
+        results = run_episodes(env, SOLVABLE_CHECK_EPISODES, seed=4242)
+    finally:
+        env.close()
+    rate = sum(r["success"] for r in results) / len(results)
+    if rate < SOLVABLE_MIN_SUCCESS:
+        raise ConfigError(f"task {cfg.task!r} looks unsolvable with this config: the scripted controller succeeds in "
+                          f"{rate:.0%} of {len(results)} episodes (needs {SOLVABLE_MIN_SUCCESS:.0%}); fields that differ "
+                          f"from the defaults: {', '.join(changed)} (motion: {cfg.motion.to_spec()}, "
+                          f"max_episode_steps {cfg.max_episode_steps})")
