@@ -92,7 +92,7 @@ def summarize(results: dict) -> dict:
                "total_wall_time_min": [round(r["stages"]["total_wall_time_s"] / 60, 1) for r in results.values()],
                "teacher_env_steps": [r["stages"]["teacher"]["env_steps"] for r in results.values()],
                "student_env_steps": [r["stages"]["student"]["env_steps"] for r in results.values()]}
-    for cond in ("lighting_heldout", "textures_heldout", "camera_shift"):
+    for cond in ("lighting_heldout", "textures_heldout", "camera_shift", "deploy_camera_path"):
         vals = [r["final_report"].get(cond) for r in results.values() if r["final_report"].get(cond) is not None]
         summary[f"{cond}_mean"] = float(np.mean(vals)) if vals else None
     return summary

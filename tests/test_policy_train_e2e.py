@@ -24,7 +24,8 @@ def test_asymmetric_pixel_training_end_to_end(tmp_path):
     assert list((tmp_path / "checkpoints").glob("checkpoint_*.pt"))
     assert len(list((tmp_path / "tb").iterdir())) >= 1
     report = json.loads((tmp_path / "eval/report.json").read_text())
-    assert set(report["conditions"]) == {"train", "lighting_heldout", "textures_heldout", "camera_shift"}
+    assert set(report["conditions"]) == {"train", "lighting_heldout", "textures_heldout", "camera_shift",
+                                         "deploy_camera_path"}
     assert report["wiring"] == "asymmetric" and report["task"] == "push"
     for r in report["conditions"].values():
         assert 0.0 <= r["success_rate"] <= 1.0 and r["episodes"] == 1

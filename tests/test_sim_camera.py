@@ -114,3 +114,25 @@ def test_user_calibration_changes_the_view(tmp_path):
     b = AacPandaEnv(task="reach", randomization=OFF, camera_extrinsics=str(f))
     assert not np.array_equal(a.reset(seed=0)[0]["rgb"], b.reset(seed=0)[0]["rgb"])
     a.close(), b.close()
+
+
+def test_native_camera_render_goes_through_the_deploy_crop_and_resize():
+    """camera_render: native renders the 640x480 frame and crops + resizes it as the deploy path does;
+    it sees the same scene as the direct policy-size render (same state, same seed), up to resampling:
+    stated tolerances, edges differ most."""
+    envs = {mode: AacPandaEnv(task="push", randomization=OFF, camera_render=mode) for mode in ("policy", "native")}
+    try:
+        obs = {mode: e.reset(seed=2)[0] for mode, e in envs.items()}
+        for mode, e in envs.items():
+            obs[mode], *_ = e.step(np.array([0.5, -0.3, -0.2, 1.0], np.float32))
+        a, b = obs["policy"], obs["native"]
+        assert a["rgb"].shape == b["rgb"].shape == (84, 84, 3) and b["depth"].dtype == np.uint16
+        np.testing.assert_array_equal(a["state"], b["state"])
+        d = np.abs(a["depth"].astype(int) - b["depth"].astype(int))
+        assert np.median(d) <= 1 and (d <= 10).mean() > 0.95
+        assert np.abs(a["rgb"].astype(int) - b["rgb"].astype(int)).mean() < 4.0
+    finally:
+        for e in envs.values():
+            e.close()
+    with pytest.raises(Exception, match="camera_render"):
+        AacPandaEnv(task="push", camera_render="fisheye")

@@ -36,6 +36,12 @@ SWEEP = {
     "camera_shift": ("camera pose jitter 5 cm / 5 deg (training: 3 cm / 3 deg)",
                      dict(camera=True, camera_pos_jitter_m=0.05, camera_rot_jitter_deg=5.0)),
 }
+# Conditions that change how the sim renders rather than what it randomizes (SimConfig fields).
+RENDER_SWEEP = {
+    "deploy_camera_path": ("the training distribution seen through the deploy path: 640x480 camera frames, "
+                           "centre-cropped and resized as aac_policy_node does (training renders at the "
+                           "policy size directly)", dict(camera_render="native")),
+}
 
 
 def check_actor_matches(spec: dict, sim: SimConfig) -> None:
@@ -103,8 +109,10 @@ def evaluate_actor(actor_path: str | Path, out_dir: str | Path, episodes: int, t
     gif = save_gif(videos, out_dir / "episodes.gif") if videos and videos[0][0] is not None else None
 
     if sweep and sim is not None and spec.get("image_keys"):
-        for name, (desc, changes) in SWEEP.items():
-            cfg = sim.replace(randomization=dataclasses.replace(sim.randomization, **changes))
+        conditions_to_run = [(name, desc, sim.replace(randomization=dataclasses.replace(sim.randomization, **changes)))
+                             for name, (desc, changes) in SWEEP.items()]
+        conditions_to_run += [(name, desc, sim.replace(**changes)) for name, (desc, changes) in RENDER_SWEEP.items()]
+        for name, desc, cfg in conditions_to_run:
             env = AacPandaEnv(config=cfg)
             try:
                 results, _ = run_episodes(env, policy, episodes, seed=EVAL_SEED_BASE)

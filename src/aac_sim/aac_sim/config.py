@@ -13,6 +13,7 @@ TASKS = ("reach", "push", "pick", "pick_place")
 # paths are shorter (tests/test_sim_scripted.py runs the controllers at the configured limits).
 TASK_PATH_M = {"reach": 0.45, "push": 0.75, "pick": 0.55, "pick_place": 0.75}
 RENDER_MODELS = ("low_poly", "full")
+CAMERA_RENDERS = ("policy", "native")
 # procedural texture banks (scene.TEXTURE_BANKS): `train` for training, `heldout` for the evaluation only
 TEXTURE_BANK_NAMES = ("train", "heldout")
 
@@ -104,6 +105,9 @@ class SimConfig(StrictConfig):
     camera_intrinsics: str | None = None  # YAML path; None = packaged RealSense D435 640x480
     camera_extrinsics: str | None = None  # YAML path; None = packaged default mount
     render_model: str = "low_poly"    # "full" uses the stock visual meshes (~8x slower to render)
+    # policy: render directly at image_size with the cropped intrinsics (training); native: render the camera's
+    # full frame (640x480) and crop + resize it as the deploy path does (aac_sim.preprocessing.CropResize)
+    camera_render: str = "policy"
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
 
     @property
@@ -117,6 +121,8 @@ class SimConfig(StrictConfig):
     def __post_init__(self):
         if self.task not in TASKS:
             raise ConfigError(f"unknown task {self.task!r}; choose one of {list(TASKS)}")
+        if self.camera_render not in CAMERA_RENDERS:
+            raise ConfigError(f"unknown camera_render {self.camera_render!r}; choose one of {list(CAMERA_RENDERS)}")
         if self.render_model not in RENDER_MODELS:
             raise ConfigError(f"unknown render_model {self.render_model!r}; choose one of {list(RENDER_MODELS)}")
         if not 1 <= self.max_episode_steps <= 10_000:

@@ -336,6 +336,17 @@ class AacPandaEnv(gym.Env):
                               computeForwardKinematics=1, physicsClientId=self.client)
         return np.asarray(link[4]), np.asarray(link[6])
 
+    def _render_camera(self) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's images: rendered directly at the policy size (camera_render: policy), or the
+        camera's full frame with the episode's focal jitter, cropped and resized exactly as the deploy
+        path does with a real RealSense frame (camera_render: native; ~6x the render cost)."""
+        if self.cfg.camera_render == "policy":
+            return self._render(self.episode.intrinsics)
+        factor = self.episode.intrinsics.fx / self.policy_intrinsics.fx
+        native = self.camera_intrinsics.scaled_focal(factor)
+        rgb, depth = self._render(native)
+        return self.crop.rgb(rgb, native), self.crop.depth(depth, native)
+
     def _observe(self) -> dict:
         """The whole observation of the current state (no camera delay)."""
         return {**self._observe_robot(), **self._observe_privileged()}
@@ -346,7 +357,7 @@ class AacPandaEnv(gym.Env):
         ee_pos, ee_vel = self._grasp_point()
         obs = {}
         if self.cfg.render_images:
-            obs["rgb"], obs["depth"] = self._render(self.episode.intrinsics)
+            obs["rgb"], obs["depth"] = self._render_camera()
         obs["proprio"] = np.concatenate([ee_pos, ee_vel, [q[7] + q[8]]]).astype(np.float32)
         return obs
 
