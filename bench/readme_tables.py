@@ -1,0 +1,210 @@
+"""The README's benchmark tables, rendered from the committed result files they cite.
+
+    .venv/bin/python bench/readme_tables.py           # check: exit 1 and show the diff where README != JSON
+    .venv/bin/python bench/readme_tables.py --write   # rewrite the tables in README.md from bench/results/
+
+Each table sits in README.md between `<!-- table:NAME -->` and `<!-- /table -->`; what is between is
+exactly what `TABLES[NAME]` renders from the JSON named in its first column, so a number in a table is
+never typed by hand and the test suite (tests/test_readme_tables.py) fails when the two drift apart.
+Percentages are success rates x 100 rounded to the nearest integer; other numbers are rounded as shown.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+RESULTS = HERE / "results"
+README = REPO / "README.md"
+BLOCK = re.compile(r"(<!-- table:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def pct(x) -> str:
+    return "n/a" if x is None else f"{round(100 * x)} %"
+
+
+def steps_k(n) -> str:
+    return "n/a" if n is None else f"{n / 1000:g}k"
+
+
+def row(*cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def table(header: list[str], rows: list[str]) -> str:
+    return "\n".join([row(*header), row(*["---"] * len(header)), *rows]) + "\n"
+
+
+def first_at(curve: list[dict], level: float):
+    """Env steps of the first eval at or above `level` (None if never)."""
+    return next((r["env_steps"] for r in curve if r["success_rate"] >= level), None)
+
+
+# ---------------------------------------------------------------- tables
+
+def sim_throughput() -> str:
+    d = load("sim_throughput.json")
+    t = d["targets"]
+    rows = []
+    for workers, r in sorted(d["results"].items()):
+        target = (f">= {t['env_2_workers_min_steps_per_s']} steps/s and ratio >= {t['min_ratio_to_raw']}"
+                  if workers == "2" else f"ratio >= {t['min_ratio_to_raw']}")
+        rows.append(row(workers, r["env_steps_per_s"], r["raw_limit_steps_per_s"], f"{r['ratio']:.2f}", target))
+    return table(["workers (`bench/results/sim_throughput.json`)", "env steps/s", "raw PyBullet limit steps/s",
+                  "env / raw", "target"], rows)
+
+
+def ros_and_deploy() -> str:
+    o = load("ros_overhead.json")
+    rows = []
+    for n, r in sorted(o["results"].items()):
+        ratio = r["ratio_ros_to_in_process"]
+        met = "met" if ratio >= o["goal_ratio"] else "NOT met"
+        rows.append(row(f"lockstep ROS vs in-process, {n} env{'s' if n != '1' else ''}, median of {o['rounds']} "
+                        f"interleaved rounds (`bench/results/ros_overhead.json`)", f"`{o['command']}`",
+                        f"{ratio:.2f} ({r['steps_per_s']['ros']:.0f} vs {r['steps_per_s']['in_process']:.0f} "
+                        f"steps/s), {r['dropped']} dropped", f">= {o['goal_ratio']}: **{met}**"))
+    d = load("deploy_latency.json")
+    for cam, r in d["results"].items():
+        target = (f"p99 <= 10 ms: **{'met' if r['p99_ms'] <= 10 else 'NOT met'}**" if cam == "84x84" else
+                  "every frame answered: **" + ("met" if r["commands_matched"] == r["frames_sent"] else "NOT met")
+                  + "**")
+        rows.append(row(f"camera frame in -> arm command out, {cam} frames at {d['rate_hz']:g} Hz, 4 processes "
+                        f"(`bench/results/deploy_latency.json`)", f"`{d['command']}`",
+                        f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms; "
+                        f"{r['commands_matched']} of {r['frames_sent']} frames answered", target))
+    return table(["benchmark", "command", "result", "target"], rows)
+
+
+def staged_row(path: str, what: str) -> str | None:
+    if not (RESULTS / path).exists():
+        return None
+    d = load(path)
+    s = d["summary"]
+    seeds = list(d["runs"].values())
+    per_seed = "; ".join(
+        f"{k}: {pct(r['final_report'].get('train'))} after "
+        f"{r['stages']['total_wall_time_s'] / 60:.0f} min ({steps_k(r['stages']['teacher']['env_steps'])} teacher "
+        f"+ {steps_k(r['stages']['student']['env_steps'])} student env steps)" for k, r in d["runs"].items())
+    held = ", ".join(f"{name} {pct(s.get(key + '_mean'))}" for name, key in
+                     (("held-out lighting", "lighting_heldout"), ("held-out textures", "textures_heldout"),
+                      ("camera shift", "camera_shift"), ("deploy camera path", "deploy_camera_path"))
+                     if s.get(key + "_mean") is not None)
+    n = len(seeds)
+    result = (f"final report, training distribution: **mean {pct(s['final_success_mean'])}, worst "
+              f"{pct(s['final_success_worst'])}** over {n} seed{'s' if n != 1 else ''} ({per_seed}); {held}")
+    return row(f"{what} (`bench/results/{path}`)", f"`{d['command']}`", result)
+
+
+def learning() -> str:
+    rows = [r for r in (
+        staged_row("learn_staged.json", "**the main job**: staged pipeline, 2 h per seed"),
+        staged_row("learn_staged-trial-p16.json", "student stage alone, 40 min, from an existing teacher (trial)"),
+    ) if r]
+    d = load("learn_push_vs_state-t-base.json")
+    for variant, curves in d["curves"].items():
+        curve = curves[0]
+        last = curve[-1]
+        rows.append(row(f"teacher stage alone: state, TD3 + HER, variant `{variant}` "
+                        f"(`bench/results/learn_push_vs_state-t-base.json`)", f"`{d['command']}`",
+                        (f"first eval >= 90 % at {steps_k(first_at(curve, 0.9))} env steps" if first_at(curve, 0.9)
+                         else "never >= 90 %") + f"; last eval "
+                        f"{pct(last['success_rate'])} at {steps_k(last['env_steps'])} "
+                        f"({last['wall_time_s'] / 60:.0f} min); best {pct(max(r['success_rate'] for r in curve))}"))
+    return table(["benchmark", "command", "result"], rows)
+
+
+def collect_speed() -> str:
+    d = load("collect_speed.json")
+    rows = []
+    for wiring, c in d["collect"].items():
+        t = d["train"][wiring]
+        rows.append(row(wiring, f"{c['2_threads']['collector_cpu_ms_per_vector_step']} vs "
+                                f"{c['1_thread']['collector_cpu_ms_per_vector_step']}",
+                        f"{c['2_threads']['env_steps_per_s']:.0f} vs {c['1_thread']['env_steps_per_s']:.0f} "
+                        f"({c['speedup_1_vs_2_threads']}x)",
+                        f"{t['speedup']}x"))
+    return table(["wiring (`bench/results/collect_speed.json`)", "collector CPU ms per vector step (2 vs 1 thread)",
+                  "collection env steps/s (2 vs 1 thread)", "training rounds env steps/s, 1 vs 2 threads"], rows)
+
+
+def learner_speed() -> str:
+    d = load("learner_speed.json")
+    rows = []
+    for wiring, w in d["wirings"].items():
+        b = w.get("breakdown_ms", {})
+        parts = ", ".join(f"{k.removesuffix('_ms').replace('_', ' ')} {v}" for k, v in b.items())
+        label = wiring if wiring == "state" else f"{wiring} ({d['image_size']}x{d['image_size']})"
+        rows.append(row(label, w["update_ms"], w["updates_per_s"],
+                        w["learner_env_steps_per_s_at_utd"], parts))
+    a = d["asymmetric_64x64"]
+    rows.append(row("asymmetric (64x64)", a["update_ms"], a["updates_per_s"], a["learner_env_steps_per_s_at_utd"], ""))
+    t = d["asymmetric_state_teacher"]
+    rows.append(row("asymmetric + state teacher (84x84)", f"critic + teacher {t['critic_and_teacher_update_ms']}, "
+                    f"distillation {t['distill_update_ms']}", "", t["learner_env_steps_per_s_at_utd"], ""))
+    return table(["wiring (`bench/results/learner_speed.json`)", "ms per update", "updates/s",
+                  "env steps/s the learner absorbs at its UTD", "where an update goes (ms)"], rows)
+
+
+def twin_parity() -> str:
+    rows = []
+    for p in sorted(RESULTS.glob("twin_parity_*.json")):
+        d = load(p.name)
+        i, dep = d["in_process"], d["deployed"]
+        rows.append(row(f"{d['task']}, `{d['actor']}` (`bench/results/{p.name}`)", d["episodes"],
+                        f"{pct(i['success_rate'])} / {pct(dep['success_rate'])}",
+                        f"{i['mean_time_to_success_steps']} / {dep['mean_time_to_success_steps']}",
+                        f"{100 * d['interventions']['any_per_step']:.1f} %",
+                        ", ".join(f"{k.replace('_', ' ')}: {'met' if v else 'NOT met'}"
+                                  for k, v in d["targets"].items())))
+    return table(["task, actor", "episodes", "success in-process / deployed", "time to success (steps) in-process / "
+                  "deployed", "safety interventions per control step", "targets"], rows)
+
+
+TABLES = {"sim-throughput": sim_throughput, "ros-deploy": ros_and_deploy, "learning": learning,
+          "collect-speed": collect_speed, "learner-speed": learner_speed, "twin-parity": twin_parity}
+
+
+def render(text: str) -> str:
+    """README text with every table block re-rendered; unknown table names are an error."""
+    def sub(m: re.Match) -> str:
+        name = m["name"]
+        if name not in TABLES:
+            raise KeyError(f"README has a table block {name!r} that bench/readme_tables.py does not know")
+        return m.group(1) + TABLES[name]() + m.group(4)
+    return BLOCK.sub(sub, text)
+
+
+def check(readme: Path = README) -> list[str]:
+    """Diff lines between the README and what the result files say (empty when they agree)."""
+    text = readme.read_text()
+    missing = [n for n in TABLES if f"<!-- table:{n} -->" not in text]
+    if missing:
+        return [f"README.md lacks the table block(s): {', '.join(missing)}"]
+    return list(difflib.unified_diff(text.splitlines(), render(text).splitlines(), "README.md",
+                                     "README.md rendered from bench/results", lineterm=""))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--write", action="store_true", help="rewrite the tables in README.md")
+    args = ap.parse_args()
+    if args.write:
+        README.write_text(render(README.read_text()))
+        return 0
+    diff = check()
+    print("\n".join(diff) if diff else "README tables match bench/results")
+    return 1 if diff else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
