@@ -127,6 +127,23 @@ def test_episode_store_round_trip_and_torn_file(tmp_path):
     assert not list(tmp_path.glob("*.tmp*"))
 
 
+def test_reload_puts_each_episode_back_in_its_slot_after_the_buffer_wrapped(tmp_path):
+    """A resumed run samples the same transitions as the uninterrupted one: same slots, same draws."""
+    store, original = EpisodeStore(tmp_path, keep=4), make_replay(capacity=4 * T)
+    for e in range(7):                                  # 7 episodes through a 4-episode buffer
+        obs, actions = make_episode(e)
+        original.add_episode(obs, actions)
+        store.write(e, obs, actions)
+    reloaded = make_replay(capacity=4 * T)
+    assert store.reload(reloaded, count=7) == 4
+    assert (reloaded.added, reloaded.size) == (original.added, original.size)
+    for k in original.keys:
+        np.testing.assert_array_equal(reloaded.obs[k], original.obs[k])
+    np.testing.assert_array_equal(reloaded.actions, original.actions)
+    a, b = original.sample(64), reloaded.sample(64)
+    np.testing.assert_array_equal(a["obs"]["achieved_goal"], b["obs"]["achieved_goal"])
+
+
 def test_sample_copies_only_the_keys_asked_for_with_the_same_draws():
     """An update that reads no images samples vectors only; the draws (and relabelled goals) match a full sample."""
     full, part = make_replay(), make_replay()

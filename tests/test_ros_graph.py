@@ -182,32 +182,52 @@ def test_ros_training_fills_replay_identically_to_in_process(tmp_path):
         np.testing.assert_array_equal(ros.replay.obs[k], ref.replay.obs[k], err_msg=k)
 
 
-def test_trainer_survives_a_killed_sim_and_readmits_it(tmp_path):
+def test_trainer_survives_a_sim_killed_mid_episode_inside_collect_and_readmits_it(tmp_path):
+    """sim1 dies at step 10 of an episode while `Trainer.collect` runs: its partial episode is not in
+    replay (checked by content against an in-process run with the same seeds and actions), sim0's is; the
+    restarted sim is re-admitted and its transitions equal those of an in-process env with the same seed."""
     cfg = load_config(None, ["sim.task=reach", "num_envs=2", "random_steps=100000", "save_replay=false",
                              "replay_capacity=2000"])
+    ref = Trainer(cfg, tmp_path / "inproc", progress=False)    # same seed: the same random actions
+    envs = gym.vector.SyncVectorEnv([lambda: AacPandaEnv(config=sim_config_for(cfg))] * 2,
+                                    autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    for seed in (0, 100):
+        ref.collect(envs, seed)
+    envs.close()
+    assert ref.replay.size == 4   # slots: round 1 env 0, env 1; round 2 env 0, env 1
+
     sim1 = SimProcess("sim1", task="reach")
     with SimProcess("sim0", task="reach"), sim1, Spinning("aac_test_trainer") as node:
-        tr = Trainer(cfg, tmp_path, progress=False)
+        tr = Trainer(cfg, tmp_path / "ros", progress=False)
         venv = RosVectorEnv(node, ["sim0", "sim1"], tr.eval_env.unwrapped.cfg.to_dict(), tr.T, image_keys=True,
                             step_timeout_s=1.5, connect_timeout_s=3.0)
         wait_for(lambda: all(c.info is not None for c in venv.clients), 30, "both sims announced")
-        assert tr.collect(venv, 0)["dropped"] == 0
-        obs, info = venv.reset()
-        for _ in range(10):
-            venv.step(np.zeros((2, 4), np.float32))
-        sim1.kill()                                  # mid-episode
-        obs, _, _, _, info = venv.step(np.zeros((2, 4), np.float32))
-        assert info["dropped"].tolist() == [False, True]
-        # the next collected episode: sim1 is not back -> only sim0's episode enters replay
-        out = tr.collect(venv, None)
-        assert out["dropped"] == 1 and tr.replay.size == 3 and out["steps"] == tr.T
-        for k in tr.replay.keys:   # no partial/zero episode in replay
-            assert np.abs(tr.replay.obs[k][:3].astype(np.float64)).sum(axis=tuple(range(1, tr.replay.obs[k].ndim))).min() > 0
+        step, steps = venv.step, [0]
+
+        def step_killing_sim1_at_10(actions):
+            steps[0] += 1
+            if steps[0] == 10:
+                sim1.kill()                                    # inside collect, mid-episode
+            return step(actions)
+        venv.step = step_killing_sim1_at_10
+        out = tr.collect(venv, 0)
+        venv.step = step
+        assert out["dropped"] == 1 and out["steps"] == tr.T and tr.replay.size == 1
+
         version = venv.clients[1].info_version
         sim1.start()
         wait_for(lambda: venv.clients[1].info_version > version, 30, "sim1 restart (a new sim_info)")
-        out = tr.collect(venv, None)
-        assert out["dropped"] == 0 and tr.replay.size == 5 and venv.readmissions == 1
+        out = tr.collect(venv, 100)
+        assert out["dropped"] == 0 and venv.readmissions == 1 and tr.replay.size == 3
+
+    def episode(rb, slot):
+        return {**{k: rb.obs[k][slot] for k in rb.keys}, "actions": rb.actions[slot]}
+    for ros_slot, ref_slot in ((0, 0), (1, 2), (2, 3)):   # sim0's first episode; both of round 2
+        for k, v in episode(ref.replay, ref_slot).items():
+            np.testing.assert_array_equal(episode(tr.replay, ros_slot)[k], v, err_msg=f"slot {ros_slot} {k}")
+    partial = episode(ref.replay, 1)                      # what sim1's killed episode would have been
+    for slot in range(3):
+        assert not np.array_equal(tr.replay.obs["achieved_goal"][slot], partial["achieved_goal"])
 
 
 def test_trainer_refuses_a_sim_with_another_image_size():

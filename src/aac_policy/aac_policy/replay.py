@@ -148,8 +148,23 @@ class EpisodeStore:
         were readable (a missing or torn file is skipped, not fatal)."""
         if replay.added:
             raise RuntimeError("reload() needs an empty replay")
+        first = max(0, count - replay.max_episodes)
+        # Each episode goes back into the slot it had (episode i in slot i % max_episodes), so sampling
+        # after a resume draws the same transitions as the uninterrupted run would have. Only possible
+        # when every file is readable; otherwise the readable ones are packed from slot 0.
+        replay.added = first
+        for i in range(first, count):
+            try:
+                obs, actions = self.read(i)
+                replay.add_episode(obs, actions)
+            except (OSError, ValueError, KeyError):
+                break
+        else:
+            return count - first
+        replay.added = replay.size = 0
+        replay.lengths[:] = 0
         found = 0
-        for i in range(max(0, count - replay.max_episodes), count):
+        for i in range(first, count):
             try:
                 obs, actions = self.read(i)
                 replay.add_episode(obs, actions)

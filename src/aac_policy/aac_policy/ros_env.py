@@ -245,8 +245,11 @@ class RosVectorEnv:
             if not ready[i]:
                 self._drop(i, "not available at reset")
                 continue
-            if seed is not None:
-                self._set_seed(i, seed + i)
+            if seed is not None:   # every round (train.py): a sim that died since it was checked is dropped here
+                why = self._set_seed(i, seed + i)
+                if why:
+                    self._drop(i, why)
+                    continue
             c.parts.clear()
             futures[i] = c.reset_client.call_async(Trigger.Request())
         for i, fut in futures.items():   # sent to all first: the sims reset in parallel
@@ -298,7 +301,8 @@ class RosVectorEnv:
         self.obs_loop.destroy()   # the per-step subscriptions; the rest belongs to the owner's node
 
     # ------------------------------------------------------------------ internals
-    def _set_seed(self, i: int, seed: int) -> None:
+    def _set_seed(self, i: int, seed: int) -> str | None:
+        """Sets sim i's seed parameter; returns why it could not (the sim is gone), raises if it refused."""
         c = self.clients[i]
         if c.param_client is None or c.param_client_version != c.info_version:
             if c.param_client is not None:
@@ -306,14 +310,15 @@ class RosVectorEnv:
             c.param_client = self.node.create_client(SetParameters, f"{c.info['node']}/set_parameters")
             c.param_client_version = c.info_version
         if not c.param_client.wait_for_service(self.step_timeout_s):
-            raise RuntimeError(f"sim /{c.ns}: parameter service of {c.info['node']} not available")
+            return f"parameter service of {c.info['node']} not available"
         request = SetParameters.Request(parameters=[Parameter("seed", Parameter.Type.INTEGER, int(seed)).to_parameter_msg()])
         result = call_service(c.param_client, request, self.step_timeout_s, attempts=3, on_retry=lambda n:
                               self.node.get_logger().warning(f"sim /{c.ns}: setting the seed, no answer; again"))
         if result is None:
-            raise RuntimeError(f"sim /{c.ns}: setting the seed timed out")
+            return "setting the seed timed out"
         if not result.results[0].successful:
             raise RuntimeError(f"sim /{c.ns}: seed {seed} refused: {result.results[0].reason}")
+        return None
 
     def _gather(self, poll) -> None:
         """Wait until every live sim has a complete observation (poll(i) -> (stamp, parts))."""

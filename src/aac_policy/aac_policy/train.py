@@ -178,6 +178,9 @@ class Trainer:
         self.distill_credit = float(ckpt.get("distill_credit", 0.0))
         self.distill_samples = int(ckpt.get("distill_samples", 0))
         torch.set_rng_state(ckpt["torch_rng"])
+        for name, gen in self._np_rngs().items():   # absent in checkpoints written before 2026-12-01
+            if name in ckpt.get("np_rngs", {}):
+                gen.bit_generator.state = ckpt["np_rngs"][name]
         reloaded = self.store.reload(self.replay, self.episodes) if self.store else 0
         if self.metrics_path.exists():   # drop evals logged after the checkpoint
             rows = [r for r in self.metrics_path.read_text().splitlines() if r.strip()]
@@ -194,8 +197,14 @@ class Trainer:
                    "agent": self.agent.state_dict(), "env_steps": self.env_steps, "episodes": self.episodes,
                    "wall_time": self.wall_time, "update_credit": self.update_credit,
                    "distill_credit": self.distill_credit, "distill_samples": self.distill_samples,
-                   "torch_rng": torch.get_rng_state()}
+                   "torch_rng": torch.get_rng_state(),
+                   "np_rngs": {name: gen.bit_generator.state for name, gen in self._np_rngs().items()}}
         return save_checkpoint(self.ckpt_dir, self.env_steps, payload, keep=self.cfg.keep_checkpoints)
+
+    def _np_rngs(self) -> dict[str, np.random.Generator]:
+        """Every numpy stream training draws from (exploration, replay sampling, augmentation shifts):
+        saved and restored, so a resumed run continues exactly as an uninterrupted one."""
+        return {"explore": self.rng, "replay": self.replay.rng, "augment": self.agent.np_rng}
 
     # ------------------------------------------------------------------ data collection
     def _explore(self, obs: dict, n: int, teacher_acts: np.ndarray) -> np.ndarray:
@@ -309,8 +318,6 @@ class Trainer:
         cfg = self.cfg
         writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
         envs = self.make_env()
-        # a resumed run re-seeds from its episode count, so it does not replay the same episodes
-        seed = cfg.seed * 1_000_003 + self.episodes
         next_eval = (self.env_steps // cfg.eval_every_steps + 1) * cfg.eval_every_steps
         next_ckpt = (self.env_steps // cfg.checkpoint_every_steps + 1) * cfg.checkpoint_every_steps
         bar = tqdm(total=cfg.total_env_steps, initial=self.env_steps, unit="step", disable=not self.progress,
@@ -326,8 +333,9 @@ class Trainer:
                 self._log_eval(writer, 0, self.evaluate(cfg.eval_episodes))
             while self.env_steps < cfg.total_env_steps and not self._out_of_time() and not self.reached_target():
                 t0 = time.perf_counter()
-                roll = self.collect(envs, seed)
-                seed = None   # later resets continue each env's own random stream
+                # every round re-seeds the envs from the episode count (env i gets seed + i): never the same
+                # episodes twice, and a resumed run collects exactly what the uninterrupted one would have
+                roll = self.collect(envs, cfg.seed * 1_000_003 + self.episodes)
                 t1 = time.perf_counter()
                 if self.env_steps >= cfg.random_steps and self.replay.transitions >= cfg.batch_size:
                     if not cfg.teacher_path:   # a loaded teacher is frozen: no critic (or teacher) updates
