@@ -22,7 +22,7 @@ from aac_sim.ros_convert import numpy_to_image, unpack_labelled
 
 from geometry_msgs.msg import TwistStamped  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
 from std_msgs.msg import Bool, Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
@@ -43,11 +43,15 @@ def twin(tmp_path_factory):
 class Harness:
     """Policy + camera + recorders on a client node; the arm node on the same executor."""
 
-    def __init__(self, spinning, client, policy_hz: float | None = None, **params):
+    def __init__(self, spinning, client, policy_hz: float | None = None, relay_joint_states: bool = False,
+                 **params):
         self.spinning, self.client = spinning, client
-        self.v = None                      # policy twist to publish at 25 Hz (None = policy silent)
+        self.v = None                      # policy twist to publish every period (None = policy silent)
+        self.grip = None                   # policy gripper opening to publish every period (None = silent)
         self.camera_on = True
-        self.last_frame = None
+        self.state_on = True               # relay the twin's joint states to the arm node (relay_joint_states)
+        self.last_frame = self.last_policy = self.last_state = None
+        self.grip_out: list[tuple[float, JointTrajectory]] = []
         self.ee: list[tuple[float, np.ndarray]] = []
         self.servo: list[tuple[float, np.ndarray]] = []
         self.arm_cmds: list[tuple[float, JointTrajectory]] = []
@@ -63,12 +67,25 @@ class Harness:
                                    lambda m: self.arm_cmds.append((time.monotonic(), m)), 50)
         client.create_subscription(String, f"{NS}/{di.INTERVENTIONS}",
                                    lambda m: setattr(self, "report", json.loads(m.data)), 10)
+        client.create_subscription(JointTrajectory, f"{NS}/{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}",
+                                   lambda m: self.grip_out.append((time.monotonic(), m)), 50)
+        cli_args = None
+        if relay_joint_states:   # the arm node reads joint states through the test, which can cut them
+            relayed = f"{NS}/relayed_{ri.JOINT_STATES}"
+            pub_state = client.create_publisher(JointState, relayed, 10)
+
+            def relay(msg):
+                if self.state_on:
+                    pub_state.publish(msg)
+                    self.last_state = time.monotonic()
+            client.create_subscription(JointState, f"{NS}/{ri.JOINT_STATES}", relay, 10)
+            cli_args = ["--ros-args", "-r", f"{ri.JOINT_STATES}:={relayed}"]
         self.image = numpy_to_image(np.zeros((4, 4, 3), np.uint8), "rgb8", 0, ri.COLOR_OPTICAL_FRAME)
         client.create_timer(1 / 30, self._camera_tick)
         client.create_timer(1.0 / policy_hz if policy_hz else PERIOD, self._policy_tick)
         overrides = [Parameter("camera_namespace", value=FAKE_CAMERA)] + \
             [Parameter(k, value=v) for k, v in params.items()]
-        self.arm = ArmNode(namespace=NS, parameter_overrides=overrides)
+        self.arm = ArmNode(namespace=NS, parameter_overrides=overrides, cli_args=cli_args)
         spinning.executor.add_node(self.arm)
         wait_for(lambda: self.arm.joint is not None and self.arm.last_camera is not None and len(self.ee) > 3,
                  30, "joint_states, fake camera frames and proprio at the arm node / test")
@@ -76,7 +93,9 @@ class Harness:
             f"{NS}/{ri.DEFAULT_ARM_CONTROLLER}/{ri.JOINT_TRAJECTORY}"
         wait_for(lambda: self.client.count_subscribers(out) >= 2, 10, "the twin's command subscription")
         # a gripper command first: a known opening, where the realtime twin otherwise holds the measured one
-        wait_for(lambda: self._grip(0.03) and abs(self.width() - 0.06) < 0.004, 10, "gripper at 6 cm")
+        # (in a dry run nothing reaches the twin: the opening is whatever the previous test left)
+        if not params.get("dry_run"):
+            wait_for(lambda: self._grip(0.03) and abs(self.width() - 0.06) < 0.004, 10, "gripper at 6 cm")
 
     def _grip(self, finger: float) -> bool:
         self.pub_gripper.publish(JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]],
@@ -108,6 +127,11 @@ class Harness:
             msg.header.frame_id = ri.BASE_FRAME
             msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(x) for x in self.v)
             self.pub_twist.publish(msg)
+            self.last_policy = time.monotonic()
+        if self.grip is not None:
+            self.pub_gripper.publish(JointTrajectory(joint_names=[ri.FINGER_JOINTS[0]],
+                                                     points=[JointTrajectoryPoint(positions=[self.grip])]))
+            self.last_policy = time.monotonic()
 
     # ------------------------------------------------------------------ helpers (test thread)
     def pos(self) -> np.ndarray:
@@ -249,6 +273,103 @@ def test_joint_trajectory_output_moves_stops_and_watchdog(twin):
             _direction_ok(h.move((0.0, -0.1, 0.0), 0.6), 1, -1, 0.03)
         finally:
             h.v = None
+            h.close()
+
+
+# Watchdogs, measured live. Each stops its output within the watchdog's timeout plus one control period
+# (the arm node's timer re-checks every period) plus this scheduling allowance: the twin's physics, DDS
+# and this process's executor share 2 cores, and a timer callback or a message can be late by a few ms.
+SCHEDULING_ALLOWANCE_S = 0.05
+TIMEOUT_S = 0.2   # SafetyConfig's camera / command / state timeouts (the defaults)
+CUT = {"camera": ("camera_on", "last_frame"), "command": ("v", "last_policy"), "state": ("state_on", "last_state")}
+
+
+def _toward_centre(h, speed=0.05):
+    """A slow twist along y towards y = 0: tests that run after each other do not walk the arm away."""
+    return (0.0, -speed if h.pos()[1] > 0 else speed, 0.0)
+
+
+def _first_stop(h, output: str, after: float) -> float:
+    """When the output first said 'stop' after `after`: the first zero twist (servo), or the first joint
+    target that every later one repeats (joint_trajectory: a hold)."""
+    if output == "servo":
+        zeros = [t for t, v in h.servo if t > after and not v.any()]
+        assert zeros, "no zero twist"
+        assert all(not v.any() for t, v in h.servo if t > zeros[0]), "a non-zero twist after the stop"
+        return zeros[0]
+    msgs = [(t, tuple(m.points[0].positions)) for t, m in h.arm_cmds if t > after]
+    assert len(msgs) >= 3, "too few joint targets after the cut to see a hold"
+    i = len(msgs) - 1
+    while i > 0 and msgs[i - 1][1] == msgs[-1][1]:
+        i -= 1
+    assert i < len(msgs) - 2, "the joint targets never settled on a hold"
+    return msgs[i][0]
+
+
+@pytest.mark.parametrize("output", ["servo", "joint_trajectory"])
+@pytest.mark.parametrize("watchdog", ["camera", "command", "state"])
+def test_each_watchdog_stops_each_arm_output_within_one_period(twin, output, watchdog):
+    """The input goes silent while the arm moves (the others keep coming; for the camera and the state
+    watchdogs the policy keeps commanding the motion): the output stops between the timeout and the
+    timeout + one period + the allowance after the last input, stays stopped, the arm stands still, the
+    intervention is counted; and with the input back it moves again (no latch)."""
+    spinning = Spinning("aac_arm_test")
+    with spinning as client:
+        h = Harness(spinning, client, output=output, relay_joint_states=True)
+        try:
+            v = _toward_centre(h)
+            before = h.report.get("counts", {}).get(f"{watchdog}_stale", 0)
+            h.v = v
+            time.sleep(0.6)
+            flag, stamp = CUT[watchdog]
+            setattr(h, flag, None if flag == "v" else False)
+            time.sleep(0.1)
+            t_last = getattr(h, stamp)
+            time.sleep(TIMEOUT_S + PERIOD + 0.4 - (time.monotonic() - t_last))
+            delay = _first_stop(h, output, t_last) - t_last
+            print(f"{watchdog} watchdog, {output}: stopped {delay * 1e3:.0f} ms after the last input")
+            assert TIMEOUT_S - 0.01 <= delay <= TIMEOUT_S + PERIOD + SCHEDULING_ALLOWANCE_S, delay
+            assert h.still(0.4) < 0.003
+            h.counts_after(f"{watchdog}_stale", before)
+            setattr(h, flag, v if flag == "v" else True)
+            time.sleep(0.2)
+            h.v = v
+            d = h.move(v, 0.6)
+            assert abs(d[1]) > 0.01 and np.sign(d[1]) == np.sign(v[1]), d
+        finally:
+            h.v = None
+            h.close()
+
+
+@pytest.mark.parametrize("watchdog", ["camera", "state"])
+def test_gripper_commands_stop_within_the_timeout_of_the_last_input(twin, watchdog):
+    """Gripper commands are forwarded when they arrive, never re-sent (so a stale one cannot reach the
+    gripper: one forwarded per command); once the camera or the joint states are silent for the timeout,
+    none is forwarded although the policy keeps sending them."""
+    spinning = Spinning("aac_arm_test")
+    with spinning as client:
+        h = Harness(spinning, client, output="servo", relay_joint_states=True)
+        try:
+            t0 = time.monotonic()
+            h.grip = 0.02
+            time.sleep(0.5)
+            sent_while_fresh = len([t for t, _ in h.grip_out if t > t0])
+            assert sent_while_fresh >= 3
+            flag, stamp = CUT[watchdog]
+            setattr(h, flag, False)
+            time.sleep(0.1)
+            t_last = getattr(h, stamp)
+            time.sleep(TIMEOUT_S + 0.6 - (time.monotonic() - t_last))
+            forwarded = [t for t, _ in h.grip_out if t > t_last]
+            last = forwarded[-1] - t_last if forwarded else 0.0
+            print(f"{watchdog} watchdog, gripper: last command forwarded {last * 1e3:.0f} ms after the last input")
+            assert last <= TIMEOUT_S + SCHEDULING_ALLOWANCE_S, last
+            assert h.grip is not None and time.monotonic() - h.last_policy < 2 * PERIOD   # the policy kept sending
+            setattr(h, flag, True)
+            time.sleep(0.4)
+            assert [t for t, _ in h.grip_out if t > time.monotonic() - 0.3], "no gripper command with inputs back"
+        finally:
+            h.grip = None
             h.close()
 
 

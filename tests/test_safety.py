@@ -179,6 +179,15 @@ def test_camera_watchdog():
     _only(f, "camera_stale", 3)
 
 
+def test_gripper_refused_while_the_joint_state_is_stale_or_missing():
+    f = SafetyFilter()
+    limit = f.config.state_timeout_s
+    assert f.filter_gripper(0.03, NOW, FRESH, check_state=True, state_time=NOW - limit + 1e-3) == (0.03, [])
+    assert f.filter_gripper(0.03, NOW, FRESH, check_state=True, state_time=NOW - limit - 1e-3) == (None, ["state_stale"])
+    assert f.filter_gripper(0.03, NOW, FRESH, check_state=True, state_time=None) == (None, ["state_stale"])
+    assert f.filter_gripper(0.03, NOW, FRESH) == (0.03, [])            # not checked unless asked
+
+
 def test_stale_command_and_stale_or_missing_state():
     f = SafetyFilter()
     v, events = _twist(f, [0.1, 0, 0], command_time=NOW - 0.5)

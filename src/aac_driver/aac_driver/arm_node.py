@@ -235,7 +235,8 @@ class ArmNode(Node):
             return
         width = 2.0 * float(np.mean(list(target.values())))
         now = time.monotonic()
-        w, events = self.filter.filter_gripper(width, now, self.last_camera)
+        w, events = self.filter.filter_gripper(width, now, self.last_camera, check_state=True,
+                                               state_time=None if self.joint is None else self.joint[1])
         if events:
             self.get_logger().warning(f"gripper command {width:.4f} m: {', '.join(events)} -> "
                                       f"{'not sent' if w is None else f'{w:.4f} m'}")

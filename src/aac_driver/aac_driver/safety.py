@@ -17,7 +17,7 @@ Cartesian command (`filter_twist`, grasp-point velocity in m/s, base frame), che
 Joint targets (`filter_joint_targets`, e.g. IK output for a joint_trajectory_controller):
   non_finite, stopped (hold q_now), joint_limit (clipped into the URDF limits minus a margin),
   joint_velocity (step scaled so that no joint exceeds scale x its velocity limit).
-Gripper (`filter_gripper`): non_finite / stopped / camera_stale refuse (None = send nothing),
+Gripper (`filter_gripper`): non_finite / stopped / camera_stale / state_stale refuse (None = send nothing),
   gripper_clipped clips the opening to [0, gripper_max_width_m].
 
 Dry run: the filter runs and counts exactly as usual; `dry_run` only tells the node not to send.
@@ -208,10 +208,12 @@ class SafetyFilter:
         return q_now + step, self.record(*events)
 
     # ------------------------------------------------------------------ gripper
-    def filter_gripper(self, width: float, now: float | None = None,
-                       last_camera_time: float | None = None) -> tuple[float | None, list[str]]:
+    def filter_gripper(self, width: float, now: float | None = None, last_camera_time: float | None = None,
+                       check_state: bool = False, state_time: float | None = None) -> tuple[float | None, list[str]]:
         """Gripper opening (m) -> (opening to send, or None = send nothing; events). The camera
-        watchdog applies when `now` is given."""
+        watchdog applies when `now` is given; the joint-state watchdog too with `check_state`
+        (`state_time` None = no joint state yet). A gripper command is forwarded only when it arrives,
+        never re-sent, so a stale one cannot reach the gripper: no command watchdog is needed here."""
         self.commands += 1
         w = float(width)
         if not math.isfinite(w):
@@ -220,6 +222,8 @@ class SafetyFilter:
             return None, self.record("stopped")
         if now is not None and (last_camera_time is None or now - last_camera_time > self.config.camera_timeout_s):
             return None, self.record("camera_stale")
+        if now is not None and check_state and (state_time is None or now - state_time > self.config.state_timeout_s):
+            return None, self.record("state_stale")   # the arm's state is unknown: when in doubt, do nothing
         clipped = min(max(w, 0.0), self.config.gripper_max_width_m)
         return clipped, self.record("gripper_clipped") if clipped != w else []
 
