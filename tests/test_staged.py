@@ -240,7 +240,10 @@ def test_each_stage_resumes_after_a_kill(tmp_path, capsys):
     capsys.readouterr()
     out = run_staged(load_config(None, _staged_sets(tmp_path)), tmp_path, progress=False)
     assert out["stages"]["teacher"] == teacher                      # not retrained
-    assert f"at {steps_at_kill} env steps" in capsys.readouterr().err   # the student resumed, not restarted
+    err = capsys.readouterr().err
+    assert f"at {steps_at_kill} env steps" in err                   # the student resumed, not restarted...
+    reloaded = int(err.split(f"at {steps_at_kill} env steps; replay reloaded ")[1].split()[0])
+    assert reloaded > 0                                             # ...with its DAgger data
     rows = [json.loads(x) for x in (tmp_path / "student/metrics.jsonl").read_text().splitlines()]
     steps = [r["env_steps"] for r in rows]
     assert steps == sorted(set(steps)) and steps[-1] == 1500 and 0 < steps_at_kill < 1500

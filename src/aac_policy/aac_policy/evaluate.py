@@ -33,7 +33,7 @@ SWEEP = {
                               light_color_min=0.5)),
     "textures_heldout": ("held-out procedural textures on table, floor and block (training: the train bank, "
                          "or flat colours)", dict(textures=True, texture_bank="heldout")),
-    "camera_shift": ("camera pose jitter 5 cm / 5 deg (training: 3 cm / 3 deg)",
+    "camera_shift": ("camera pose jitter 5 cm / 5 deg (training: 2 cm / 2 deg)",
                      dict(camera=True, camera_pos_jitter_m=0.05, camera_rot_jitter_deg=5.0)),
 }
 # Conditions that change how the sim renders rather than what it randomizes (SimConfig fields).

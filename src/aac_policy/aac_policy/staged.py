@@ -57,7 +57,8 @@ def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> Train
                        teacher_collect_decay_steps=s.teacher_collect_decay_steps,
                        exploration_noise=s.exploration_noise, random_action_prob=s.random_action_prob,
                        bf16=s.bf16, eval_every_steps=s.eval_every_steps, eval_episodes=s.eval_episodes,
-                       checkpoint_every_steps=s.eval_every_steps, save_replay=False)
+                       checkpoint_every_steps=s.eval_every_steps)   # save_replay as the run's: a resumed
+                                                                    # student keeps its DAgger data
 
 
 def _stage_summary(trainer: Trainer, out: dict, minutes_budget: float) -> dict:

@@ -50,6 +50,7 @@ ONNX_ACTOR_FILE = "actor.onnx"
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
                    "bf16": False}
+LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
 
 
 def _interrupt(signum, frame):
@@ -162,6 +163,8 @@ class Trainer:
             return
         ckpt, path = found
         saved = {**LEGACY_DEFAULTS, **ckpt["config"]}
+        if isinstance(saved.get("sim"), dict):
+            saved["sim"] = {**LEGACY_SIM_DEFAULTS, **saved["sim"]}
         # a run uses only the top-level fields: the staged pipeline's `teacher` / `student` sections are copied
         # into them for each stage (staged.py), so they are compared there, not here
         diffs = [d for d in config_mismatch(saved, self.cfg.to_dict())
