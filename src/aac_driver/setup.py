@@ -28,6 +28,7 @@ setup(
             'aac_arm_node = aac_driver.arm_node:main',
             'aac_realsense_node = aac_driver.realsense_node:main',
             'aac_preflight = aac_driver.preflight:main',
+            'aac_episodes = aac_driver.episode_runner:main',
         ],
     },
 )

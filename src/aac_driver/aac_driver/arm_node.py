@@ -4,6 +4,9 @@ Subscribes (relative names): aac/policy/twist (TwistStamped, m/s of the grasp po
 aac/policy/gripper (JointTrajectory, panda_finger_joint1 = half the opening), joint_states,
 <camera_namespace>/color/image_raw (only its arrival time: the camera watchdog), aac/safety/stop
 (Bool, true latches a stop). Service aac/safety/reset (Trigger) clears the latch.
+Hold / release (service aac/safety/release, SetBool; released at start): while held, policy commands are
+dropped (counted `held`) and the episode runner's (aac/episode/twist, aac/episode/gripper: start-pose
+moves) go through the same filter instead; the timer then holds the arm when nothing comes.
 Publishes, by the `output` parameter:
   servo             the filtered twist on servo_node/delta_twist_cmds (MoveIt Servo / sim twin)
   joint_trajectory  IK of the filtered twist -> <arm_controller>/joint_trajectory, one point
@@ -33,7 +36,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String
-from std_srvs.srv import Trigger
+from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from aac_sim import ros_interface as ri
@@ -126,10 +129,14 @@ class ArmNode(Node):
         self.last_events: tuple = ()
         self.gripper_goals = GripperGoals(float(values["gripper_max_width_m"]), GRIPPER_DEADBAND_M)
         self.gripper_goal_handle = None
+        self.released = True   # the policy drives; false: the episode runner holds / moves the arm
 
         cam = values["camera_namespace"].strip("/")
-        self.create_subscription(TwistStamped, di.POLICY_TWIST, self._on_twist, 10)
-        self.create_subscription(JointTrajectory, di.POLICY_GRIPPER, self._on_gripper, 10)
+        self.create_subscription(TwistStamped, di.POLICY_TWIST, lambda m: self._on_twist(m, "policy"), 10)
+        self.create_subscription(JointTrajectory, di.POLICY_GRIPPER, lambda m: self._on_gripper(m, "policy"), 10)
+        self.create_subscription(TwistStamped, di.EPISODE_TWIST, lambda m: self._on_twist(m, "episode"), 10)
+        self.create_subscription(JointTrajectory, di.EPISODE_GRIPPER, lambda m: self._on_gripper(m, "episode"), 10)
+        self.create_service(SetBool, di.RELEASE_SERVICE, self._on_release)
         self.create_subscription(JointState, ri.JOINT_STATES, self._on_joint_state, 10)
         # raw: only the arrival time matters, the image is never deserialised
         self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_camera, qos_profile_sensor_data, raw=True)
@@ -216,7 +223,29 @@ class ArmNode(Node):
         if q is not None:   # messages without the arm joints (e.g. a gripper's own) are not ours
             self.joint = (q, time.monotonic())
 
-    def _on_twist(self, msg: TwistStamped) -> None:
+    def _from_driver(self, source: str) -> bool:
+        """Is `source` the one that drives now? A policy command while held is counted `held`; an episode
+        command while released is ignored (the policy drives)."""
+        if source == ("policy" if self.released else "episode"):
+            return True
+        if source == "policy":
+            self.filter.record("held")
+        return False
+
+    def _on_release(self, request, response):
+        if bool(request.data) != self.released:
+            self.released = bool(request.data)
+            self.twist_cmd, self.q_hold = None, None   # the other source's last command is not re-sent
+            self._send_arm(from_policy=False)          # hold at once until the new source commands
+            self.get_logger().info("policy released: it drives the arm" if self.released else
+                                   "arm held: policy commands dropped, episode runner commands accepted")
+        response.success = True
+        response.message = json.dumps({"released": self.released, "stopped": self.filter.stopped})
+        return response
+
+    def _on_twist(self, msg: TwistStamped, source: str = "policy") -> None:
+        if not self._from_driver(source):
+            return
         if msg.header.frame_id not in ("", ri.BASE_FRAME):
             self.filter.record("refused_message")
             self.get_logger().warning(f"refused policy twist: frame {msg.header.frame_id!r} is not "
@@ -226,7 +255,9 @@ class ArmNode(Node):
         self.twist_cmd = (np.array([lin.x, lin.y, lin.z], dtype=np.float64), time.monotonic())
         self._send_arm(from_policy=True, stamp=msg.header.stamp)
 
-    def _on_gripper(self, msg: JointTrajectory) -> None:
+    def _on_gripper(self, msg: JointTrajectory, source: str = "policy") -> None:
+        if not self._from_driver(source):
+            return
         try:
             target = trajectory_target(msg, ri.FINGER_JOINTS)
         except MessageError as exc:
@@ -419,7 +450,8 @@ class ArmNode(Node):
                                   f"{'dry run, not sent: ' if self.filter.dry_run else 'sent '}{sent}")
 
     def _publish_report(self) -> None:
-        report = {**self.filter.report(), "output": self.output, "node": self.get_fully_qualified_name()}
+        report = {**self.filter.report(), "output": self.output, "node": self.get_fully_qualified_name(),
+                  "released": self.released}
         self.pub_report.publish(String(data=json.dumps(report)))
 
     def destroy_node(self):

@@ -23,6 +23,10 @@ STOP_TOPIC = "aac/safety/stop"             # std_msgs/Bool: true latches a stop 
 RESET_SERVICE = "aac/safety/reset"         # std_srvs/Trigger: clears the latched stop (refused while one is asserted)
 INTERVENTIONS = "aac/safety/interventions"  # std_msgs/String JSON, 1 Hz: {"counts": {kind: n}, "stopped": ...}
 FILTERED_TWIST = "aac/safety/filtered_twist"  # TwistStamped: what the filter let through (also in dry run)
+RELEASE_SERVICE = "aac/safety/release"     # std_srvs/SetBool: true = the policy drives; false = hold (policy commands
+                                           # dropped, counted `held`; the episode runner's commands drive instead)
+EPISODE_TWIST = "aac/episode/twist"        # TwistStamped from the episode runner (start-pose moves), only while held
+EPISODE_GRIPPER = "aac/episode/gripper"    # JointTrajectory from the episode runner (open the gripper), only while held
 LIMITS = "aac/safety/limits"               # std_msgs/String JSON, transient local: the limits in force (once, at start)
 
 ARM_NODE_EXECUTABLE = "aac_arm_node"       # console_scripts entry point (package aac_driver)

@@ -43,8 +43,9 @@ PANDA_JOINT_VELOCITY = (2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61)
 
 EVENTS = ("non_finite", "stopped", "camera_stale", "command_stale", "state_stale", "speed_clipped",
           "workspace", "joint_limit", "joint_velocity", "gripper_clipped",
-          # recorded by the node (not decided here): refused messages, IK failures
-          "refused_message", "ik_failed")
+          # recorded by the node (not decided here): refused messages, IK failures, policy commands while
+          # the episode runner holds the arm
+          "refused_message", "ik_failed", "held")
 
 F3 = tuple[float, float, float]
 F7 = tuple[float, float, float, float, float, float, float]
