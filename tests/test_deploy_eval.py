@@ -45,7 +45,11 @@ def test_in_process_reference_of_the_same_actor_sits_next_to_the_deployed_number
     spec = build_spec(env.observation_space, env.action_space, cfg.wiring, cfg.aux_loss, env.state_layout)
     torch.manual_seed(0)
     agent = Agent(spec, cfg)
-    actor = export_actor(agent, tmp_path / "actor.pt", build_obs_spec(agent, env))
+    obs_spec = build_obs_spec(agent, env)
+    r = cfg.sim.randomization   # the trained camera range, for the preflight's camera.pose check
+    assert obs_spec["camera"]["pose_range"] == {"position_m": r.camera_pos_jitter_m,
+                                                "rotation_deg": r.camera_rot_jitter_deg, "focal_rel": r.camera_fov_jitter}
+    actor = export_actor(agent, tmp_path / "actor.pt", obs_spec)
     env.close()
     twin = cfg.sim.replace(randomization=RandomizationConfig.off()).to_dict()
     ip = evaluate_in_process(actor, twin, episodes=2)

@@ -201,6 +201,32 @@ def probe(*argv: str) -> dict[str, pf.Check]:
     return by_name(pf.evaluate(cfg, pf.collect(cfg), pf.load_spec(cfg)))
 
 
+def test_camera_pose_rule(tmp_path):
+    """--camera-extrinsics: the calibrated pose against the actor's trained pose and range."""
+    import numpy as np
+    import yaml
+
+    from aac_sim.camera import CameraExtrinsics
+    trained = CameraExtrinsics.from_yaml()
+    spec = {"camera": {"extrinsics": {"translation": list(trained.translation),
+                                      "rotation_xyzw": list(trained.rotation_xyzw)},
+                       "pose_range": {"position_m": 0.02, "rotation_deg": 2.0, "focal_rel": 0.03}}}
+
+    def calibrated(dpos, drot_deg):
+        pose = trained.perturbed(dpos, np.radians(drot_deg))
+        path = tmp_path / "calibrated.yaml"
+        path.write_text(yaml.safe_dump({"translation": [float(v) for v in pose.translation],
+                                        "rotation_xyzw": [float(v) for v in pose.rotation_xyzw]}))
+        return pf.Config(actor="actor.pt", camera_extrinsics=str(path))
+    assert pf.check_camera_pose(calibrated([0.005, 0, 0], [0, 0.5, 0]), spec).status == pf.PASS
+    bad = pf.check_camera_pose(calibrated([0, 0, -0.04], [0, 0, 0]), spec)
+    assert bad.status == pf.FAIL and "OUTSIDE" in bad.detail and "z -4.0" in bad.detail
+    assert pf.check_camera_pose(pf.Config(), spec).status == pf.SKIP
+    (tmp_path / "broken.yaml").write_text("translation: [1, 2]\nrotation_xyzw: [0, 0, 0, 1]\n")
+    broken = pf.check_camera_pose(pf.Config(actor="a", camera_extrinsics=str(tmp_path / "broken.yaml")), spec)
+    assert broken.status == pf.FAIL and "translation" in broken.detail
+
+
 def test_full_standin_passes(standin, actor, tmp_path):
     """The console script's main() in its own process: exit 0, the checklist, the JSON; and it imports
     neither torch nor PyBullet (gymnasium only as far as `import aac_sim` itself pulls it)."""

@@ -11,6 +11,8 @@ function over what it saw (`Observation`), so the rules are testable without tim
                 >= 0.8 x --fps, colour/depth pairs with equal stamps, reliable publishers
   camera.intrinsics   the colour camera_info after the centre crop to the actor's image size vs the
                 actor's camera (--actor): the rule of aac_policy.deploy.DeployedActor.set_camera
+  camera.pose   the calibrated camera pose (--camera-extrinsics, the camera_extrinsics.yaml format) vs
+                the pose the actor was trained around and its randomization range (aac_driver.camera_pose)
   joints.*      joint_states has the robot's 7 arm joints, its rate, and nonzero finger joints where
                 the policy reads them (joint_states, or the gripper's own topic; franka_fr3_moveit_config's
                 moveit.launch.py v3.4.0 leaves them at 0.0 in joint_states)
@@ -112,6 +114,7 @@ class Config:
     finger_joint_states: str | None = None   # None: a running policy node's, else the robot preset's
     goal_topic: str = "aac/goal"
     actor: str = ""
+    camera_extrinsics: str = ""            # the calibrated camera pose (YAML); '' = not checked
     timeout: float = 5.0
     twin: bool = False
     json: str = ""
@@ -152,6 +155,9 @@ def parse_args(argv=None) -> Config:
     p.add_argument("--camera-namespace", default="camera/camera", help="as the arm/policy nodes' camera_namespace")
     p.add_argument("--fps", type=float, default=None, help="expected camera rate (default 30; twin: its control rate)")
     p.add_argument("--actor", default="", help="exported actor.pt: its camera is compared with camera_info")
+    p.add_argument("--camera-extrinsics", default="",
+                   help="the calibrated camera pose (camera_extrinsics.yaml format): compared with the actor's trained "
+                        "pose and range")
     p.add_argument("--output", choices=OUTPUTS, default="joint_trajectory", help="the arm node's `output`")
     p.add_argument("--arm-controller", default=None, help="the arm node's `arm_controller` (default: the preset's)")
     p.add_argument("--gripper-output", choices=GRIPPER_OUTPUTS, default=None,
@@ -187,6 +193,7 @@ def parse_args(argv=None) -> Config:
                   gripper_action=a.gripper_action or robot.gripper_action,
                   gripper_controller=a.gripper_controller, finger_topic=a.finger_topic,
                   finger_joint_states=a.finger_joint_states, goal_topic=a.goal_topic, actor=a.actor,
+                  camera_extrinsics=a.camera_extrinsics,
                   timeout=a.timeout, twin=a.twin, json=a.json)
 
 
@@ -408,6 +415,36 @@ def check_intrinsics(cfg: Config, obs: Observation, spec: dict | None) -> Check:
                      "camera_info in the sim's camera_intrinsics YAML")
     return Check(name, PASS, f"camera {w}x{h} -> {size}x{size}: fx {got.fx:.2f} fy {got.fy:.2f} cx {got.cx:.2f} "
                  f"cy {got.cy:.2f} within {INTRINSICS_TOLERANCE:.0%} of the actor's")
+
+
+def check_camera_pose(cfg: Config, spec: dict | None) -> Check:
+    """The calibrated camera pose vs the pose (and randomization range) the actor was trained with. It
+    needs no live graph: the calibration result and the actor file."""
+    name = "camera.pose"
+    calibrate = ("calibrate the camera (eye-to-hand) and pass the result as --camera-extrinsics; the policy "
+                 "only works where the camera sees the scene as in training")
+    if not cfg.camera_extrinsics:
+        return Check(name, SKIP, "no --camera-extrinsics: the camera's pose is not compared with the trained one",
+                     calibrate)
+    if spec is None:
+        return Check(name, SKIP, "no --actor: nothing to compare the camera pose with", "pass --actor")
+    from aac_sim.camera import CameraConfigError, CameraExtrinsics
+
+    from .camera_pose import check_pose
+    try:
+        result = check_pose(spec, CameraExtrinsics.from_yaml(cfg.camera_extrinsics))
+    except (CameraConfigError, OSError, ValueError, KeyError) as exc:
+        return Check(name, FAIL, f"{cfg.camera_extrinsics}: {exc}", calibrate)
+    move = ("move the camera towards the trained pose (the numbers say by how much, base frame for the position, "
+            "camera frame for the rotation) and calibrate again, or retrain with this pose in the sim's "
+            "camera_extrinsics.yaml")
+    if result.status == "outside":
+        return Check(name, FAIL, result.describe() + ": OUTSIDE what the policy saw in training", move)
+    if result.status == "near_edge":
+        return Check(name, WARN, result.describe() + ": inside, near the edge of the trained range", move)
+    if result.status == "unknown_range":
+        return Check(name, WARN, result.describe(), "re-export the actor (newer exports record the range)")
+    return Check(name, PASS, result.describe())
 
 
 def _preset_of(names) -> str | None:
@@ -689,7 +726,8 @@ def check_graph(cfg: Config, obs: Observation) -> Check:
 
 
 def evaluate(cfg: Config, obs: Observation, spec: dict | None) -> list[Check]:
-    return [*check_camera(cfg, obs), check_intrinsics(cfg, obs, spec), *check_joints(cfg, obs),
+    return [*check_camera(cfg, obs), check_intrinsics(cfg, obs, spec), check_camera_pose(cfg, spec),
+            *check_joints(cfg, obs),
             check_fingers(cfg, obs), check_policy_node(cfg, obs), *check_arm_command(cfg, obs),
             check_gripper(cfg, obs), check_goal(cfg, obs), check_frames(cfg, obs), check_graph(cfg, obs)]
 

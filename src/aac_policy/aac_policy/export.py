@@ -105,6 +105,11 @@ def build_obs_spec(agent, env=None, task: str | None = None) -> dict:
                                "rotation_xyzw": list(base.camera_extrinsics.rotation_xyzw),
                                "parent_frame": base.camera_extrinsics.parent_frame,
                                "child_frame": base.camera_extrinsics.child_frame},
+                # the randomization around that pose (+- per axis): a calibrated real camera is compared with
+                # it (aac_driver.camera_pose, the preflight's camera.pose check)
+                "pose_range": ({"position_m": r.camera_pos_jitter_m, "rotation_deg": r.camera_rot_jitter_deg,
+                                "focal_rel": r.camera_fov_jitter} if r.camera else
+                               {"position_m": 0.0, "rotation_deg": 0.0, "focal_rel": 0.0}),
             }
     return out
 
