@@ -171,6 +171,7 @@ SIM_NODE_PARAMETERS = {
     "command_timeout_s": 0.2,
     "publish_clock": True,
     "step_reliability": "best_effort",   # lockstep command subscriptions: best_effort | reliable
+    "camera_resolution": "policy",       # camera topics: policy-size frames | native (the camera's full frames)
 }
 TRAINER_NODE_PARAMETERS = {
     "sim_namespaces": ["sim0"],          # string array

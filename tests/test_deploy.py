@@ -33,17 +33,17 @@ def actor_file(tmp_path_factory):
     return path
 
 
-def twin_env():
-    return AacPandaEnv(task="push", randomization=RandomizationConfig.off())
+def twin_env(camera_render="policy"):
+    return AacPandaEnv(task="push", randomization=RandomizationConfig.off(), camera_render=camera_render)
 
 
-def reference_episode(actor_file, steps=50):
+def reference_episode(actor_file, steps=50, camera_render="policy"):
     """The same actor file run in-process on the twin's config: per-step grasp point and block position."""
     run, spec = load_runtime(actor_file)
 
     def policy(obs):
         return run({k: obs[k][None] for k in spec["inputs"]})[0]
-    env = twin_env()
+    env = twin_env(camera_render)
     obs, _ = env.reset(seed=SEED)
     out = []
     for _ in range(steps):
@@ -100,11 +100,15 @@ def test_camera_mismatch_and_bad_inputs_are_refused(actor_file):
     dep.close()
 
 
-@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
-def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, suffix):
+@pytest.mark.parametrize("suffix,camera", [(".pt", "policy"), (".onnx", "policy"), (".onnx", "native")])
+def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, suffix, camera, tmp_path):
     """Over real rclpy: the twin publishes RealSense-style topics, the policy node answers each frame,
     the twin steps on it. The episode equals running the same actor file in-process, step by step
-    (TorchScript, or ONNX Runtime: the robot PC's runtime)."""
+    (TorchScript, or ONNX Runtime: the robot PC's runtime). `native`: the twin sends the camera's full
+    640x480 frames with their camera_info, as the RealSense does, and the policy node crops and resizes
+    them itself; in-process the env renders the same full frame (camera_render: native). Bit-identical:
+    the policy node's real image path (decode, size checks, crop + resize) computes exactly what the env
+    feeds, so a trained actor meets the statistics it was evaluated on in the deploy_camera_path condition."""
     actor_file = actor_file.with_suffix(suffix)
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float32MultiArray
@@ -116,8 +120,11 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, 
     from aac_sim.ros_convert import unpack_labelled
     from ros_helpers import SimProcess, Spinning, wait_for
 
-    ref = reference_episode(actor_file)
-    with SimProcess("s", task="push", randomize=False, seed=SEED), Spinning("aac_test_deploy") as client:
+    ref = reference_episode(actor_file, camera_render=camera)
+    sim_yaml = tmp_path / "sim.yaml"
+    sim_yaml.write_text(f"camera_render: {camera}\n")
+    with SimProcess("s", task="push", randomize=False, seed=SEED, sim_config=str(sim_yaml), camera_resolution=camera), \
+            Spinning("aac_test_deploy") as client:
         rows = {}
 
         def on_priv(msg):
@@ -143,6 +150,7 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, 
         node.actor.close()
         node.destroy_node()
     assert node.actions >= 50 and not node.skipped
+    assert (node.actor.camera.width, node.actor.camera.height) == ((640, 480) if camera == "native" else (84, 84))
     got = np.array([np.concatenate([rows[t]["state"][18:21], rows[t]["achieved_goal"]]) for t in range(1, 51)])
     np.testing.assert_array_equal(got[:, :3], ref[:, :3])      # grasp point, every step
     np.testing.assert_array_equal(got[:, 3:], ref[:, 7:])      # block

@@ -13,7 +13,7 @@ from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I1
 from aac_policy.ros_env import RosVectorEnv, SimIncompatible
 from aac_policy.train import Trainer, load_config, sim_config_for
 from aac_sim import ros_interface as ri
-from aac_sim.config import SimConfig
+from aac_sim.config import ConfigError, SimConfig
 from aac_sim.env import AacPandaEnv
 from aac_sim.ros_convert import image_to_depth_mm, image_to_rgb, ns_from_stamp, stamp_from_ns, unpack_labelled
 
@@ -234,6 +234,25 @@ def test_trainer_refuses_a_sim_with_another_image_size():
     with SimProcess("s", image_size=64), Spinning() as node:
         venv = RosVectorEnv(node, ["s"], SimConfig(task="push", image_size=84).to_dict(), 50, image_keys=True)
         with pytest.raises(SimIncompatible, match="image_size: trainer 84, sim 64"):
+            venv.reset(seed=0)
+
+
+def test_full_camera_frames_need_native_rendering_and_are_refused_for_training(tmp_path):
+    """camera_resolution:=native (the twin sends 640x480 frames as a RealSense) needs the env to render them
+    (camera_render: native); a trainer, which reads policy-size frames, refuses such a sim by name."""
+    from rclpy.parameter import Parameter
+
+    from aac_sim.sim_node import SimNode
+    with Spinning():
+        with pytest.raises(ConfigError, match="camera_render: native"):
+            SimNode(parameter_overrides=[Parameter("camera_resolution", value="native")])
+        with pytest.raises(ConfigError, match="camera_resolution must be one of"):
+            SimNode(parameter_overrides=[Parameter("camera_resolution", value="4k")])
+    sim_yaml = tmp_path / "sim.yaml"
+    sim_yaml.write_text("camera_render: native\n")
+    with SimProcess("s", sim_config=str(sim_yaml), camera_resolution="native"), Spinning() as node:
+        venv = RosVectorEnv(node, ["s"], SimConfig(task="push", camera_render="native").to_dict(), 50, image_keys=True)
+        with pytest.raises(SimIncompatible, match="camera_resolution"):
             venv.reset(seed=0)
 
 

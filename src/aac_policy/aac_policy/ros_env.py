@@ -197,6 +197,10 @@ class RosVectorEnv:
         if diffs:
             raise SimIncompatible(f"sim /{c.ns} ({c.info.get('node')}) does not match the trainer's sim config:\n  "
                                   + "\n  ".join(diffs))
+        if c.info.get("camera_resolution", "policy") != "policy":
+            raise SimIncompatible(f"sim /{c.ns} publishes the camera's full frames (camera_resolution "
+                                  f"{c.info.get('camera_resolution')!r}); training reads policy-size frames: "
+                                  "camera_resolution:=policy")
         if c.info.get("mode") != "lockstep":
             raise SimIncompatible(f"sim /{c.ns} runs in {c.info.get('mode')!r} mode; training needs mode:=lockstep")
         self._checked_version[i] = c.info_version

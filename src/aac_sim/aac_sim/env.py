@@ -79,6 +79,7 @@ class AacPandaEnv(gym.Env):
         self.camera_extrinsics = CameraExtrinsics.from_yaml(cfg.camera_extrinsics or DEFAULT_EXTRINSICS_YAML)
         self.crop = CropResize.center_square(self.camera_intrinsics, cfg.image_size)
         self.policy_intrinsics = self.crop.intrinsics(self.camera_intrinsics)
+        self.last_native = None   # (rgb, depth, intrinsics) of the last full-frame render (camera_render: native)
 
         self.client = p.connect(p.DIRECT)
         self.scene = build_scene(self.client, cfg.render_model, cfg.control_dt / cfg.physics_substeps)
@@ -341,10 +342,12 @@ class AacPandaEnv(gym.Env):
         camera's full frame with the episode's focal jitter, cropped and resized exactly as the deploy
         path does with a real RealSense frame (camera_render: native; ~6x the render cost)."""
         if self.cfg.camera_render == "policy":
+            self.last_native = None
             return self._render(self.episode.intrinsics)
         factor = self.episode.intrinsics.fx / self.policy_intrinsics.fx
         native = self.camera_intrinsics.scaled_focal(factor)
         rgb, depth = self._render(native)
+        self.last_native = (rgb, depth, native)   # the full frame of this observation (the sim node can publish it)
         return self.crop.rgb(rgb, native), self.crop.depth(depth, native)
 
     def _observe(self) -> dict:

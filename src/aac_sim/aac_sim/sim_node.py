@@ -56,7 +56,11 @@ PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
     "arm_controller": ri.DEFAULT_ARM_CONTROLLER, "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
     "camera_intrinsics": "", "camera_extrinsics": "", "command_timeout_s": 0.2, "publish_clock": True,
     "step_reliability": "best_effort",   # lockstep command subscriptions: best_effort | reliable
+    # what the camera topics carry: the policy-size frames (policy), or the camera's full frames (native: as a
+    # RealSense, e.g. 640x480, with their camera_info; needs sim camera_render: native)
+    "camera_resolution": "policy",
 }
+CAMERA_RESOLUTIONS = ("policy", "native")
 MODES = ("lockstep", "realtime")
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -97,6 +101,13 @@ class SimNode(Node):
             raise ConfigError(f"parameter mode must be one of {MODES}, got {self.mode!r}")
         step_qos(values["step_reliability"])   # refused here in either mode (only lockstep uses it)
         self.cfg = sim_config_from_parameters(values)
+        self.camera_resolution = values["camera_resolution"]
+        if self.camera_resolution not in CAMERA_RESOLUTIONS:
+            raise ConfigError(f"parameter camera_resolution must be one of {CAMERA_RESOLUTIONS}, "
+                              f"got {self.camera_resolution!r}")
+        if self.camera_resolution == "native" and (self.cfg.camera_render != "native" or not self.cfg.render_images):
+            raise ConfigError("camera_resolution:=native publishes the camera's full frames, which the sim renders "
+                              "only with camera_render: native (sim_overrides: ['camera_render=native'])")
         self.server = SimServer(AacPandaEnv(config=self.cfg))
         self.pending_seed = values["seed"] if values["seed"] >= 0 else None
         self.add_post_set_parameters_callback(self._on_parameters)
@@ -140,7 +151,8 @@ class SimNode(Node):
         self.refused = 0
 
         info = {**self.server.info(), "config": self.cfg.to_dict(), "mode": self.mode,
-                "node": self.get_fully_qualified_name(), "camera_namespace": cam}
+                "node": self.get_fully_qualified_name(), "camera_namespace": cam,
+                "camera_resolution": self.camera_resolution}
         self.pub_info.publish(String(data=json.dumps(info)))
         self._publish_description()
         if self.mode == "realtime":   # a twin runs from the start; lockstep waits for the trainer's reset,
@@ -308,15 +320,19 @@ class SimNode(Node):
                  "is_success": [step.is_success], "truncated": [float(step.truncated)],
                  "episode": [step.episode], "step": [step.step]}, t))
         if "rgb" in obs:
+            # native: the full frame the policy images were cropped and resized from (the env's last render,
+            # taken for this observation), as a RealSense would send it
+            rgb, depth, intr = env.last_native if self.camera_resolution == "native" else \
+                (obs["rgb"], obs["depth"], env.episode.intrinsics)
             info_pubs = [pub for pub in (self.pub_color_info, self.pub_depth_info) if wanted(pub)]
             if info_pubs:   # aligned depth has the colour camera's intrinsics: one message for both
-                info = camera_info_msg(env.episode.intrinsics, t, self.color_frame)
+                info = camera_info_msg(intr, t, self.color_frame)
                 for pub in info_pubs:
                     pub.publish(info)
             if wanted(self.pub_depth):
-                self.pub_depth.publish(numpy_to_image(obs["depth"], "16UC1", t, self.color_frame))
+                self.pub_depth.publish(numpy_to_image(depth, "16UC1", t, self.color_frame))
             if wanted(self.pub_color):
-                self.pub_color.publish(numpy_to_image(obs["rgb"], "rgb8", t, self.color_frame))
+                self.pub_color.publish(numpy_to_image(rgb, "rgb8", t, self.color_frame))
         if wanted(self.pub_markers):
             self.pub_markers.publish(self._markers(step))
 
