@@ -305,7 +305,7 @@ EXPECTED_ARGUMENTS = {
                              "discovery_range": "LOCALHOST",
                              "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": ""},
     "deploy_real.launch.py": {"actor": "", "robot": "fr3", "camera": "auto", "camera_namespace": "camera/camera",
-                              "preflight": "true", "discovery_range": "LOCALHOST",
+                              "preflight": "true", "discovery_range": "LOCALHOST", "enclaves": "false", "keystore": "",
                               "output": "joint_trajectory", "arm_controller": "", "joint_names": "",
                               "dry_run": "true", "record": "true", "rviz": "true",
                               "config": ("aac_bringup", "config", "deploy_real.yaml")},

@@ -17,6 +17,7 @@ data_files = [
 for subdir, pattern in (
     ('launch', '*.launch.py'),
     ('config', '*.yaml'),
+    ('config/sros2', '*.xml'),
     ('rviz', '*.rviz'),
 ):
     files = sorted(glob(os.path.join(subdir, pattern)))

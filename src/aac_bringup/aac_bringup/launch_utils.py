@@ -217,6 +217,41 @@ def discovery_range(value) -> tuple[str, str | None]:
                   f"{os.environ.get('ROS_DOMAIN_ID', '0')}: any of them can publish goals and commands here")
 
 
+# DDS Security (SROS2), deploy_real's `enclaves:=true`: the enclave of each node it starts, as in
+# config/sros2/deploy.policy.xml (a test keeps the two equal). realsense2_camera's own launch file takes no
+# enclave argument: its process gets one through rcl's ROS_SECURITY_ENCLAVE_OVERRIDE, as aac_preflight's does.
+SECURITY_ENCLAVES = {"aac_policy_node": "/aac/policy_node", "aac_arm_node": "/aac/arm_node",
+                     "aac_realsense_node": "/aac/camera", "realsense2_camera": "/aac/camera",
+                     "aac_recorder_node": "/aac/observer", "aac_preflight": "/aac/observer",
+                     "rviz2": "/aac/observer", "aac_base_frame_alias": "/aac/observer"}
+SECURITY_POLICY = "config/sros2/deploy.policy.xml"   # in aac_bringup's share directory
+ENCLAVE_OVERRIDE_VARIABLE = "ROS_SECURITY_ENCLAVE_OVERRIDE"
+
+
+def security_environment(enabled: bool, keystore: str, environ=os.environ) -> dict[str, str]:
+    """The environment that turns DDS Security on for every node of the launch ({} when off). ValueError
+    when the keystore or one of its enclaves is missing: the launch stops before anything starts."""
+    if not enabled:
+        return {}
+    root = str(keystore or environ.get("ROS_SECURITY_KEYSTORE", "")).strip()
+    make = ("create it with `ros2 security generate_artifacts -k <dir> -p "
+            f"$(ros2 pkg prefix aac_bringup)/share/aac_bringup/{SECURITY_POLICY}`")
+    if not root:
+        raise ValueError(f"enclaves:=true needs keystore:=<dir> (or ROS_SECURITY_KEYSTORE): {make}")
+    if not os.path.isdir(root):
+        raise ValueError(f"keystore {root} does not exist: {make}")
+    missing = sorted({e for e in SECURITY_ENCLAVES.values()
+                      if not os.path.isdir(os.path.join(root, "enclaves", e.strip("/")))})
+    if missing:
+        raise ValueError(f"keystore {root} has no enclave(s) {missing}: {make}")
+    return {"ROS_SECURITY_KEYSTORE": root, "ROS_SECURITY_ENABLE": "true", "ROS_SECURITY_STRATEGY": "Enforce"}
+
+
+def enclave_arguments(node_name: str, enabled: bool) -> list[str]:
+    """`ros_arguments` of a launched node: its enclave when security is on."""
+    return ["--enclave", SECURITY_ENCLAVES[node_name]] if enabled else []
+
+
 def preflight_arguments(robot: str, joint_names: list[str], camera_namespace: str, output: str,
                         arm_controller: str, gripper_output: str, gripper_action: str, finger_joint_states: str,
                         actor: str, timeout_s: float = 10.0) -> list[str]:

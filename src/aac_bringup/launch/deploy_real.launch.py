@@ -45,8 +45,8 @@ import os
 
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import (DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription, LogInfo,
-                            OpaqueFunction, RegisterEventHandler, SetEnvironmentVariable)
+from launch.actions import (DeclareLaunchArgument, ExecuteProcess, GroupAction, IncludeLaunchDescription,
+                            LogInfo, OpaqueFunction, RegisterEventHandler, SetEnvironmentVariable)
 from launch.event_handlers import OnProcessExit
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
@@ -75,6 +75,14 @@ def _launch_setup(context, *args, **kwargs):
     scope, open_warning = lu.discovery_range(LaunchConfiguration('discovery_range').perform(context))
     # before any process starts: every node of this launch (realsense2_camera included) inherits it
     scope_actions = [SetEnvironmentVariable(lu.DISCOVERY_VARIABLE, scope)]
+    # DDS Security: every node below runs in its enclave (config/sros2/deploy.policy.xml); a missing keystore
+    # or enclave stops the launch here, before anything starts
+    secure = lu.parse_bool(LaunchConfiguration('enclaves').perform(context), 'enclaves')
+    security_env = lu.security_environment(secure, LaunchConfiguration('keystore').perform(context))
+    scope_actions += [SetEnvironmentVariable(k, v) for k, v in security_env.items()]
+    if secure:
+        scope_actions.append(LogInfo(msg=f'deploy_real: DDS Security on (Enforce), keystore '
+                                         f'{security_env["ROS_SECURITY_KEYSTORE"]}'))
     if open_warning:
         scope_actions.append(LogInfo(msg=f'{lu.DISCOVERY_VARIABLE}={scope}: WARNING: {open_warning}'))
     config = LaunchConfiguration('config').perform(context)
@@ -102,17 +110,22 @@ def _launch_setup(context, *args, **kwargs):
     # --- camera: realsense2_camera's own launch file, or our pyrealsense2 node (same topics)
     if camera == 'realsense2_camera':
         rs = lu.node_parameters_from_file(config, f'/{REALSENSE_NODE_NAME}')
-        actions.append(IncludeLaunchDescription(
+        include = IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(realsense_share, 'launch', 'rs_launch.py')),
             launch_arguments=lu.realsense_launch_arguments(
                 cam, rs.get('width', 640), rs.get('height', 480), rs.get('fps', 30),
                 rs.get('serial_no', '')).items(),
-        ))
+        )
+        # rs_launch.py takes no enclave: its process gets one from the environment, in this group only
+        actions.append(GroupAction([SetEnvironmentVariable(lu.ENCLAVE_OVERRIDE_VARIABLE,
+                                                           lu.SECURITY_ENCLAVES['realsense2_camera']), include],
+                                   scoped=True) if secure else include)
     else:
         actions.append(Node(
             package='aac_driver',
             executable='aac_realsense_node',
             name=REALSENSE_NODE_NAME,
+            ros_arguments=lu.enclave_arguments(REALSENSE_NODE_NAME, secure),
             output='screen',
             parameters=[config, {'camera_namespace': cam}],
         ))
@@ -121,6 +134,7 @@ def _launch_setup(context, *args, **kwargs):
         package='aac_policy',
         executable='aac_policy_node',
         name=POLICY_NODE_NAME,
+        ros_arguments=lu.enclave_arguments(POLICY_NODE_NAME, secure),
         output='screen',
         parameters=[config, {
             'actor': actor,
@@ -136,6 +150,7 @@ def _launch_setup(context, *args, **kwargs):
         package='aac_driver',
         executable='aac_arm_node',
         name=ARM_NODE_NAME,
+        ros_arguments=lu.enclave_arguments(ARM_NODE_NAME, secure),
         output='screen',
         parameters=[robot_params, config, {
             'output': output,
@@ -156,7 +171,8 @@ def _launch_setup(context, *args, **kwargs):
                                          arm.get('gripper_output', 'gripper_command'),
                                          arm.get('gripper_action', robot.gripper_action),
                                          robot.finger_joint_states, actor)],
-            name='aac_preflight', output='screen')
+            name='aac_preflight', output='screen',
+            additional_env={lu.ENCLAVE_OVERRIDE_VARIABLE: lu.SECURITY_ENCLAVES['aac_preflight']} if secure else None)
         actions.append(preflight)
         if dry_run:
             actions.append(arm_node)
@@ -179,6 +195,7 @@ def _launch_setup(context, *args, **kwargs):
         package='aac_driver',
         executable='aac_recorder_node',
         name=RECORDER_NODE_NAME,
+        ros_arguments=lu.enclave_arguments(RECORDER_NODE_NAME, secure),
         output='screen',
         parameters=[config, {'camera_namespace': cam, 'topics': topics}],
         condition=IfCondition(LaunchConfiguration('record')),
@@ -192,6 +209,7 @@ def _launch_setup(context, *args, **kwargs):
             package='tf2_ros',
             executable='static_transform_publisher',
             name='aac_base_frame_alias',
+            ros_arguments=lu.enclave_arguments('aac_base_frame_alias', secure),
             output='screen',
             arguments=alias,
         ))
@@ -201,6 +219,7 @@ def _launch_setup(context, *args, **kwargs):
         package='rviz2',
         executable='rviz2',
         name='rviz2',
+        ros_arguments=lu.enclave_arguments('rviz2', secure),
         output='screen',
         arguments=['-d', lu.deploy_rviz_config(rviz_config, '', cam, sim=False)],
         condition=IfCondition(LaunchConfiguration('rviz')),
@@ -239,6 +258,13 @@ def generate_launch_description():
             'discovery_range', default_value='LOCALHOST',
             description='ROS_AUTOMATIC_DISCOVERY_RANGE for every node started here: LOCALHOST (only this machine '
                         'can reach the arm), SUBNET or SYSTEM_DEFAULT (camera or arm driver on another host)'),
+        DeclareLaunchArgument(
+            'enclaves', default_value='false',
+            description='DDS Security (SROS2, Enforce): each node in its enclave of config/sros2/deploy.policy.xml; '
+                        'needs keystore:= (a full ROS install with a security-enabled DDS)'),
+        DeclareLaunchArgument(
+            'keystore', default_value='',
+            description="the SROS2 keystore for enclaves:=true ('' = ROS_SECURITY_KEYSTORE)"),
         DeclareLaunchArgument(
             'preflight', default_value='true',
             description='run aac_preflight first; with dry_run:=false the arm node starts only if it passes'),
