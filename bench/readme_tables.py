@@ -170,8 +170,18 @@ def twin_parity() -> str:
                   "deployed", "safety interventions per control step", "targets"], rows)
 
 
+def robot_install() -> str:
+    d = load("robot_install_size.json")
+    big = lambda rows: ", ".join(f"{n} {mb:g}" for n, mb in rows[:4])  # noqa: E731
+    return table(["environment (`bench/results/robot_install_size.json`)", "site-packages MB", "largest (MB)"],
+                 [row("training (`./scripts/setup_env.sh`)", d["full_mb"], big(d["full_largest_mb"])),
+                  row("robot PC (`VENV=.venv-robot ./scripts/setup_env.sh requirements-robot.txt`)",
+                      f"{d['robot_mb']} ({d['robot_over_full']}x)", big(d["robot_largest_mb"]))])
+
+
 TABLES = {"sim-throughput": sim_throughput, "ros-deploy": ros_and_deploy, "learning": learning,
-          "collect-speed": collect_speed, "learner-speed": learner_speed, "twin-parity": twin_parity}
+          "collect-speed": collect_speed, "learner-speed": learner_speed, "twin-parity": twin_parity,
+          "robot-install": robot_install}
 
 
 def render(text: str) -> str:

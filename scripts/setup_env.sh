@@ -3,8 +3,9 @@
 # requirements or package metadata changed (hash stamp), so repeated runs are fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REQ=${1:-requirements.txt}
+REQ=${1:-requirements.txt}   # requirements-robot.txt: the robot PC's set (no torch, gymnasium, simulator extras)
 PY=${PYTHON:-python3}
+VENV=${VENV:-.venv}          # VENV=.venv-robot for the robot PC (README, "Robot PC")
 
 # pyrealsense2's PyPI wheel links the system library libusb-1.0 (Debian/Ubuntu: libusb-1.0-0).
 # Checked on every run (cheap); installed with apt-get only when missing.
@@ -42,13 +43,13 @@ ensure_libusb() {
 }
 ensure_libusb
 
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+if [ ! -x "$VENV"/bin/python ]; then
+  "$PY" -m venv "$VENV"
 fi
 stamp=$(cat "$REQ" requirements.txt src/*/setup.py src/*/package.xml | sha256sum | cut -c1-16)
-if [ "$(cat .venv/.aac-stamp-"$(basename "$REQ")" 2>/dev/null)" != "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r "$REQ"
-  .venv/bin/python -m pip install --quiet --no-deps -e src/aac_sim -e src/aac_policy -e src/aac_driver -e src/aac_bringup
-  echo "$stamp" > .venv/.aac-stamp-"$(basename "$REQ")"
+if [ "$(cat "$VENV"/.aac-stamp-"$(basename "$REQ")" 2>/dev/null)" != "$stamp" ]; then
+  "$VENV"/bin/python -m pip install --quiet --upgrade pip
+  "$VENV"/bin/python -m pip install --quiet -r "$REQ"
+  "$VENV"/bin/python -m pip install --quiet --no-deps -e src/aac_sim -e src/aac_policy -e src/aac_driver -e src/aac_bringup
+  echo "$stamp" > "$VENV"/.aac-stamp-"$(basename "$REQ")"
 fi
