@@ -162,6 +162,23 @@ def solve_eye_to_hand(T_base_gripper: list[np.ndarray], T_cam_board: list[np.nda
 MAX_RESIDUAL_M, MAX_RESIDUAL_DEG = 0.01, 2.0
 
 
+def solve_robust(T_base_gripper: list[np.ndarray], T_cam_board: list[np.ndarray],
+                 max_dropped: float = 0.25) -> tuple[HandEyeResult, list[int]]:
+    """`solve_eye_to_hand`, then drop the sample the solution disagrees with most while it exceeds the
+    residual limits (a misdetected board: PnP's mirror solution, a blurred frame), at most `max_dropped` of
+    them, re-solving each time. Returns the result and the indices dropped; `check_residuals` still judges it."""
+    keep = list(range(len(T_base_gripper)))
+    dropped: list[int] = []
+    while True:
+        result = solve_eye_to_hand([T_base_gripper[i] for i in keep], [T_cam_board[i] for i in keep])
+        worst = int(np.argmax([m / MAX_RESIDUAL_M + d / MAX_RESIDUAL_DEG
+                               for m, d in zip(result.residual_m, result.residual_deg)]))
+        bad = result.residual_m[worst] > MAX_RESIDUAL_M or result.residual_deg[worst] > MAX_RESIDUAL_DEG
+        if not bad or len(dropped) + 1 > max_dropped * len(T_base_gripper) or len(keep) <= MIN_SAMPLES:
+            return result, dropped
+        dropped.append(keep.pop(worst))
+
+
 def check_residuals(result: HandEyeResult) -> None:
     bad = [i for i, (m, d) in enumerate(zip(result.residual_m, result.residual_deg))
            if m > MAX_RESIDUAL_M or d > MAX_RESIDUAL_DEG]

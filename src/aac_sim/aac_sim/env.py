@@ -337,6 +337,12 @@ class AacPandaEnv(gym.Env):
                               computeForwardKinematics=1, physicsClientId=self.client)
         return np.asarray(link[4]), np.asarray(link[6])
 
+    def camera_frame(self) -> tuple[np.ndarray, np.ndarray]:
+        """The camera's full frame (rgb, depth mm) of the current state with this episode's camera (pose
+        jitter, focal jitter, lighting, depth noise): what a RealSense would send (calibration in the sim)."""
+        factor = self.episode.intrinsics.fx / self.policy_intrinsics.fx
+        return self._render(self.camera_intrinsics.scaled_focal(factor))
+
     def _render_camera(self) -> tuple[np.ndarray, np.ndarray]:
         """The policy's images: rendered directly at the policy size (camera_render: policy), or the
         camera's full frame with the episode's focal jitter, cropped and resized exactly as the deploy
