@@ -261,3 +261,24 @@ def test_resume_compares_the_fields_a_run_uses_not_the_stage_sections(tmp_path):
     assert again.env_steps == 100
     with pytest.raises(CheckpointError, match="batch_size"):
         Trainer(load_config(None, sets + ["batch_size=32"]), tmp_path, progress=False)
+
+
+def test_the_staged_pipeline_learns_reach_from_pixels(tmp_path):
+    """The main job's pipeline, small, on a real PyBullet task: the state teacher learns reach, the pixel
+    student (48x48 RGB-D + proprio + goal, all randomization on) learns it from the teacher by DAgger, and
+    the exported actor's final report reaches 70 % where an untrained actor scores ~0-5 % (measured: teacher
+    95-100 % at 4-6k env steps, student 90 % at 4k). Reach does not need the images (the goal and the grasp
+    point are inputs): this checks that the pipeline learns end to end; learning push from pixels, which
+    does, is what the benchmarks measure."""
+    sets = ["pipeline=staged", "sim.task=reach", "sim.image_size=48", "seed=0", "final_eval_episodes=10",
+            "video_episodes=0", "torch_threads=1", "hidden_dim=128",
+            "teacher.total_env_steps=20000", "teacher.stop_success=0.9", "teacher.eval_every_steps=2000",
+            "teacher.eval_episodes=20", "teacher.batch_size=128",
+            "student.total_env_steps=4000", "student.eval_every_steps=2000", "student.eval_episodes=10",
+            "student.teacher_collect_decay_steps=3000", "student.replay_capacity=20000", "student.bf16=false"]
+    out = run_staged(load_config(None, sets), tmp_path, progress=False)
+    first = json.loads((tmp_path / "student" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["env_steps"] == 0 and first["success_rate"] <= 0.2     # the untrained student
+    report = out["report"]["conditions"]
+    assert report["train"]["success_rate"] >= 0.7, report["train"]
+    assert out["stages"]["teacher"]["last_eval_success"] >= 0.9
