@@ -321,7 +321,7 @@ def test_trainer_node_runs_the_staged_pipeline(tmp_path):
                  "video_episodes=0", "teacher.total_env_steps=100", "teacher.eval_every_steps=100",
                  "teacher.eval_episodes=1", "student.total_env_steps=100", "student.eval_every_steps=100",
                  "student.eval_episodes=1", "student.teacher_collect_decay_steps=50"]
-    with SimProcess("sim0", task="reach", sim_overrides="['randomization.textures=true','randomization.texture_prob=0.5']"):
+    with SimProcess("sim0", task="reach", sim_overrides="['randomization.textures=true','randomization.texture_prob=1.0']"):
         rclpy.init()
         try:
             node = TrainerNode(parameter_overrides=[
