@@ -152,23 +152,15 @@ class EpisodeStore:
         # Each episode goes back into the slot it had (episode i in slot i % max_episodes), so sampling
         # after a resume draws the same transitions as the uninterrupted run would have. Only possible
         # when every file is readable; otherwise the readable ones are packed from slot 0.
-        replay.added = first
-        for i in range(first, count):
+        def add(i: int) -> bool:
             try:
-                obs, actions = self.read(i)
-                replay.add_episode(obs, actions)
+                replay.add_episode(*self.read(i))
+                return True
             except (OSError, ValueError, KeyError):
-                break
-        else:
+                return False
+        replay.added = first
+        if all(add(i) for i in range(first, count)):   # stops at the first unreadable one
             return count - first
         replay.added = replay.size = 0
         replay.lengths[:] = 0
-        found = 0
-        for i in range(first, count):
-            try:
-                obs, actions = self.read(i)
-                replay.add_episode(obs, actions)
-            except (OSError, ValueError, KeyError):
-                continue
-            found += 1
-        return found
+        return sum(add(i) for i in range(first, count))
