@@ -172,6 +172,8 @@ SIM_NODE_PARAMETERS = {
     "publish_clock": True,
     "step_reliability": "best_effort",   # lockstep command subscriptions: best_effort | reliable
     "camera_resolution": "policy",       # camera topics: policy-size frames | native (the camera's full frames)
+    "calibration_board_image": "",       # a board PNG bolted to the hand (aac_calibrate against the twin)
+    "calibration_board_size_m": [0.15, 0.21],
 }
 TRAINER_NODE_PARAMETERS = {
     "sim_namespaces": ["sim0"],          # string array

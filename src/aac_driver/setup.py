@@ -29,6 +29,7 @@ setup(
             'aac_realsense_node = aac_driver.realsense_node:main',
             'aac_preflight = aac_driver.preflight:main',
             'aac_episodes = aac_driver.episode_runner:main',
+            'aac_calibrate = aac_driver.calibrate_node:main',
         ],
     },
 )

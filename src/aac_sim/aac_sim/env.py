@@ -80,6 +80,7 @@ class AacPandaEnv(gym.Env):
         self.crop = CropResize.center_square(self.camera_intrinsics, cfg.image_size)
         self.policy_intrinsics = self.crop.intrinsics(self.camera_intrinsics)
         self.last_native = None   # (rgb, depth, intrinsics) of the last full-frame render (camera_render: native)
+        self.render_hooks: list = []   # called before each camera render (e.g. a calibration board following the hand)
 
         self.client = p.connect(p.DIRECT)
         self.scene = build_scene(self.client, cfg.render_model, cfg.control_dt / cfg.physics_substeps)
@@ -313,6 +314,8 @@ class AacPandaEnv(gym.Env):
         return self._blocks[key]
 
     def _render(self, intr: CameraIntrinsics, with_depth: bool = True):
+        for hook in self.render_hooks:
+            hook()
         proj = self._proj if intr is self.episode.intrinsics else gl_projection_matrix(intr, NEAR_M, FAR_M)
         _, _, rgba, depth_buf, _ = p.getCameraImage(
             intr.width, intr.height, self._view, proj, renderer=p.ER_TINY_RENDERER,

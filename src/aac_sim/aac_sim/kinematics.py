@@ -37,6 +37,13 @@ class PandaKinematics:
                               physicsClientId=self.client)
         return np.asarray(link[4]), np.asarray(link[6])
 
+    def grasp_pose(self, q) -> np.ndarray:
+        """4x4 pose (base frame) of the grasp-point frame for joint positions q (9 values): what a board
+        bolted to the hand moves with (aac_driver.calibration)."""
+        from .calibration_board import link_pose
+        self.grasp_point(q)   # sets the joint state (and checks it)
+        return link_pose(self.client, self.scene.robot, self.scene.ee_link)
+
     def proprio(self, q, qd) -> np.ndarray:
         """The env's `proprio` layout: grasp-point position (3), velocity (3), gripper width (1)."""
         pos, vel = self.grasp_point(q, qd)

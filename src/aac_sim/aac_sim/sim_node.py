@@ -59,6 +59,9 @@ PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
     # what the camera topics carry: the policy-size frames (policy), or the camera's full frames (native: as a
     # RealSense, e.g. 640x480, with their camera_info; needs sim camera_render: native)
     "camera_resolution": "policy",
+    # a printed calibration board bolted to the hand, as a PNG (aac_calibrate --write-board) and its size in
+    # metres: the twin then shows it to its camera for an eye-to-hand calibration ('' = none)
+    "calibration_board_image": "", "calibration_board_size_m": [0.15, 0.21],
 }
 CAMERA_RESOLUTIONS = ("policy", "native")
 MODES = ("lockstep", "realtime")
@@ -109,6 +112,8 @@ class SimNode(Node):
             raise ConfigError("camera_resolution:=native publishes the camera's full frames, which the sim renders "
                               "only with camera_render: native (sim_overrides: ['camera_render=native'])")
         self.server = SimServer(AacPandaEnv(config=self.cfg))
+        if values["calibration_board_image"]:
+            self._add_board(values["calibration_board_image"], values["calibration_board_size_m"])
         self.pending_seed = values["seed"] if values["seed"] >= 0 else None
         self.add_post_set_parameters_callback(self._on_parameters)
         self.command_timeout_s = float(values["command_timeout_s"])
@@ -335,6 +340,23 @@ class SimNode(Node):
                 self.pub_color.publish(numpy_to_image(rgb, "rgb8", t, self.color_frame))
         if wanted(self.pub_markers):
             self.pub_markers.publish(self._markers(step))
+
+    def _add_board(self, image_path: str, size) -> None:
+        import cv2
+
+        from .calibration_board import SimBoard, board_mount
+        image = cv2.imread(image_path, cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise ConfigError(f"calibration_board_image {image_path!r}: not a readable image")
+        size = [float(v) for v in size]
+        if len(size) != 2 or min(size) <= 0:
+            raise ConfigError(f"calibration_board_size_m must be [width, height] > 0, got {size}")
+        env = self.server.env
+        if env.episode is None:
+            env.reset(seed=0)
+        board = SimBoard(env.client, image, *size)
+        mount = board_mount(env, tuple(size))   # facing the nominal camera in the neutral pose
+        env.render_hooks.append(lambda: board.follow(env.scene.robot, env.scene.ee_link, mount))
 
     def _markers(self, step: SimStep) -> MarkerArray:
         out = MarkerArray()
