@@ -141,6 +141,11 @@ def markdown_report(report: dict) -> str:
         tts = f"{r['mean_time_to_success_steps']:.1f}" if r["mean_time_to_success_steps"] is not None else "-"
         lines.append(f"| {name} | {r['success_rate']:.2f} | {tts} | {r['mean_return']:.1f} | "
                      f"{report['descriptions'].get(name, '')} |")
+    grasp = {n: r for n, r in report["conditions"].items() if "grasp_success_rate" in r}
+    if grasp:   # pick / pick_place: how often the block was held, and how often a lifted block was dropped
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        lines += ["", "| condition | grasp success | drops after a lift (share of grasped episodes) |", "|---|---|---|"]
+        lines += [f"| {n} | {fmt(r['grasp_success_rate'])} | {fmt(r['drop_rate_after_grasp'])} |" for n, r in grasp.items()]
     if report["paths"].get("gif"):
         lines += ["", f"![episodes]({Path(report['paths']['gif']).name})"]
     return "\n".join(lines) + "\n"

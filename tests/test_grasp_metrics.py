@@ -1,0 +1,77 @@
+"""Grasp metrics of pick / pick_place episodes (issue 19): computed from the privileged state of every step,
+checked on scripted episodes (which grasp, lift and, for pick_place, place) and on a scripted grasp that
+lets go in the air."""
+import numpy as np
+import pytest
+
+from aac_sim.env import AacPandaEnv
+from aac_sim.rollout import grasp_events, run_episodes, summarize
+from aac_sim.scripted import ScriptedPolicy
+
+
+@pytest.mark.parametrize("task", ["pick", "pick_place"])
+def test_scripted_grasps_are_counted_and_never_dropped(task):
+    """Every goal in the air needs a grasp (the scripted controller lifts the block to it); a pick_place goal
+    on the table may be reached by sliding the block along it, which is no grasp (held = off the table)."""
+    env = AacPandaEnv(task=task, render_images=False)
+    goals = []
+    results, _ = run_episodes(env, lambda obs: goals.append(obs["desired_goal"][2]) or ScriptedPolicy(env)(obs), 10,
+                              seed=7)
+    env.close()
+    s = summarize(results)
+    in_air = [r for r, z in zip(results, [g for i, g in enumerate(goals) if i % 50 == 0]) if z > 0.05]
+    assert s["success_rate"] >= 0.9 and s["drop_rate_after_grasp"] == 0.0, s
+    assert in_air and all(r.grasped for r in in_air)
+    if task == "pick":
+        assert s["grasp_success_rate"] == 1.0
+
+
+def test_letting_go_in_the_air_is_a_drop_and_doing_nothing_is_no_grasp():
+    env = AacPandaEnv(task="pick", render_images=False)
+    scripted = ScriptedPolicy(env)
+    held_steps = []
+
+    def let_go(obs):   # the scripted pick, but open the gripper for good once the block is up
+        s = obs["state"]
+        contacts = s[env.state_layout["contacts"]]
+        lifted = s[env.state_layout["object_pos"]][2] > 0.06
+        if held_steps or (contacts[0] > 0.5 and contacts[1] > 0.5 and lifted):
+            held_steps.append(1)
+            return np.array([0.0, 0.0, 0.0, 1.0], np.float32)
+        return scripted(obs)
+    results, _ = run_episodes(env, let_go, 1, seed=7)
+    assert held_steps and results[0].grasped and results[0].dropped and not results[0].success
+    idle, _ = run_episodes(env, lambda obs: np.array([0.0, 0.0, 0.0, 1.0], np.float32), 1, seed=7)
+    assert idle[0].grasped is False and idle[0].dropped is False
+    s = summarize(results + idle)
+    assert s["grasp_success_rate"] == 0.5 and s["drop_rate_after_grasp"] == 1.0
+    env.close()
+    reach = AacPandaEnv(task="reach", render_images=False)
+    r, _ = run_episodes(reach, ScriptedPolicy(reach), 1)
+    reach.close()
+    assert r[0].grasped is None and "grasp_success_rate" not in summarize(r)
+
+
+def test_grasp_events_rules():
+    layout = {"object_pos": slice(0, 3), "contacts": slice(3, 6)}
+    def state(z, l, r, table):
+        return [0.5, 0.0, z, l, r, table]
+    goal = np.array([[0.5, 0.0, 0.02]] * 4)
+    placed = np.array([state(0.02, 0, 0, 1), state(0.10, 1, 1, 0), state(0.02, 1, 1, 1), state(0.02, 0, 0, 1)])
+    assert grasp_events(placed, goal, layout, 0.05) == (True, False)          # put down at the goal: a place
+    far = goal + np.array([0.3, 0.0, 0.0])
+    assert grasp_events(placed, far, layout, 0.05) == (True, True)            # put down away from it: a drop
+    touched = np.array([state(0.02, 1, 1, 1)] * 4)
+    assert grasp_events(touched, goal, layout, 0.05) == (False, False)        # squeezed on the table: no grasp
+
+
+def test_the_eval_report_shows_grasp_metrics_for_grasp_tasks():
+    from aac_policy.evaluate import markdown_report
+    env = AacPandaEnv(task="pick", render_images=False)
+    results, _ = run_episodes(env, ScriptedPolicy(env), 2, seed=7)
+    env.close()
+    report = {"task": "pick", "wiring": "state", "actor": "a.pt", "episodes_per_condition": 2, "seeds": [0, 1],
+              "success_criterion": "at the last step", "descriptions": {}, "paths": {},
+              "conditions": {"train": summarize(results)}}
+    md = markdown_report(report)
+    assert "| train | 1.00 | 0.00 |" in md and "grasp success" in md
