@@ -5,7 +5,8 @@
 
 Starts the deploy_sim graph node by node over real DDS, as `deploy_sim.launch.py` wires it (the
 `launch` package is not installable here): `aac_sim_node` (mode realtime, the nominal cell:
-randomize false), `aac_policy_node` (the actor), `aac_arm_node` (output servo -> the twin, the
+randomize false; `--textures`: with the training texture bank, as the staged student trains; `--native-camera`:
+640x480 frames the policy node crops and resizes itself), `aac_policy_node` (the actor), `aac_arm_node` (output servo -> the twin, the
 safety layer with config/deploy_sim.yaml's limits, `actor` given so it compares limits at start),
 then runs `aac_deploy_eval --actor` for `--episodes` episodes: success, time-to-success and safety
 interventions per control step, in-process and deployed side by side. Writes
@@ -59,11 +60,19 @@ def main() -> int:
     ap.add_argument("--task", default="push")
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--out", default=str(HERE / "runs" / "twin_parity"))
+    ap.add_argument("--textures", action="store_true",
+                    help="the twin shows the training texture bank (the staged student trains textured)")
+    ap.add_argument("--native-camera", action="store_true",
+                    help="the twin sends 640x480 frames (camera_resolution native): the policy node crops and resizes")
     args = ap.parse_args()
     out = Path(args.out) / args.task
     out.mkdir(parents=True, exist_ok=True)
     actor = str(Path(args.actor).resolve())
-    sim = {**node_params("aac_sim_node"), "task": args.task, "mode": "realtime"}
+    overrides = (["randomization.textures=true"] if args.textures else []) + \
+        (["camera_render=native"] if args.native_camera else [])
+    sim = {**node_params("aac_sim_node"), "task": args.task, "mode": "realtime",
+           **({"sim_overrides": overrides} if overrides else {}),
+           **({"camera_resolution": "native"} if args.native_camera else {})}
     policy = {**node_params("aac_policy_node"), "actor": actor}
     arm = {**node_params("aac_arm_node"), "output": "servo", "dry_run": False, "actor": actor}
     procs = [start("aac_sim.sim_node", sim, out / "sim.log")]
@@ -92,6 +101,7 @@ def main() -> int:
     result = {
         "command": "python bench/twin_parity.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "task": args.task, "episodes": args.episodes,
+        "twin": {"textures": args.textures, "native_camera": args.native_camera},
         "actor": os.path.relpath(actor, REPO),
         "in_process": ip, "deployed": dep, "interventions": iv,
         "success_gap_points": round(100 * (dep["success_rate"] - ip["success_rate"]), 1),
@@ -102,7 +112,8 @@ def main() -> int:
                     "time_to_success_within_10_percent": bool(t_ip and t_dep and abs(t_dep / t_ip - 1) <= 0.10),
                     "interventions_below_1_percent_of_steps": iv["any_per_step"] < 0.01},
     }
-    (HERE / "results" / f"twin_parity_{args.task}.json").write_text(json.dumps(result, indent=2))
+    suffix = ("-textured" if args.textures else "") + ("-native" if args.native_camera else "")
+    (HERE / "results" / f"twin_parity_{args.task}{suffix}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("in_process", "deployed", "success_gap_points", "time_to_success_ratio",
                                             "targets")}, indent=2))
     return 0

@@ -84,3 +84,18 @@ def test_onnx_runs_without_torch_and_bad_files_are_clear_errors(exported, tmp_pa
         load_runtime(tmp_path / "missing.onnx")
     with pytest.raises(ValueError, match="runtime must be one of"):
         load_runtime(onnx_path, runtime="tensorrt")
+
+
+def test_the_arm_node_and_preflight_read_the_spec_of_an_onnx_actor(exported, tmp_path):
+    """A robot PC deploys actor.onnx only: the safety layer reads its trained limits from the ONNX metadata."""
+    from aac_sim.actor_spec import read_actor_spec, trained_limits
+    pt_path, onnx_path, _ = exported
+    assert read_actor_spec(onnx_path) == read_actor_spec(pt_path)
+    limits, unknown = trained_limits(read_actor_spec(onnx_path))
+    assert unknown == [] and limits.control_rate_hz == 10.0
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(onnx_path.read_bytes()[:5000])
+    with pytest.raises(ConfigError, match="cannot read the actor's spec"):
+        read_actor_spec(broken)
+    with pytest.raises(ConfigError, match="cannot read the actor's spec"):
+        read_actor_spec(tmp_path / "missing.onnx")

@@ -37,7 +37,8 @@ from aac_policy.policy_node import PolicyNode
 from aac_policy.deploy import DeployedActor
 from aac_sim.camera import CameraIntrinsics
 rclpy.init()
-nodes = [PolicyNode(parameter_overrides=[Parameter("actor", value=sys.argv[1])]), ArmNode()]
+nodes = [PolicyNode(parameter_overrides=[Parameter("actor", value=sys.argv[1])]),
+         ArmNode(parameter_overrides=[Parameter("actor", value=sys.argv[1])])]   # the arm node reads its trained limits
 dep = DeployedActor(sys.argv[1], runtime="onnxruntime")
 dep.set_camera(CameraIntrinsics.from_yaml())
 rng = np.random.default_rng(0)

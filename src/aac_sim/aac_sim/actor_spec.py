@@ -17,8 +17,20 @@ SPEC_NAME = "obs_spec.json"
 
 
 def read_actor_spec(path: str | Path) -> dict:
-    """The obs spec stored in an exported actor file; ConfigError if there is none."""
+    """The obs spec stored in an exported actor file (actor.pt: a zip member; actor.onnx: model metadata,
+    read with onnxruntime, which a robot PC has); ConfigError if there is none."""
     path = Path(path)
+    if path.suffix == ".onnx":
+        try:
+            import onnxruntime as ort
+            meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta()
+            return json.loads(meta.custom_metadata_map[SPEC_NAME])
+        except ImportError:
+            raise ConfigError(f"{path}: reading an ONNX actor's spec needs onnxruntime (requirements-robot.txt)") from None
+        except KeyError:
+            raise ConfigError(f"{path}: the ONNX model has no {SPEC_NAME} metadata: not an exported actor") from None
+        except Exception as exc:   # missing, truncated, not a model
+            raise ConfigError(f"{path}: cannot read the actor's spec ({type(exc).__name__}: {exc})") from None
     try:
         with zipfile.ZipFile(path) as z:
             names = [n for n in z.namelist() if n.endswith(f"/extra/{SPEC_NAME}")]
