@@ -283,8 +283,9 @@ class AacPandaEnv(gym.Env):
             ids = self._texture_ids[bank]
             for part, body in parts:
                 # TinyRenderer multiplies the texture by the base colour: white on table and floor, the
-                # episode's object colour on the block when colours are randomized
-                tint = ep.colors["object"] if part == "object" and self.cfg.randomization.colors else (1, 1, 1, 1)
+                # episode's object colour on the block (its nominal colour when colours are not randomized:
+                # an untinted block was brighter than any block in training, bench/README.md)
+                tint = ep.colors["object"] if part == "object" else (1, 1, 1, 1)
                 p.changeVisualShape(body, -1, rgbaColor=tint, textureUniqueId=ids[ep.textures[part]], physicsClientId=c)
                 self._textured.add(body)
         for link in s.robot_links:
