@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job: train the default policy (push, asymmetric actor-critic, TD3 + HER, pixels -> actions)
-# in the embedded in-process PyBullet simulator. Leaves in the run folder (default runs/main):
-# checkpoints/, actor.pt (exported TorchScript actor + obs spec), learning_curve.png, metrics.jsonl,
-# tb/ (TensorBoard) and eval/report.{md,json} + episodes.gif. Re-running resumes the run.
+# The main job: train the default policy (push from pixels: RGB-D + proprio + goal -> actions) in the
+# embedded in-process PyBullet simulator. Leaves in the run folder (default runs/main): teacher/ and
+# student/ (each with checkpoints/, replay/, metrics.jsonl, tb/), actor.pt + actor.onnx (the exported
+# pixel actor with its obs spec), learning_curve.png, stages.json and eval/report.{md,json}. Re-running
+# resumes the run where it stopped.
 # Extra arguments go to aac_train, e.g.  scripts/run_main.sh --set sim.task=reach --set student.total_env_steps=20000
 # It runs the staged pipeline (aac_policy/staged.py): stage 1 trains a privileged state teacher (TD3 + HER,
 # no images), stage 2 the deployable pixel actor by DAgger from that frozen teacher, all randomization on
