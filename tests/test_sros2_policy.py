@@ -75,6 +75,15 @@ def test_missing_keystore_or_enclave_stops_the_launch(tmp_path):
         lu.security_environment(True, str(tmp_path))
     for path in set(lu.SECURITY_ENCLAVES.values()):
         (tmp_path / "enclaves" / path.strip("/")).mkdir(parents=True, exist_ok=True)
+    with pytest.raises(ValueError, match=r"lacks \['cert.pem'"):       # an enclave directory without its files
+        lu.security_environment(True, str(tmp_path))
+    for path in set(lu.SECURITY_ENCLAVES.values()):
+        for name in lu.ENCLAVE_FILES:
+            (tmp_path / "enclaves" / path.strip("/") / name).write_text("<permissions/>" if name.endswith(".xml") else "x")
+    (tmp_path / "enclaves" / "aac" / "arm_node" / "permissions.xml").write_text("<permissions>")   # torn
+    with pytest.raises(ValueError, match="arm_node: permissions.xml does not parse"):
+        lu.security_environment(True, str(tmp_path))
+    (tmp_path / "enclaves" / "aac" / "arm_node" / "permissions.xml").write_text("<permissions/>")
     env = lu.security_environment(True, "", environ={"ROS_SECURITY_KEYSTORE": str(tmp_path)})
     assert env == {"ROS_SECURITY_KEYSTORE": str(tmp_path), "ROS_SECURITY_ENABLE": "true",
                    "ROS_SECURITY_STRATEGY": "Enforce"}

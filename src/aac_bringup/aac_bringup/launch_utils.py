@@ -226,6 +226,9 @@ SECURITY_ENCLAVES = {"aac_policy_node": "/aac/policy_node", "aac_arm_node": "/aa
                      "rviz2": "/aac/observer", "aac_base_frame_alias": "/aac/observer"}
 SECURITY_POLICY = "config/sros2/deploy.policy.xml"   # in aac_bringup's share directory
 ENCLAVE_OVERRIDE_VARIABLE = "ROS_SECURITY_ENCLAVE_OVERRIDE"
+# the files sros2's create_enclave writes into each enclave (sros2/keystore/_enclave.py, ros2/sros2 0.13.0)
+ENCLAVE_FILES = ("cert.pem", "key.pem", "governance.p7s", "identity_ca.cert.pem", "permissions_ca.cert.pem",
+                 "permissions.xml", "permissions.p7s")
 
 
 def security_environment(enabled: bool, keystore: str, environ=os.environ) -> dict[str, str]:
@@ -244,6 +247,16 @@ def security_environment(enabled: bool, keystore: str, environ=os.environ) -> di
                       if not os.path.isdir(os.path.join(root, "enclaves", e.strip("/")))})
     if missing:
         raise ValueError(f"keystore {root} has no enclave(s) {missing}: {make}")
+    for enclave in sorted(set(SECURITY_ENCLAVES.values())):   # what sros2's create_enclave leaves there
+        d = os.path.join(root, "enclaves", enclave.strip("/"))
+        lacking = [f for f in ENCLAVE_FILES if not os.path.isfile(os.path.join(d, f))]
+        if lacking:
+            raise ValueError(f"enclave {enclave} in {root} lacks {lacking}: {make}")
+        try:
+            import xml.etree.ElementTree as ET
+            ET.parse(os.path.join(d, "permissions.xml"))
+        except ET.ParseError as exc:
+            raise ValueError(f"enclave {enclave}: permissions.xml does not parse ({exc}): {make}") from None
     return {"ROS_SECURITY_KEYSTORE": root, "ROS_SECURITY_ENABLE": "true", "ROS_SECURITY_STRATEGY": "Enforce"}
 
 
