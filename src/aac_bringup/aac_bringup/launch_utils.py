@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import tempfile
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -253,9 +254,8 @@ def security_environment(enabled: bool, keystore: str, environ=os.environ) -> di
         if lacking:
             raise ValueError(f"enclave {enclave} in {root} lacks {lacking}: {make}")
         try:
-            import xml.etree.ElementTree as ET
-            ET.parse(os.path.join(d, "permissions.xml"))
-        except ET.ParseError as exc:
+            ElementTree.parse(os.path.join(d, "permissions.xml"))
+        except ElementTree.ParseError as exc:
             raise ValueError(f"enclave {enclave}: permissions.xml does not parse ({exc}): {make}") from None
     return {"ROS_SECURITY_KEYSTORE": root, "ROS_SECURITY_ENABLE": "true", "ROS_SECURITY_STRATEGY": "Enforce"}
 
