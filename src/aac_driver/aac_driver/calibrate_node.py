@@ -27,7 +27,6 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import Trigger
 
 from aac_sim import ros_interface as ri
-from aac_sim.kinematics import PandaKinematics
 from aac_sim.node_main import BackgroundSpin
 from aac_sim.ros_convert import MessageError, image_to_rgb, intrinsics_from_camera_info
 
@@ -46,8 +45,7 @@ class Calibrator:
         self.K: np.ndarray | None = None
         self.q: np.ndarray | None = None
         self.samples: list[tuple[np.ndarray, np.ndarray]] = []   # (T_base_ee, T_cam_board)
-        self.names = ArmIK(joint_names)          # joint-name mapping (fr3_joint1.. -> panda order)
-        self.kin = PandaKinematics()
+        self.ik = ArmIK(joint_names)   # joint-name mapping (fr3_joint1.. -> panda order) and its kinematics model
         node.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_image, 2)
         node.create_subscription(CameraInfo, f"{cam}/{ri.COLOR_INFO}", self._on_info, 2)
         node.create_subscription(JointState, pre + ri.JOINT_STATES, self._on_joints, 10)
@@ -63,7 +61,7 @@ class Calibrator:
             self.K = intrinsics_from_camera_info(msg).K
 
     def _on_joints(self, msg: JointState) -> None:
-        q = self.names.arm_q(msg.name, msg.position)
+        q = self.ik.arm_q(msg.name, msg.position)
         if q is not None:
             with self.lock:
                 self.q = q
@@ -86,7 +84,7 @@ class Calibrator:
         found = cal.detect_board(rgb, K)
         if found is None:
             return False, "board not found in the frame (fewer than 6 corners): move it into view, less tilted"
-        T_ee = self.kin.grasp_pose(np.concatenate([q, [0.04, 0.04]]))
+        T_ee = self.ik.kin.grasp_pose(np.concatenate([q, [0.04, 0.04]]))
         self.samples.append((T_ee, found.T_cam_board))
         return True, (f"sample {len(self.samples)}: {found.corners} corners, reprojection {found.reprojection_px:.2f} px, "
                       f"board {np.linalg.norm(found.T_cam_board[:3, 3]):.2f} m from the camera")
@@ -103,8 +101,7 @@ class Calibrator:
                                  "summary": note})
 
     def close(self) -> None:
-        self.kin.close()
-        self.names.close()
+        self.ik.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,12 +147,17 @@ class EpisodeRunner:
                    if not ok]
         raise RuntimeError(f"not ready after {timeout_s:.0f} s: no {', '.join(missing)}")
 
-    def set_released(self, released: bool) -> None:
-        future = self.release_client.call_async(SetBool.Request(data=released))
-        end = time.monotonic() + 5.0
+    @staticmethod
+    def _wait(future, timeout_s: float) -> bool:
+        """Wait for a service answer (the executor thread completes the future); False on timeout."""
+        end = time.monotonic() + timeout_s
         while not future.done() and time.monotonic() < end:
             time.sleep(0.005)
-        if not future.done() or not future.result().success:
+        return future.done()
+
+    def set_released(self, released: bool) -> None:
+        future = self.release_client.call_async(SetBool.Request(data=released))
+        if not self._wait(future, 5.0) or not future.result().success:
             raise RuntimeError(f"the arm node did not {'release' if released else 'hold'} the arm "
                                f"({di.RELEASE_SERVICE} not answered)")
 
@@ -236,10 +241,7 @@ class EpisodeRunner:
 
     def _reset_twin(self) -> None:
         future = self.reset_client.call_async(Trigger.Request())
-        end = time.monotonic() + 10.0
-        while not future.done() and time.monotonic() < end:
-            time.sleep(0.005)
-        if not future.done():
+        if not self._wait(future, 10.0):
             raise RuntimeError("the twin's reset service did not answer")
         with self.lock:
             self.twin_episode, self.rows = json.loads(future.result().message)["episode"], []
