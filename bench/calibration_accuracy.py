@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from aac_driver import calibration as cal
-from aac_sim.camera import CameraExtrinsics, CameraIntrinsics, axis_angle_to_matrix
+from aac_robot.camera import CameraExtrinsics, CameraIntrinsics, axis_angle_to_matrix
 
 HERE = Path(__file__).parent
 TRUE = CameraExtrinsics.from_yaml().matrix()

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("aac_sim", "aac_policy", "aac_driver"):
+for pkg in ("aac_robot", "aac_sim", "aac_policy", "aac_driver"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -59,8 +59,8 @@ def robot_process(ns: str) -> None:
     import rclpy
     from sensor_msgs.msg import JointState
 
-    from aac_sim import ros_interface as ri
-    from aac_sim.ros_convert import joint_state_msg
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import joint_state_msg
     rclpy.init()
     node = rclpy.create_node("aac_latency_robot")
     pub = node.create_publisher(JointState, f"/{ns}/{ri.JOINT_STATES}", 10)
@@ -78,10 +78,10 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
     from geometry_msgs.msg import PoseStamped, TwistStamped
     from sensor_msgs.msg import CameraInfo, Image
 
-    from aac_sim import ros_interface as ri
-    from aac_sim.ros_convert import camera_info_msg, ns_from_stamp, numpy_to_image, pose_stamped
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import camera_info_msg, ns_from_stamp, numpy_to_image, pose_stamped
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_sim", "aac_policy",
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_robot", "aac_sim", "aac_policy",
                                                                                      "aac_driver")))
     procs = [subprocess.Popen([sys.executable, "-m", mod, "--ros-args", "-r", f"__ns:=/{NS}", *args],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -147,9 +147,9 @@ def main() -> int:
     ap.add_argument("--actor", default=None, help="an exported actor.pt (default: an untrained push actor)")
     args = ap.parse_args()
 
-    from aac_sim.camera import CameraIntrinsics
-    from aac_sim.node_main import BackgroundSpin
-    from aac_sim.preprocessing import CropResize
+    from aac_robot.camera import CameraIntrinsics
+    from aac_robot.node_main import BackgroundSpin
+    from aac_robot.preprocessing import CropResize
 
     actor = Path(args.actor) if args.actor else make_actor(Path(tempfile.mkdtemp()) / "actor.pt")
     d435 = CameraIntrinsics.from_yaml()
@@ -165,7 +165,7 @@ def main() -> int:
            "chain": ("frame publish -> aac_policy_node -> aac_arm_node (servo) -> command received; "
                      "the robot (joint states 250 Hz) in a 4th process; 2 cores"),
            "rate_hz": args.rate, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-           # set by the aac nodes (aac_sim.ros_interface.fastdds_profile_env) unless you name your own
+           # set by the aac nodes (aac_robot.ros_interface.fastdds_profile_env) unless you name your own
            "fastdds_profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", "Fast DDS builtin transports"),
            "results": results}
     path = ROOT / "bench" / "results" / "deploy_latency.json"

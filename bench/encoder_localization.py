@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from aac_policy.networks import ImageEncoder, image_tensor, random_shift
-from aac_sim.camera import optical_look_at
+from aac_robot.camera import optical_look_at
 from aac_sim.config import SimConfig
 from aac_sim.env import AacPandaEnv
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("aac_sim", "aac_policy"):
+for pkg in ("aac_robot", "aac_sim", "aac_policy"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -53,7 +53,7 @@ def main() -> int:
 
     import gymnasium as gym
     from aac_policy.ros_env import RosVectorEnv
-    from aac_sim.node_main import BackgroundSpin
+    from aac_robot.node_main import BackgroundSpin
     from aac_sim.config import SimConfig
     from aac_sim.vector import make_vector_env
 

@@ -27,7 +27,8 @@ import numpy as np
 
 RECORDED_EPISODES = 8
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src" / "aac_sim"))  # runs from a checkout without installing
+for _pkg in ("aac_robot", "aac_sim"):   # runs from a checkout without installing
+    sys.path.insert(0, str(ROOT / "src" / _pkg))
 
 
 def _raw_worker(cfg_dict, seconds, start_evt, out_q):

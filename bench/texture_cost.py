@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src" / "aac_sim"))  # runs from a checkout without installing
+for _pkg in ("aac_robot", "aac_sim"):   # runs from a checkout without installing
+    sys.path.insert(0, str(ROOT / "src" / _pkg))
 OUT = ROOT / "bench" / "results" / "texture_cost.json"
 
 

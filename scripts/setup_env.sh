@@ -50,6 +50,11 @@ stamp=$(cat "$REQ" requirements.txt src/*/setup.py src/*/package.xml | sha256sum
 if [ "$(cat "$VENV"/.aac-stamp-"$(basename "$REQ")" 2>/dev/null)" != "$stamp" ]; then
   "$VENV"/bin/python -m pip install --quiet --upgrade pip
   "$VENV"/bin/python -m pip install --quiet -r "$REQ"
-  "$VENV"/bin/python -m pip install --quiet --no-deps -e src/aac_sim -e src/aac_policy -e src/aac_driver -e src/aac_bringup
+  # the robot PC gets no simulator package (aac_sim): its nodes need only the contract (aac_robot)
+  pkgs=(-e src/aac_robot -e src/aac_sim -e src/aac_policy -e src/aac_driver -e src/aac_bringup)
+  if [ "$(basename "$REQ")" = requirements-robot.txt ]; then
+    pkgs=(-e src/aac_robot -e src/aac_policy -e src/aac_driver -e src/aac_bringup)
+  fi
+  "$VENV"/bin/python -m pip install --quiet --no-deps "${pkgs[@]}"
   echo "$stamp" > "$VENV"/.aac-stamp-"$(basename "$REQ")"
 fi

@@ -11,7 +11,7 @@ Names as docs/upstream_interfaces.md gives them (root namespace):
   /fr3_arm_controller/joint_trajectory  a JTC-like subscription in a node named fr3_arm_controller
   /camera/camera/color/image_raw (rgb8) + color/camera_info, aligned_depth_to_color/image_raw (16UC1)
                                       + its camera_info, 640x480 at 30 Hz, one stamp per colour/depth
-                                      pair, D435 intrinsics from aac_sim/data/camera_d435.yaml
+                                      pair, D435 intrinsics from aac_robot/data/camera_d435.yaml
   /aac_base_frame_alias               a node of that name (tf2_msgs is not on the pip path: no /tf_static)
   optional: /aac/goal (PoseStamped in panda_link0, 5 Hz), /servo_node (delta_twist_cmds subscription,
   switch_command_type service with a stand-in type, moveit_servo.* parameters), /aac_policy_node (only
@@ -48,9 +48,9 @@ from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
-from aac_sim.camera import CameraIntrinsics  # noqa: E402
-from aac_sim.node_main import init_rclpy  # noqa: E402
-from aac_sim.ros_convert import camera_info_msg, numpy_to_image, pose_stamped  # noqa: E402
+from aac_robot.camera import CameraIntrinsics  # noqa: E402
+from aac_robot.node_main import init_rclpy  # noqa: E402
+from aac_robot.ros_convert import camera_info_msg, numpy_to_image, pose_stamped  # noqa: E402
 
 CONTROL, STATE = "/standin/control", "/standin/state"
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
@@ -72,7 +72,7 @@ DEFAULT = {
 
 
 def d435() -> CameraIntrinsics:
-    return CameraIntrinsics.from_yaml()   # aac_sim/data/camera_d435.yaml
+    return CameraIntrinsics.from_yaml()   # aac_robot/data/camera_d435.yaml
 
 
 class StandIn:

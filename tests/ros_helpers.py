@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from aac_sim.node_main import BackgroundSpin  # noqa: E402
+from aac_robot.node_main import BackgroundSpin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))

@@ -14,11 +14,10 @@ import pytest
 
 from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I100 (skips the module without rclpy)
 
-from aac_driver import interface as di
 from aac_driver.arm_node import ArmNode
-from aac_sim import ros_interface as ri
-from aac_sim.motion import MotionLimits
-from aac_sim.ros_convert import numpy_to_image, unpack_labelled
+from aac_robot import ros_interface as ri
+from aac_robot.motion import MotionLimits
+from aac_robot.ros_convert import numpy_to_image, unpack_labelled
 
 from geometry_msgs.msg import TwistStamped  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -56,16 +55,16 @@ class Harness:
         self.servo: list[tuple[float, np.ndarray]] = []
         self.arm_cmds: list[tuple[float, JointTrajectory]] = []
         self.report: dict = {}
-        self.pub_twist = client.create_publisher(TwistStamped, f"{NS}/{di.POLICY_TWIST}", 10)
-        self.pub_gripper = client.create_publisher(JointTrajectory, f"{NS}/{di.POLICY_GRIPPER}", 10)
-        self.pub_stop = client.create_publisher(Bool, f"{NS}/{di.STOP_TOPIC}", 10)
+        self.pub_twist = client.create_publisher(TwistStamped, f"{NS}/{ri.POLICY_TWIST}", 10)
+        self.pub_gripper = client.create_publisher(JointTrajectory, f"{NS}/{ri.POLICY_GRIPPER}", 10)
+        self.pub_stop = client.create_publisher(Bool, f"{NS}/{ri.SAFETY_STOP}", 10)
         self.pub_image = client.create_publisher(Image, f"{NS}/{FAKE_CAMERA}/{ri.COLOR_IMAGE}", 10)
-        self.reset = client.create_client(Trigger, f"{NS}/{di.RESET_SERVICE}")
+        self.reset = client.create_client(Trigger, f"{NS}/{ri.SAFETY_RESET}")
         client.create_subscription(Float32MultiArray, f"{NS}/{ri.PROPRIO}", self._on_proprio, 50)
         client.create_subscription(TwistStamped, f"{NS}/{ri.TWIST_COMMAND}", self._on_servo, 50)
         client.create_subscription(JointTrajectory, f"{NS}/{ri.DEFAULT_ARM_CONTROLLER}/{ri.JOINT_TRAJECTORY}",
                                    lambda m: self.arm_cmds.append((time.monotonic(), m)), 50)
-        client.create_subscription(String, f"{NS}/{di.INTERVENTIONS}",
+        client.create_subscription(String, f"{NS}/{ri.INTERVENTIONS}",
                                    lambda m: setattr(self, "report", json.loads(m.data)), 10)
         client.create_subscription(JointTrajectory, f"{NS}/{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}",
                                    lambda m: self.grip_out.append((time.monotonic(), m)), 50)
@@ -377,7 +376,7 @@ def test_dry_run_filters_and_counts_but_sends_nothing(twin):
     spinning = Spinning("aac_arm_test")
     with spinning as client:
         filtered = []
-        client.create_subscription(TwistStamped, f"{NS}/{di.FILTERED_TWIST}",
+        client.create_subscription(TwistStamped, f"{NS}/{ri.FILTERED_TWIST}",
                                    lambda m: filtered.append(m.twist.linear.x), 50)
         h = Harness(spinning, client, output="servo", dry_run=True)
         try:
@@ -442,7 +441,7 @@ def test_safety_parameters_are_read_only_and_the_limits_in_force_are_published(t
             limits = {}
             latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                                  reliability=ReliabilityPolicy.RELIABLE)
-            client.create_subscription(String, f"{NS}/{di.LIMITS}", lambda m: limits.update(json.loads(m.data)),
+            client.create_subscription(String, f"{NS}/{ri.SAFETY_LIMITS}", lambda m: limits.update(json.loads(m.data)),
                                        latched)   # subscribed after the node started: transient local delivers it
             wait_for(lambda: limits, 5, "the latched limits")
             assert limits["max_ee_speed_m_s"] == 0.2 and limits["rate_hz"] == 1 / PERIOD

@@ -25,13 +25,12 @@ import yaml
 
 from aac_bringup import launch_utils as lu
 from aac_driver import arm_node, realsense_node, recorder
-from aac_driver import interface as di
 from aac_driver.safety import SafetyConfig
 from aac_policy import policy_node, trainer_node
 from aac_policy.train import load_config
-from aac_sim import ros_interface as ri
+from aac_robot import robots, ros_interface as ri
 from aac_sim import sim_node, tasks
-from aac_sim.scene import NEUTRAL_ARM_Q
+from aac_robot.panda import NEUTRAL_ARM_Q
 
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "src"
@@ -226,7 +225,7 @@ def _declarations(module) -> tuple[dict, bool]:
                     and isinstance(it.func.value, ast.Name) and it.func.value.id == "PARAMETERS"):
                 in_loop |= {id(c) for c in ast.walk(loop) if isinstance(c, ast.Call)}
         for stmt in init.body:
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)):   # e.g. `from aac_sim import ros_interface as ri`
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):   # e.g. `from aac_robot import ros_interface as ri`
                 exec(compile(ast.Module(body=[stmt], type_ignores=[]), str(path), "exec"), env)
             for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call) and _call_name(n) == "declare_parameter"):
                 name = call.args[0]
@@ -276,7 +275,7 @@ def _module_contract(module) -> dict:
 
 
 POLICY_NODE = ("aac_policy", "aac_policy_node", "aac_policy_node")
-ARM_NODE = ("aac_driver", di.ARM_NODE_EXECUTABLE, "aac_arm_node")
+ARM_NODE = ("aac_driver", ri.ARM_NODE_EXECUTABLE, "aac_arm_node")
 REALSENSE_NODE = ("aac_driver", "aac_realsense_node", "aac_realsense_node")
 RECORDER_NODE = ("aac_driver", "aac_recorder_node", recorder.NODE_NAME)
 NODE_MODULES = {SIM_NODE: sim_node, TRAINER_NODE: trainer_node, POLICY_NODE: policy_node, ARM_NODE: arm_node,
@@ -472,7 +471,7 @@ def test_rviz_and_configs_installed():
 def test_servo_config_takes_our_twists_as_speeds_and_drives_the_fr3_controller():
     """MoveIt Servo (jazzy): `unitless` would multiply our m/s by scale.linear, the default output topic is
     the Panda's; the cap equals the speed policies are trained with (docs/upstream_interfaces.md, section 5)."""
-    from aac_sim.motion import MotionLimits
+    from aac_robot.motion import MotionLimits
     servo = yaml.safe_load(SERVO_CONFIG.read_text())["servo_node"]["ros__parameters"]["moveit_servo"]
     assert servo["command_in_type"] == "speed_units" and servo["move_group_name"] == "fr3_arm"
     assert servo["command_out_topic"] == f"/{lu.robot_preset('fr3').arm_controller}/joint_trajectory"
@@ -572,7 +571,7 @@ def test_deploy_launch_overrides(name):
 
 def test_every_external_package_is_an_exec_depend():
     depends = _exec_depends("aac_bringup")
-    assert {"launch", "launch_ros", "robot_state_publisher", "rviz2", "tf2_ros", "aac_sim", "aac_policy",
+    assert {"launch", "launch_ros", "robot_state_publisher", "rviz2", "tf2_ros", "aac_robot", "aac_sim", "aac_policy",
             "aac_driver", "ament_index_python"} <= depends
     assert not set(OPTIONAL_INCLUDES) & depends
 
@@ -857,7 +856,7 @@ def test_deploy_rviz_config():
         "RobotModel": {"/" + ri.ROBOT_DESCRIPTION},                         # robot_state_publisher (twin / franka_ros2)
         "Image": {f"/{cam}/{ri.COLOR_IMAGE}", f"/{cam}/{ri.DEPTH_IMAGE}"},  # sim / realsense
         "Pose": {"/" + ri.GOAL},                                            # sim / the operator
-        "TwistStamped": {"/" + di.FILTERED_TWIST},                          # aac_arm_node
+        "TwistStamped": {"/" + ri.FILTERED_TWIST},                          # aac_arm_node
         "MarkerArray": {"/" + ri.MARKERS},                                  # sim only
     }
 
@@ -939,13 +938,9 @@ def test_parameter_file_errors(tmp_path):
         lu.node_parameters_from_file(tmp_path / "missing.yaml", "/n")
 
 
-def test_launch_utils_names_match_the_packages():
-    """launch_utils keeps plain copies of the interface names (no aac_* imports in launch files)."""
-    assert lu.POLICY_FRAME == ri.BASE_FRAME and lu.DEFAULT_CAMERA_NAMESPACE == ri.DEFAULT_CAMERA_NAMESPACE
-    for name in ("COLOR_IMAGE", "COLOR_INFO", "DEPTH_IMAGE", "DEPTH_INFO", "JOINT_STATES", "GOAL", "MARKERS",
-                 "ROBOT_DESCRIPTION", "POLICY_TWIST", "POLICY_GRIPPER", "TWIST_COMMAND", "JOINT_TRAJECTORY"):
-        assert getattr(lu, name) == getattr(ri, name), name
-    assert lu.INTERVENTIONS == di.INTERVENTIONS and lu.FILTERED_TWIST == di.FILTERED_TWIST
+def test_launch_utils_names_are_the_contracts():
+    """launch_utils takes the interface names from aac_robot (no copies); its own choices match the nodes'."""
+    assert lu.POLICY_FRAME is ri.BASE_FRAME and lu.ROBOTS is robots.ROBOTS
     assert lu.ARM_OUTPUTS == arm_node.OUTPUTS
     assert lu.ROBOTS["panda"].arm_joints == ri.ARM_JOINTS and lu.ROBOTS["panda"].finger_joints == ri.FINGER_JOINTS
 
@@ -1005,12 +1000,12 @@ def test_record_topics():
     cam = ri.DEFAULT_CAMERA_NAMESPACE
     servo = lu.record_topics(cam, "servo", "panda_arm_controller", "joint_trajectory", "gripper_controller")
     assert set(recorder.default_topics(cam)) <= set(servo)
-    assert di.FILTERED_TWIST in servo and "gripper_controller/joint_trajectory" in servo
+    assert ri.FILTERED_TWIST in servo and "gripper_controller/joint_trajectory" in servo
     real = lu.record_topics("cam", "joint_trajectory", "fr3_arm_controller", "gripper_command", "gripper_controller")
     assert "fr3_arm_controller/joint_trajectory" in real and ri.TWIST_COMMAND not in real
     assert "cam/color/image_raw" in real and not any(t.startswith("gripper_controller") for t in real)
     none = lu.record_topics(cam, "none", "x", "none", "y")
-    assert set(none) == set(recorder.default_topics(cam)) - {ri.TWIST_COMMAND} | {di.FILTERED_TWIST}
+    assert set(none) == set(recorder.default_topics(cam)) - {ri.TWIST_COMMAND} | {ri.FILTERED_TWIST}
     assert len(servo) == len(set(servo))
 
 

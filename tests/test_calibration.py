@@ -10,7 +10,7 @@ import pytest
 
 from aac_driver import calibration as cal
 from aac_driver.camera_pose import check_pose
-from aac_sim.camera import CameraExtrinsics, CameraIntrinsics, axis_angle_to_matrix
+from aac_robot.camera import CameraExtrinsics, CameraIntrinsics, axis_angle_to_matrix
 
 D435 = CameraIntrinsics.from_yaml()
 _spec = importlib.util.spec_from_file_location(

@@ -14,9 +14,9 @@ from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I1
 
 from aac_driver import calibration as cal
 from aac_driver.calibrate_node import Calibrator
-from aac_sim import ros_interface as ri
-from aac_sim.camera import CameraExtrinsics
-from aac_sim.scene import NEUTRAL_ARM_Q
+from aac_robot import ros_interface as ri
+from aac_robot.camera import CameraExtrinsics
+from aac_robot.panda import NEUTRAL_ARM_Q
 
 from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from aac_driver.camera_pose import check_pose, matrix_to_axis_angle, pose_difference
-from aac_sim.camera import CameraExtrinsics, axis_angle_to_matrix
+from aac_robot.camera import CameraExtrinsics, axis_angle_to_matrix
 
 TRAINED = CameraExtrinsics.from_yaml()
 

@@ -10,10 +10,10 @@ from aac_policy.actor_runtime import load_runtime
 from aac_policy.export import build_obs_spec, export_actor, export_onnx
 from aac_policy.spec import build_spec
 from aac_policy.train import load_config, sim_config_for
-from aac_sim.camera import CameraIntrinsics
+from aac_robot.camera import CameraIntrinsics
 from aac_sim.config import ConfigError, RandomizationConfig
 from aac_sim.env import AacPandaEnv
-from aac_sim.preprocessing import FrameError
+from aac_robot.preprocessing import FrameError
 
 SEED = 5
 
@@ -115,9 +115,9 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, 
     from std_srvs.srv import Trigger
 
     from aac_policy.policy_node import PolicyNode
-    from aac_sim.node_main import ExecutorThread
-    from aac_sim import ros_interface as ri
-    from aac_sim.ros_convert import unpack_labelled
+    from aac_robot.node_main import ExecutorThread
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
     from ros_helpers import SimProcess, Spinning, wait_for
 
     ref = reference_episode(actor_file, camera_render=camera)
@@ -164,8 +164,8 @@ def test_policy_node_pairs_a_frame_with_the_joint_state_taken_at_its_time(actor_
     from rclpy.parameter import Parameter
 
     from aac_policy.policy_node import PolicyNode
-    from aac_sim import ros_interface as ri
-    from aac_sim.ros_convert import camera_info_msg, joint_state_msg, numpy_to_image, pose_stamped
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import camera_info_msg, joint_state_msg, numpy_to_image, pose_stamped
 
     rclpy.init()
     try:

@@ -90,8 +90,8 @@ def test_deploy_eval_on_a_realtime_twin_through_the_safety_layer():
 
     from aac_driver.arm_node import ArmNode
     from aac_policy.deploy_eval import evaluate_twin
-    from aac_sim import ros_interface as ri
-    from aac_sim.ros_convert import unpack_labelled
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
     from ros_helpers import SimProcess, Spinning
 
     spin = Spinning("aac_eval")

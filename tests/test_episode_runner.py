@@ -105,13 +105,12 @@ class Deployment:
         from sensor_msgs.msg import Image, JointState
         from std_msgs.msg import Float32MultiArray
 
-        from aac_driver import interface as di
         from aac_driver.arm_node import ArmNode
-        from aac_sim import ros_interface as ri
-        from aac_sim.ros_convert import numpy_to_image, unpack_labelled
+        from aac_robot import ros_interface as ri
+        from aac_robot.ros_convert import numpy_to_image, unpack_labelled
         self.goal = self.ee = None
         self.joints: list[tuple[float, np.ndarray]] = []
-        self.pub_twist = client.create_publisher(TwistStamped, f"/e/{di.POLICY_TWIST}", 10)
+        self.pub_twist = client.create_publisher(TwistStamped, f"/e/{ri.POLICY_TWIST}", 10)
         pub_image = client.create_publisher(Image, f"/e/fake/camera/{ri.COLOR_IMAGE}", 10)
         image = numpy_to_image(np.zeros((4, 4, 3), np.uint8), "rgb8", 0, ri.COLOR_OPTICAL_FRAME)
         client.create_timer(1 / 30, lambda: pub_image.publish(image))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from aac_sim import ros_interface as ri
+from aac_robot import ros_interface as ri
 
 NS = "{http://www.eprosima.com}"
 
@@ -39,7 +39,7 @@ def test_a_node_started_by_aac_loads_the_profile_without_parser_errors():
     """In a fresh process (Fast DDS reads profiles once per process): init_rclpy sets the variables
     and the real Fast DDS parses the file; a malformed one would print XMLPARSER errors."""
     code = ("import os, rclpy\n"
-            "from aac_sim.node_main import init_rclpy\n"
+            "from aac_robot.node_main import init_rclpy\n"
             "init_rclpy()\n"
             "node = rclpy.create_node('aac_profile_check')\n"
             "print(os.environ['FASTDDS_DEFAULT_PROFILES_FILE'])\n"

@@ -23,10 +23,10 @@ from std_srvs.srv import Trigger  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from aac_policy.ros_env import call_service  # noqa: E402
-from aac_sim import ros_interface as ri  # noqa: E402
+from aac_robot import ros_interface as ri  # noqa: E402
 from aac_sim.foxglove_view import (TRAINING_TOPIC, FoxgloveView, MetricsTail, color_image,  # noqa: E402
                                    depth_image, joint_states, scene_update)
-from aac_sim.ros_convert import MessageError, numpy_to_image, pose_stamped, stamp_from_ns  # noqa: E402
+from aac_robot.ros_convert import MessageError, numpy_to_image, pose_stamped, stamp_from_ns  # noqa: E402
 
 STAMP = 12_345_678_901
 

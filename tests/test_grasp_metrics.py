@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from aac_sim.env import AacPandaEnv
-from aac_sim.rollout import grasp_events, run_episodes, summarize
+from aac_robot.metrics import grasp_events, summarize
+from aac_sim.rollout import run_episodes
 from aac_sim.scripted import ScriptedPolicy
 
 

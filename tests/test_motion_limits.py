@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from aac_sim.actor_spec import limit_mismatches, read_actor_spec, trained_limits
+from aac_robot.actor_spec import limit_mismatches, read_actor_spec, trained_limits
 from aac_sim.config import ConfigError, RandomizationConfig, SimConfig
 from aac_sim.env import AacPandaEnv
-from aac_sim.motion import MotionLimits, action_to_command, applied_action, command_to_action
+from aac_robot.motion import MotionLimits, action_to_command, applied_action, command_to_action
 from aac_sim.randomization import EpisodeParams
 
 RNG = np.random.default_rng(0)
@@ -130,7 +130,7 @@ def test_exported_spec_records_the_limits_and_is_read_without_torch(tmp_path):
     torch.manual_seed(0)
     path = export_actor(Agent(spec, cfg), tmp_path / "actor.pt", build_obs_spec(Agent(spec, cfg), env))
     env.close()
-    code = (f"import sys; from aac_sim.actor_spec import read_actor_spec; s = read_actor_spec({str(path)!r}); "
+    code = (f"import sys; from aac_robot.actor_spec import read_actor_spec; s = read_actor_spec({str(path)!r}); "
             "assert 'torch' not in sys.modules and 'pybullet' not in sys.modules; print(s['motion'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -15,7 +15,7 @@ from aac_policy.deploy import DeployedActor
 from aac_policy.export import build_obs_spec, export_actor, export_onnx
 from aac_policy.spec import build_spec
 from aac_policy.train import load_config, sim_config_for
-from aac_sim.camera import CameraIntrinsics
+from aac_robot.camera import CameraIntrinsics
 from aac_sim.config import ConfigError
 from aac_sim.env import AacPandaEnv
 
@@ -88,7 +88,7 @@ def test_onnx_runs_without_torch_and_bad_files_are_clear_errors(exported, tmp_pa
 
 def test_the_arm_node_and_preflight_read_the_spec_of_an_onnx_actor(exported, tmp_path):
     """A robot PC deploys actor.onnx only: the safety layer reads its trained limits from the ONNX metadata."""
-    from aac_sim.actor_spec import read_actor_spec, trained_limits
+    from aac_robot.actor_spec import read_actor_spec, trained_limits
     pt_path, onnx_path, _ = exported
     assert read_actor_spec(onnx_path) == read_actor_spec(pt_path)
     limits, unknown = trained_limits(read_actor_spec(onnx_path))

@@ -22,7 +22,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / 'src'
 PACKAGES = sorted(p.name for p in SRC.glob('aac_*') if (p / 'package.xml').is_file())
-EXPECTED_PACKAGES = ['aac_bringup', 'aac_driver', 'aac_policy', 'aac_sim']
+EXPECTED_PACKAGES = ['aac_bringup', 'aac_driver', 'aac_policy', 'aac_robot', 'aac_sim']
 TEST_DEPENDS = ['ament_copyright', 'ament_flake8', 'ament_pep257', 'python3-pytest']
 
 
@@ -168,17 +168,22 @@ def test_setup_py_static(pkg):
     assert 'torch' not in names, 'torch is pinned elsewhere; never list it in install_requires'
 
 
-def test_aac_sim_setup_py_package_data_ships_every_data_file():
+def test_aac_robot_setup_py_package_data_ships_every_data_file():
     # camera YAMLs and the Fast DDS profile are read at run time from the installed package
     import fnmatch
-    source = (SRC / 'aac_sim' / 'setup.py').read_text()
-    globs = _setup_kw('aac_sim', 'package_data')['aac_sim']
-    data = sorted(p.relative_to(SRC / 'aac_sim' / 'aac_sim').as_posix()
-                  for p in (SRC / 'aac_sim' / 'aac_sim' / 'data').iterdir())
-    assert {'data/camera_d435.yaml', 'data/fastdds_large_frames.xml'} <= set(data)
+    source = (SRC / 'aac_robot' / 'setup.py').read_text()
+    globs = _setup_kw('aac_robot', 'package_data')['aac_robot']
+    data = sorted(p.relative_to(SRC / 'aac_robot' / 'aac_robot').as_posix()
+                  for p in (SRC / 'aac_robot' / 'aac_robot' / 'data').iterdir())
+    assert {'data/camera_d435.yaml', 'data/camera_extrinsics.yaml', 'data/fastdds_large_frames.xml'} <= set(data)
     unshipped = [d for d in data if not any(fnmatch.fnmatch(d, g) for g in globs)]
     assert not unshipped, f'not in package_data {globs}: {unshipped}'
     assert "/config'" in source
+    # the contract installs no simulator stack (gymnasium) and no learner (torch)
+    assert _setup_kw('aac_robot', 'install_requires') == ['numpy', 'pyyaml', 'opencv-python-headless', 'pybullet==3.2.7']
+
+
+def test_aac_sim_setup_py_requires():
     assert _setup_kw('aac_sim', 'install_requires') == [
         'numpy', 'pyyaml', 'gymnasium>=1.0', 'pybullet==3.2.7', 'opencv-python-headless',
     ]
@@ -256,9 +261,50 @@ def _dockerignore_patterns():
             if ln.strip() and not ln.startswith('#')]
 
 
+def _dockerfile_stages():
+    """{stage name: its instructions} (the FROM line's `AS name`); every stage starts from ROS 2 Jazzy
+    (ros:jazzy-ros-base, or an earlier stage)."""
+    stages, name = {}, None
+    for instr, args in _dockerfile_instructions():
+        if instr == 'FROM':
+            base, _, name = args.partition(' AS ')
+            assert base == 'ros:jazzy-ros-base' or base in stages, args
+            stages[name.strip()] = []
+        else:
+            stages[name].append((instr, args))
+    return stages
+
+
+def _requirement_names(text):
+    names = set()
+    for line in text.splitlines():
+        line = line.split('#', 1)[0].strip()
+        if line:
+            names.add(re.split(r'[\s<>=!~;\[]', line, maxsplit=1)[0].lower())
+    return names
+
+
+def test_dockerfile_stages_full_last_and_robot_without_training_stack():
+    stages = _dockerfile_stages()
+    assert list(stages)[-1] == 'full', 'the default target (last stage) is the full image'
+    assert 'robot' in stages
+    robot_runs = ' ; '.join(args for instr, args in stages['robot'] if instr == 'RUN')
+    # the robot PC's Python set is requirements-robot.txt's, with rclpy and the messages from apt
+    wanted = {n for n in _requirement_names((REPO / 'requirements-robot.txt').read_text())
+              if not n.startswith('ros-')}
+    installed = {m.group(1).lower() for m in re.finditer(r'"?([A-Za-z][\w.-]*)(?:[<>=!~][^"\s]*)?"?', robot_runs)}
+    assert wanted <= installed, f'robot stage misses {sorted(wanted - installed)}'
+    for heavy in ('torch', 'gymnasium', 'tensorboard', 'matplotlib'):
+        assert not re.search(rf'(?<![\w-]){heavy}(?![\w-])', robot_runs), f'robot stage installs {heavy}'
+    build = re.search(r'colcon build --symlink-install --packages-select ([\w ]+)', robot_runs)
+    assert build and set(build.group(1).split()) == {'aac_robot', 'aac_policy', 'aac_driver', 'aac_bringup'}
+    full_runs = ' '.join(args for instr, args in stages['full'] if instr == 'RUN')
+    assert 'onnxruntime' in full_runs and 'colcon build --symlink-install' in full_runs
+
+
 def test_dockerfile_base_and_copy_sources_exist():
     instructions = _dockerfile_instructions()
-    assert ('FROM', 'ros:jazzy-ros-base') in instructions
+    assert sum(instr == 'FROM' for instr, _ in instructions) == len(_dockerfile_stages())
     ignore = _dockerignore_patterns()
     copies = [args for instr, args in instructions if instr == 'COPY']
     assert copies, 'Dockerfile copies nothing'
@@ -301,6 +347,7 @@ def test_compose_file():
     expected = {
         'train': 'train_sim.launch.py',
         'deploy_sim': 'deploy_sim.launch.py',
+        'deploy_real': 'deploy_real.launch.py',
     }
     assert set(expected) <= set(services)
     for svc, launch_file in expected.items():
@@ -318,9 +365,13 @@ def test_compose_file():
                 f'{svc}: {launch_file} declares no argument {name!r}')
         assert spec['network_mode'] == 'host'
         build = spec['build']
+        if svc == 'deploy_real':
+            assert build['target'] == 'robot', 'the robot PC service builds the deployment-only image'
         context = (compose_dir / build['context']).resolve()
         assert context == REPO.resolve()
         assert (context / build['dockerfile']).is_file()
+        if 'target' in build:
+            assert build['target'] in _dockerfile_stages(), f"{svc}: no Dockerfile stage {build['target']!r}"
         host_paths = [v.split(':', 1)[0] for v in spec['volumes'] if isinstance(v, str)]
         assert any((compose_dir / h).resolve() == (REPO / 'runs').resolve()
                    for h in host_paths), 'the repo runs/ directory must be mounted'

@@ -75,7 +75,7 @@ def test_resume_after_kill_9_continues_from_last_checkpoint(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "aac_policy.train", "--run-dir", str(run), "--no-progress",
            *[a for s in FAST + ["total_env_steps=100000"] for a in ("--set", s)]]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_sim", "aac_policy"))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_robot", "aac_sim", "aac_policy"))}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 240
@@ -115,7 +115,7 @@ def test_ctrl_c_or_kill_saves_a_checkpoint_at_the_last_whole_round(tmp_path, sig
     sets += ["num_envs=2", "checkpoint_every_steps=100000", "total_env_steps=100000"]
     cmd = [sys.executable, "-m", "aac_policy.train", "--run-dir", str(run), "--no-progress",
            *[a for s in sets for a in ("--set", s)]]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_sim", "aac_policy"))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_robot", "aac_sim", "aac_policy"))}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.time() + 240

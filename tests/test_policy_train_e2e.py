@@ -102,7 +102,7 @@ def test_pixel_wiring_without_images_is_a_clear_error(tmp_path):
 
 
 def test_run_episodes_summary_counts_time_to_success():
-    from aac_sim.rollout import EpisodeResult, summarize
+    from aac_robot.metrics import EpisodeResult, summarize
     s = summarize([EpisodeResult(True, 4, -3.0, 10), EpisodeResult(False, None, -10.0, 10),
                    EpisodeResult(True, 6, -5.0, 10)])
     assert s["success_rate"] == pytest.approx(2 / 3)

@@ -20,9 +20,9 @@ import pytest
 from ros_helpers import ROOT, SimProcess, Spinning, wait_for  # noqa: I100 (skips the module without rclpy)
 
 from aac_driver import preflight as pf
-from aac_sim.camera import CameraIntrinsics
-from aac_sim.motion import MotionLimits
-from aac_sim.preprocessing import CropResize
+from aac_robot.camera import CameraIntrinsics
+from aac_robot.motion import MotionLimits
+from aac_robot.preprocessing import CropResize
 
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
@@ -68,14 +68,9 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
 
 
 def test_presets_and_tolerance_match_their_sources():
-    """The preset names are aac_bringup's (deploy_real), and the intrinsics rule is deploy.py's."""
+    """The presets are the contract's (the ones deploy_real uses), and the intrinsics rule is deploy.py's."""
     from aac_bringup import launch_utils as lu
-    for key, robot in pf.ROBOTS.items():
-        theirs = lu.ROBOTS[key]
-        assert (robot.arm_joints, robot.finger_joints, robot.base_frame, robot.arm_controller, robot.gripper_action,
-                robot.finger_joint_states) == (theirs.arm_joints, theirs.finger_joints, theirs.base_frame,
-                                               theirs.arm_controller, theirs.gripper_action,
-                                               theirs.finger_joint_states), key
+    assert pf.ROBOTS is lu.ROBOTS
     tree = ast.parse((ROOT / "src/aac_policy/aac_policy/deploy.py").read_text())
     values = [n.value.value for n in tree.body if isinstance(n, ast.Assign)
               and any(getattr(t, "id", "") == "INTRINSICS_TOLERANCE" for t in n.targets)]
@@ -206,7 +201,7 @@ def test_camera_pose_rule(tmp_path):
     import numpy as np
     import yaml
 
-    from aac_sim.camera import CameraExtrinsics
+    from aac_robot.camera import CameraExtrinsics
     trained = CameraExtrinsics.from_yaml()
     spec = {"camera": {"extrinsics": {"translation": list(trained.translation),
                                       "rotation_xyzw": list(trained.rotation_xyzw)},
@@ -229,11 +224,11 @@ def test_camera_pose_rule(tmp_path):
 
 def test_full_standin_passes(standin, actor, tmp_path):
     """The console script's main() in its own process: exit 0, the checklist, the JSON; and it imports
-    neither torch nor PyBullet (gymnasium only as far as `import aac_sim` itself pulls it)."""
+    neither torch, PyBullet, gymnasium nor the simulator (aac_sim)."""
     standin.set(goal=True)
     out = tmp_path / "preflight.json"
     code = ("import json, sys; from aac_driver.preflight import main; rc = main(sys.argv[1:]); "
-            "print('MODULES', json.dumps(sorted(m for m in ('torch', 'pybullet', 'gymnasium') if m in sys.modules))); "
+            "print('MODULES', json.dumps(sorted(m for m in ('torch', 'pybullet', 'gymnasium', 'aac_sim') if m in sys.modules))); "
             "sys.exit(rc)")
     run = subprocess.run([sys.executable, "-c", code, "--robot", "fr3", "--actor", str(actor), "--json", str(out),
                           "--timeout", "4"], env=ENV, capture_output=True, text=True, timeout=60)
@@ -251,11 +246,7 @@ def test_full_standin_passes(standin, actor, tmp_path):
     assert checks["frames"]["status"] == pf.INFO and "running" in checks["frames"]["detail"]
     assert result["observed"]["color"]["rate_hz"] > 24
     modules = json.loads(run.stdout.split("MODULES", 1)[1].strip().splitlines()[0])
-    assert "torch" not in modules and "pybullet" not in modules
-    bare = subprocess.run([sys.executable, "-c", "import sys, aac_sim; print('gymnasium' in sys.modules)"],
-                          env=ENV, capture_output=True, text=True, timeout=60)
-    if "gymnasium" in modules:   # aac_sim/__init__.py registers the gym envs: not the preflight's own import
-        assert bare.stdout.strip() == "True", "the preflight imports gymnasium beyond `import aac_sim`"
+    assert modules == [], f"the preflight imported {modules}: it needs only aac_robot, rclpy and the messages"
 
 
 MISSES = {   # scenario, preflight arguments, the check, its status, words of its message
@@ -327,7 +318,7 @@ def test_deploy_runs_end_to_end_against_the_franka_standin(standin, client, tmp_
         **fr3.arm_parameters(), "output": "joint_trajectory", "arm_controller": fr3.arm_controller,
         "gripper_output": "none",   # franka_gripper's GripperCommand needs control_msgs: not on the pip path
         "joint_names": list(fr3.arm_joints), "actor": str(actor_file), "dry_run": False}.items()])
-    from aac_sim.node_main import ExecutorThread
+    from aac_robot.node_main import ExecutorThread
     try:
         with ExecutorThread(policy), ExecutorThread(arm):
             wait_for(lambda: policy.actions >= 10, 30, "10 policy commands")

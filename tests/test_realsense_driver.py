@@ -19,7 +19,7 @@ except ImportError as exc:   # e.g. "libusb-1.0.so.0: cannot open shared object 
 
 from aac_driver.realsense_source import (FrameTimeout, NoDeviceError, ProfileUnsupportedError, RealSenseError,
                                          RealSenseSource, SoftwareCamera, depth_to_mm)
-from aac_sim.camera import CameraIntrinsics
+from aac_robot.camera import CameraIntrinsics
 
 W, H = 64, 48
 INTR = CameraIntrinsics(width=W, height=H, fx=50.25, fy=51.5, cx=31.5, cy=23.75)   # float32-exact values
@@ -194,8 +194,8 @@ def test_node_publishes_realsense_topics():
     from sensor_msgs.msg import CameraInfo, Image
 
     from aac_driver.realsense_node import RealSenseNode
-    from aac_sim import ros_interface as ri
-    from aac_sim.ros_convert import image_to_depth_mm, image_to_rgb, ns_from_stamp
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import image_to_depth_mm, image_to_rgb, ns_from_stamp
 
     intr = CameraIntrinsics.from_yaml()            # the D435 640x480 model, i.e. the node's defaults
     cam = SoftwareCamera(intr, depth_scale=0.0001)

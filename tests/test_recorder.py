@@ -26,7 +26,7 @@ from rosbags.typesys import Stores, get_typestore  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 
 from aac_driver.recorder import BagRecorder, RecorderError, RecorderNode, read_bag  # noqa: E402
-from aac_sim import ros_interface as ri  # noqa: E402
+from aac_robot import ros_interface as ri  # noqa: E402
 
 JOINTS = list(ri.ARM_JOINTS + ri.FINGER_JOINTS)
 KILTED = get_typestore(Stores.ROS2_KILTED)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from aac_sim import robot_description as rd
-from aac_sim.camera import DEFAULT_EXTRINSICS_YAML, CameraExtrinsics, matrix_to_quat, optical_look_at, quat_to_matrix
+from aac_robot.camera import DEFAULT_EXTRINSICS_YAML, CameraExtrinsics, matrix_to_quat, optical_look_at, quat_to_matrix
 from aac_sim.robot_description import ARM_JOINTS, BASE_FRAME, COLOR_OPTICAL_FRAME, FINGER_JOINTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ def test_parses_as_one_tree_with_the_panda_joints(default_urdf):
 
 
 def test_names_agree_with_the_ros_interface():
-    from aac_sim import ros_interface as ri
+    from aac_robot import ros_interface as ri
     assert (rd.BASE_FRAME, rd.COLOR_OPTICAL_FRAME) == (ri.BASE_FRAME, ri.COLOR_OPTICAL_FRAME)
     assert rd.PANDA_JOINTS == ri.ARM_JOINTS + ri.FINGER_JOINTS
     from aac_sim import scene

@@ -1,9 +1,10 @@
 """The robot side stands without the simulator's training stack: the policy node (ONNX actor on ONNX
 Runtime), the arm node with its safety layer, preflight, episode runner and calibration import and start
-in a process where torch, gymnasium, TensorBoard and matplotlib cannot be imported, and the policy node's
-actor there computes the same command as in a full install. PyBullet stays on the robot side for now:
-the forward kinematics of the proprio and the arm node's IK use the sim's own Panda model, which keeps
-the sim <-> robot proprio parity bit-exact (tests/test_deploy.py)."""
+in a process where torch, gymnasium, TensorBoard, matplotlib and the simulator package (aac_sim) cannot be
+imported and only aac_robot, aac_policy and aac_driver are on the path; the policy node's actor there
+computes the same command as in a full install. PyBullet stays on the robot side (aac_robot.panda): the
+forward kinematics of the proprio and the arm node's IK use the sim's own Panda model, which keeps the
+sim <-> robot proprio parity bit-exact (tests/test_deploy.py)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ import pytest
 
 from ros_helpers import ROOT  # noqa: I100 (skips the module without rclpy)
 
-BLOCKED = ("torch", "gymnasium", "tensorboard", "matplotlib")
+BLOCKED = ("torch", "gymnasium", "tensorboard", "matplotlib", "aac_sim")   # aac_sim: the simulator package
 PROBE = r'''
 import importlib, json, sys
 import numpy as np
@@ -35,7 +36,7 @@ from rclpy.parameter import Parameter
 from aac_driver.arm_node import ArmNode
 from aac_policy.policy_node import PolicyNode
 from aac_policy.deploy import DeployedActor
-from aac_sim.camera import CameraIntrinsics
+from aac_robot.camera import CameraIntrinsics
 rclpy.init()
 nodes = [PolicyNode(parameter_overrides=[Parameter("actor", value=sys.argv[1])]),
          ArmNode(parameter_overrides=[Parameter("actor", value=sys.argv[1])])]   # the arm node reads its trained limits
@@ -73,7 +74,7 @@ def onnx_actor(tmp_path_factory) -> Path:
 
 
 def test_robot_side_runs_without_torch_or_gymnasium(onnx_actor):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_sim", "aac_policy",
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_robot", "aac_policy",
                                                                                        "aac_driver")))
     run = subprocess.run([sys.executable, "-c", PROBE, str(onnx_actor)], capture_output=True, text=True,
                          timeout=120, env=env)
@@ -82,7 +83,7 @@ def test_robot_side_runs_without_torch_or_gymnasium(onnx_actor):
     assert result["loaded"] == ["onnxruntime", "pybullet"], result["loaded"]
     # the same command as the full install computes with the same file
     from aac_policy.deploy import DeployedActor
-    from aac_sim.camera import CameraIntrinsics
+    from aac_robot.camera import CameraIntrinsics
     dep = DeployedActor(str(onnx_actor), runtime="onnxruntime")
     dep.set_camera(CameraIntrinsics.from_yaml())
     rng = np.random.default_rng(0)

@@ -12,10 +12,10 @@ from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I1
 
 from aac_policy.ros_env import RosVectorEnv, SimIncompatible
 from aac_policy.train import Trainer, load_config, sim_config_for
-from aac_sim import ros_interface as ri
+from aac_robot import ros_interface as ri
 from aac_sim.config import ConfigError, SimConfig
 from aac_sim.env import AacPandaEnv
-from aac_sim.ros_convert import image_to_depth_mm, image_to_rgb, ns_from_stamp, stamp_from_ns, unpack_labelled
+from aac_robot.ros_convert import image_to_depth_mm, image_to_rgb, ns_from_stamp, stamp_from_ns, unpack_labelled
 
 from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402

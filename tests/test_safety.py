@@ -6,12 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from aac_driver import interface as di
 from aac_driver.arm_ik import ArmIK
 from aac_driver.safety import EVENTS, SafetyConfig, SafetyFilter
 from aac_sim.config import ConfigError
 from aac_sim.env import WORKSPACE_HIGH, WORKSPACE_LOW, AacPandaEnv
-from aac_sim.scene import GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q
+from aac_robot import ros_interface as ri
+from aac_robot.motion import GRIPPER_MAX_WIDTH
+from aac_robot.panda import NEUTRAL_ARM_Q
 
 EE = np.array([0.45, 0.0, 0.2])      # well inside the workspace box
 NOW = 100.0
@@ -65,11 +66,11 @@ def test_config_is_strict():
 
 
 def test_interface_names():
-    assert di.POLICY_TWIST == "aac/policy/twist" and di.POLICY_GRIPPER == "aac/policy/gripper"
-    assert di.STOP_TOPIC == "aac/safety/stop" and di.RESET_SERVICE == "aac/safety/reset"
-    assert di.INTERVENTIONS == "aac/safety/interventions"
-    assert not any(n.startswith("/") for n in (di.POLICY_TWIST, di.POLICY_GRIPPER, di.STOP_TOPIC,
-                                               di.RESET_SERVICE, di.INTERVENTIONS, di.FILTERED_TWIST))
+    assert ri.POLICY_TWIST == "aac/policy/twist" and ri.POLICY_GRIPPER == "aac/policy/gripper"
+    assert ri.SAFETY_STOP == "aac/safety/stop" and ri.SAFETY_RESET == "aac/safety/reset"
+    assert ri.INTERVENTIONS == "aac/safety/interventions"
+    assert not any(n.startswith("/") for n in (ri.POLICY_TWIST, ri.POLICY_GRIPPER, ri.SAFETY_STOP,
+                                               ri.SAFETY_RESET, ri.INTERVENTIONS, ri.FILTERED_TWIST))
 
 
 def test_a_safe_command_passes_unchanged():

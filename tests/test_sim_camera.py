@@ -6,11 +6,11 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from aac_sim.camera import (CameraConfigError, CameraExtrinsics, CameraIntrinsics, gl_projection_matrix,
+from aac_robot.camera import (CameraConfigError, CameraExtrinsics, CameraIntrinsics, gl_projection_matrix,
                             gl_view_matrix, project_points)
 from aac_sim.config import RandomizationConfig
 from aac_sim.env import FAR_M, NEAR_M, AacPandaEnv
-from aac_sim.preprocessing import CropResize, FrameError, metres_to_depth_mm
+from aac_robot.preprocessing import CropResize, FrameError, metres_to_depth_mm
 
 OFF = dataclasses.asdict(RandomizationConfig.off())
 

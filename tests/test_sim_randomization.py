@@ -6,7 +6,7 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from aac_sim.camera import CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML
+from aac_robot.camera import CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML
 from aac_sim.config import ConfigError, RandomizationConfig, SimConfig
 from aac_sim.env import AacPandaEnv
 from aac_sim.randomization import STREAMS, DomainRandomizer

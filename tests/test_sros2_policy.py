@@ -14,8 +14,7 @@ import pytest
 import xmlschema
 
 from aac_bringup import launch_utils as lu
-from aac_driver import interface as di
-from aac_sim import ros_interface as ri
+from aac_robot import ros_interface as ri
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "src" / "aac_bringup" / lu.SECURITY_POLICY
@@ -55,9 +54,9 @@ def test_who_may_move_the_arm():
     for topic in (ri.TWIST_COMMAND, f"*_arm_controller/{ri.JOINT_TRAJECTORY}",
                   f"{ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}"):
         assert [e for e, names in pub.items() if topic in names] == [arm], topic
-    for topic in (ri.GOAL, di.STOP_TOPIC):
+    for topic in (ri.GOAL, ri.SAFETY_STOP):
         assert [e for e, names in pub.items() if topic in names] == [operator], topic
-    for service in (di.RESET_SERVICE, di.RELEASE_SERVICE):
+    for service in (ri.SAFETY_RESET, ri.SAFETY_RELEASE):
         assert [e for e, names in grants("services", "request").items() if service in names] == [operator]
         assert [e for e, names in grants("services", "reply").items() if service in names] == [arm]
     assert [e for e, names in pub.items() if "*" in names] == []          # no enclave may publish anything

@@ -13,7 +13,7 @@ from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from aac_sim import ros_interface as ri  # noqa: E402
+from aac_robot import ros_interface as ri  # noqa: E402
 from aac_sim.config import ConfigError  # noqa: E402
 from aac_sim.take_loop import TakeLoop  # noqa: E402
 
@@ -110,7 +110,7 @@ def test_sim_node_ends_cleanly_on_sigint_and_sigterm():
 
 def test_call_service_sends_again_when_an_answer_does_not_come_and_gives_up_after_the_attempts():
     from aac_policy.ros_env import call_service
-    from aac_sim.node_main import ExecutorThread
+    from aac_robot.node_main import ExecutorThread
 
     calls = []
 

@@ -55,7 +55,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import ExecutableInPackage, FindPackageShare
 
 from aac_bringup import launch_utils as lu
-from aac_sim.ros_interface import fastdds_profile_env
+from aac_robot.ros_interface import fastdds_profile_env
 
 POLICY_NODE_NAME = 'aac_policy_node'
 ARM_NODE_NAME = 'aac_arm_node'

@@ -1,7 +1,8 @@
 """End-effector velocity -> joint targets for a joint_trajectory_controller (no rclpy).
 
-The sim's kinematic model (`aac_sim.kinematics.PandaKinematics`: a private PyBullet client with
-the same scene builder and URDF, never stepped) and the sim's IK (`aac_sim.scene.PandaIK`: position IK of the grasp point `panda_grasptarget` with
+The sim's kinematic model (`aac_robot.kinematics.PandaKinematics`: a private PyBullet client with
+the same URDF and loader, never stepped) and the sim's IK (`aac_robot.panda.PandaIK`: position IK of the grasp
+point `panda_grasptarget` with
 the gripper pointing down, null space pulled to the neutral pose). Each call first puts the model
 in the measured joint state (resetJointState), so IK and FK always start from the real robot.
 
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from aac_sim.kinematics import PandaKinematics
-from aac_sim.ros_interface import ARM_JOINTS
-from aac_sim.scene import GRIPPER_MAX_WIDTH, PandaIK
+from aac_robot.kinematics import PandaKinematics
+from aac_robot.ros_interface import ARM_JOINTS
+from aac_robot.motion import GRIPPER_MAX_WIDTH
+from aac_robot.panda import PandaIK
 
 IK_TOLERANCE_M = 0.02   # the arm node does not use a solution whose grasp point misses the target by more
 

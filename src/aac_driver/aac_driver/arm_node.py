@@ -39,13 +39,12 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from aac_sim import ros_interface as ri
-from aac_sim.actor_spec import limit_mismatches, read_actor_spec, trained_limits
-from aac_sim.config import ConfigError
-from aac_sim.node_main import run_node
-from aac_sim.ros_convert import MessageError, gripper_command, trajectory_target, twist_stamped
+from aac_robot import ros_interface as ri
+from aac_robot.actor_spec import limit_mismatches, read_actor_spec, trained_limits
+from aac_robot.config_base import ConfigError
+from aac_robot.node_main import run_node
+from aac_robot.ros_convert import MessageError, gripper_command, trajectory_target, twist_stamped
 
-from . import interface as di
 from .arm_ik import IK_TOLERANCE_M, ArmIK
 from .gripper import GripperGoals
 from .safety import TRAINED, SafetyConfig, SafetyFilter, config_fields
@@ -132,17 +131,17 @@ class ArmNode(Node):
         self.released = True   # the policy drives; false: the episode runner holds / moves the arm
 
         cam = values["camera_namespace"].strip("/")
-        self.create_subscription(TwistStamped, di.POLICY_TWIST, lambda m: self._on_twist(m, "policy"), 10)
-        self.create_subscription(JointTrajectory, di.POLICY_GRIPPER, lambda m: self._on_gripper(m, "policy"), 10)
-        self.create_subscription(TwistStamped, di.EPISODE_TWIST, lambda m: self._on_twist(m, "episode"), 10)
-        self.create_subscription(JointTrajectory, di.EPISODE_GRIPPER, lambda m: self._on_gripper(m, "episode"), 10)
-        self.create_service(SetBool, di.RELEASE_SERVICE, self._on_release)
+        self.create_subscription(TwistStamped, ri.POLICY_TWIST, lambda m: self._on_twist(m, "policy"), 10)
+        self.create_subscription(JointTrajectory, ri.POLICY_GRIPPER, lambda m: self._on_gripper(m, "policy"), 10)
+        self.create_subscription(TwistStamped, ri.EPISODE_TWIST, lambda m: self._on_twist(m, "episode"), 10)
+        self.create_subscription(JointTrajectory, ri.EPISODE_GRIPPER, lambda m: self._on_gripper(m, "episode"), 10)
+        self.create_service(SetBool, ri.SAFETY_RELEASE, self._on_release)
         self.create_subscription(JointState, ri.JOINT_STATES, self._on_joint_state, 10)
         # raw: only the arrival time matters, the image is never deserialised
         self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_camera, qos_profile_sensor_data, raw=True)
         self.stop_asserted_by: str | None = None   # who last published `true` on the stop topic, until a `false`
-        self.create_subscription(Bool, di.STOP_TOPIC, self._on_stop, 10)
-        self.create_service(Trigger, di.RESET_SERVICE, self._on_reset)
+        self.create_subscription(Bool, ri.SAFETY_STOP, self._on_stop, 10)
+        self.create_service(Trigger, ri.SAFETY_RESET, self._on_reset)
 
         self.pub_twist = self.pub_arm = self.pub_gripper = self.gripper_client = None
         self.servo_switch = None
@@ -157,10 +156,10 @@ class ArmNode(Node):
             self.pub_gripper = self.create_publisher(JointTrajectory, f"{grip}/{ri.JOINT_TRAJECTORY}", 10)
         elif self.gripper_output == "gripper_command":
             self.gripper_client = ActionClient(self, GripperCommand, values["gripper_action"])
-        self.pub_filtered = self.create_publisher(TwistStamped, di.FILTERED_TWIST, 10)
+        self.pub_filtered = self.create_publisher(TwistStamped, ri.FILTERED_TWIST, 10)
         # the limits in force, once, latched (transient local): what `ros2 param get` may not be trusted for
-        self.pub_limits = self.create_publisher(String, di.LIMITS, LATCHED)
-        self.pub_report = self.create_publisher(String, di.INTERVENTIONS, 10)
+        self.pub_limits = self.create_publisher(String, ri.SAFETY_LIMITS, LATCHED)
+        self.pub_report = self.create_publisher(String, ri.INTERVENTIONS, 10)
         self.create_timer(self.period, self._on_tick)
         self.create_timer(1.0, self._publish_report)
         self.get_logger().info(
@@ -329,7 +328,7 @@ class ArmNode(Node):
         return "unknown"
 
     def _on_stop(self, msg: Bool, info) -> None:   # two arguments: rclpy passes the message info (publisher GID)
-        who = self._publisher_name(self.resolve_topic_name(di.STOP_TOPIC), info)
+        who = self._publisher_name(self.resolve_topic_name(ri.SAFETY_STOP), info)
         if not msg.data:
             if self.stop_asserted_by is not None:
                 self.get_logger().info(f"stop request withdrawn by {who}; the stop stays latched until the reset "
@@ -345,7 +344,7 @@ class ArmNode(Node):
     def _on_reset(self, request, response):
         if self.stop_asserted_by is not None:   # the stop request is still asserted: it wins
             response.success = False
-            response.message = (f"refused: a stop is still asserted on {di.STOP_TOPIC} (last true from "
+            response.message = (f"refused: a stop is still asserted on {ri.SAFETY_STOP} (last true from "
                                 f"{self.stop_asserted_by}); publish false there first")
             self.get_logger().warning(f"safety reset {response.message}")
             return response

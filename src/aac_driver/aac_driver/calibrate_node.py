@@ -26,9 +26,9 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_srvs.srv import Trigger
 
-from aac_sim import ros_interface as ri
-from aac_sim.node_main import BackgroundSpin
-from aac_sim.ros_convert import MessageError, image_to_rgb, intrinsics_from_camera_info
+from aac_robot import ros_interface as ri
+from aac_robot.node_main import BackgroundSpin
+from aac_robot.ros_convert import MessageError, image_to_rgb, intrinsics_from_camera_info
 
 from . import calibration as cal
 from .arm_ik import ArmIK

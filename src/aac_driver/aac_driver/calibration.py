@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import yaml
 
-from aac_sim.camera import matrix_to_quat
+from aac_robot.camera import matrix_to_quat
 
 # The board the sim renders and the one to print (A4, 5 x 7 squares of 30 mm, 22 mm markers, 4x4 dictionary)
 BOARD_SQUARES = (5, 7)
@@ -191,7 +191,7 @@ def check_residuals(result: HandEyeResult) -> None:
 
 def write_extrinsics(path: str | Path, T_base_cam: np.ndarray, note: str = "", parent_frame: str = "panda_link0",
                      child_frame: str = "camera_color_optical_frame") -> Path:
-    """The result in the camera_extrinsics.yaml format (aac_sim.camera.CameraExtrinsics.from_yaml)."""
+    """The result in the camera_extrinsics.yaml format (aac_robot.camera.CameraExtrinsics.from_yaml)."""
     path = Path(path)
     if path.exists():   # a calibration never replaces one that may be in use: the user renames it on purpose
         raise CalibrationError(f"{path} exists: not overwritten; write the new result to another file")

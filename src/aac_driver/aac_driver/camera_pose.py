@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aac_sim.camera import CameraExtrinsics, quat_to_matrix
+from aac_robot.camera import CameraExtrinsics, quat_to_matrix
 
 # inside the range but using more than this share of it on some axis: works, with less margin than
 # the training saw on average (a uniform draw uses half of the range on average)
@@ -21,7 +21,7 @@ MARGIN_WARN = 0.75
 
 
 def matrix_to_axis_angle(R: np.ndarray) -> np.ndarray:
-    """Rotation matrix -> axis-angle vector (rad); the inverse of aac_sim.camera.axis_angle_to_matrix."""
+    """Rotation matrix -> axis-angle vector (rad); the inverse of aac_robot.camera.axis_angle_to_matrix."""
     R = np.asarray(R, dtype=np.float64)
     cos = np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0)
     angle = math.acos(cos)

@@ -38,12 +38,12 @@ from std_msgs.msg import Bool, Float32MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from aac_sim import ros_interface as ri
-from aac_sim.node_main import BackgroundSpin
-from aac_sim.ros_convert import twist_stamped, unpack_labelled
-from aac_sim.scene import GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q
+from aac_robot import ros_interface as ri
+from aac_robot.node_main import BackgroundSpin
+from aac_robot.ros_convert import twist_stamped, unpack_labelled
+from aac_robot.motion import GRIPPER_MAX_WIDTH
+from aac_robot.panda import NEUTRAL_ARM_Q
 
-from . import interface as di
 from .arm_ik import ArmIK
 from .episodes import (EpisodeInputError, EpisodeRecord, build_report, check_in_box, check_joints, load_goals,
                        parse_conditions, write_report)
@@ -78,12 +78,12 @@ class EpisodeRunner:
         self.verdict_time: float | None = None
         self.disturbed = False
         node.create_subscription(JointState, pre + ri.JOINT_STATES, self._on_joints, 10)
-        node.create_subscription(String, pre + di.INTERVENTIONS, self._on_counts, 10)
-        node.create_subscription(Bool, pre + di.STOP_TOPIC, self._on_stop, 10)
-        self.pub_twist = node.create_publisher(TwistStamped, pre + di.EPISODE_TWIST, 10)
-        self.pub_gripper = node.create_publisher(JointTrajectory, pre + di.EPISODE_GRIPPER, 10)
+        node.create_subscription(String, pre + ri.INTERVENTIONS, self._on_counts, 10)
+        node.create_subscription(Bool, pre + ri.SAFETY_STOP, self._on_stop, 10)
+        self.pub_twist = node.create_publisher(TwistStamped, pre + ri.EPISODE_TWIST, 10)
+        self.pub_gripper = node.create_publisher(JointTrajectory, pre + ri.EPISODE_GRIPPER, 10)
         self.pub_goal = node.create_publisher(PoseStamped, pre + goal_topic.strip("/"), 10)   # the policy node's goal_topic
-        self.release_client = node.create_client(SetBool, pre + di.RELEASE_SERVICE)
+        self.release_client = node.create_client(SetBool, pre + ri.SAFETY_RELEASE)
         if judge == "twin":
             node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE, self._on_priv, 100)
             node.create_subscription(String, pre + ri.SIM_INFO, self._on_info, LATCHED)
@@ -142,7 +142,7 @@ class EpisodeRunner:
                 return
             time.sleep(0.05)
         missing = [what for what, ok in (("joint_states", self.q is not None),
-                                         (f"the arm node's {di.RELEASE_SERVICE} service", self.release_client.service_is_ready()),
+                                         (f"the arm node's {ri.SAFETY_RELEASE} service", self.release_client.service_is_ready()),
                                          ("the twin (aac/sim_info)", self.judge != "twin" or self.info is not None))
                    if not ok]
         raise RuntimeError(f"not ready after {timeout_s:.0f} s: no {', '.join(missing)}")
@@ -159,7 +159,7 @@ class EpisodeRunner:
         future = self.release_client.call_async(SetBool.Request(data=released))
         if not self._wait(future, 5.0) or not future.result().success:
             raise RuntimeError(f"the arm node did not {'release' if released else 'hold'} the arm "
-                               f"({di.RELEASE_SERVICE} not answered)")
+                               f"({ri.SAFETY_RELEASE} not answered)")
 
     def grasp_point(self) -> np.ndarray:
         with self.lock:

@@ -28,8 +28,8 @@ switch_command_type service: that check is skipped, not failed), and its gripper
 gripper_controller/joint_trajectory. Without --twin a twin in the namespace is a WARN.
 
 Exit status: 0 no check failed (WARN, SKIP and INFO do not fail), 1 a check failed, 2 bad arguments or
-an unreadable actor. Imports neither torch nor PyBullet (rclpy, message packages, aac_sim's numpy-only
-modules; `import aac_sim` itself still registers gymnasium envs: tests/test_preflight.py checks this).
+an unreadable actor. Imports neither torch, PyBullet, gymnasium nor the simulator: rclpy, the message
+packages and aac_robot's numpy-only modules (tests/test_preflight.py checks this).
 """
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from aac_sim import ros_interface as ri
+from aac_robot import ros_interface as ri
+from aac_robot.robots import FRANKA_GRIPPER_JOINT_STATES, ROBOTS
 
 PASS, WARN, FAIL, SKIP, INFO = "PASS", "WARN", "FAIL", "SKIP", "INFO"
 
@@ -60,38 +61,13 @@ SERVO_SWITCH = "servo_node/switch_command_type"   # moveit_msgs/srv/ServoCommand
 SERVO_PARAMS = ("moveit_servo.command_in_type", "moveit_servo.command_out_topic")
 POLICY_PARAMS = ("joint_names", "camera_namespace", "goal_topic", "finger_joint_states")
 SIM_INFO = "aac/sim_info"
-DEFAULT_FINGER_TOPIC = "/franka_gripper/joint_states"   # franka_gripper (franka_ros2 >= v2.0) publishes here
+DEFAULT_FINGER_TOPIC = FRANKA_GRIPPER_JOINT_STATES   # franka_gripper (franka_ros2 >= v2.0) publishes here
 
 
-@dataclass(frozen=True)
-class Robot:
-    """Names of one arm as its bringup gives them (the same as aac_bringup.launch_utils.ROBOTS)."""
-
-    arm_joints: tuple[str, ...]
-    finger_joints: tuple[str, str]
-    base_frame: str
-    arm_controller: str
-    gripper_action: str
-    finger_joint_states: str   # where deploy_real.launch.py's policy reads its fingers ('' = joint_states)
-
-
-def _robot(prefix: str, arm_controller: str, gripper_action: str, finger_joint_states: str) -> Robot:
-    return Robot(tuple(f"{prefix}_joint{i}" for i in range(1, 8)),
-                 (f"{prefix}_finger_joint1", f"{prefix}_finger_joint2"), f"{prefix}_link0", arm_controller,
-                 gripper_action, finger_joint_states)
-
-
-ROBOTS = {
-    # franka_ros2 Jazzy (v3.4.0): robot_type fr3 / fer; fr3_arm_controller only from franka_fr3_moveit_config
-    "fr3": _robot("fr3", "fr3_arm_controller", "franka_gripper/gripper_action", DEFAULT_FINGER_TOPIC),
-    "fer": _robot("fer", "fer_arm_controller", "franka_gripper/gripper_action", DEFAULT_FINGER_TOPIC),
-    # the simulator's names (the sim twin): fingers in joint_states
-    "panda": _robot("panda", "panda_arm_controller", "panda_gripper/gripper_action", ""),
-}
 OUTPUTS = ("joint_trajectory", "servo", "none")
 GRIPPER_OUTPUTS = ("gripper_command", "joint_trajectory", "none")
 
-# topic names relative to the camera namespace (realsense-ros >= 4.55), defined once in aac_sim.ros_interface
+# topic names relative to the camera namespace (realsense-ros >= 4.55), defined once in aac_robot.ros_interface
 COLOR_IMAGE, COLOR_INFO, DEPTH_IMAGE, DEPTH_INFO = ri.COLOR_IMAGE, ri.COLOR_INFO, ri.DEPTH_IMAGE, ri.DEPTH_INFO
 
 
@@ -313,7 +289,7 @@ def check_camera(cfg: Config, obs: Observation) -> list[Check]:
         problems, warnings, fixes = [], [], []
         enc = sorted(set(s.encodings))
         if enc != [want]:
-            # the policy node converts these (aac_sim.ros_convert): usable, but not what it was trained on
+            # the policy node converts these (aac_robot.ros_convert): usable, but not what it was trained on
             converted = {"color": {"bgr8", want}, "depth": {"32FC1", want}}[what]
             if set(enc) <= converted:
                 warnings.append(f"encoding {'/'.join(enc)}, expected {want} (the policy node converts it per frame)")
@@ -391,8 +367,8 @@ def check_intrinsics(cfg: Config, obs: Observation, spec: dict | None) -> Check:
     if not obs.color_info.count:
         return Check(name, FAIL, f"no camera_info on {obs.color_info.topic}: nothing to compare",
                      "start the camera (see camera.color)")
-    from aac_sim.preprocessing import CropResize
-    from aac_sim.ros_convert import intrinsics_from_camera_info
+    from aac_robot.preprocessing import CropResize
+    from aac_robot.ros_convert import intrinsics_from_camera_info
     from sensor_msgs.msg import CameraInfo
     (w, h), k = obs.color_info.sizes[-1], obs.color_info.k
     size = int(spec.get("image_size") or want["width"])
@@ -428,7 +404,7 @@ def check_camera_pose(cfg: Config, spec: dict | None) -> Check:
                      calibrate)
     if spec is None:
         return Check(name, SKIP, "no --actor: nothing to compare the camera pose with", "pass --actor")
-    from aac_sim.camera import CameraConfigError, CameraExtrinsics
+    from aac_robot.camera import CameraConfigError, CameraExtrinsics
 
     from .camera_pose import check_pose
     try:
@@ -934,7 +910,7 @@ class Probe:
             o.params[servo] = read_parameters(node, servo, SERVO_PARAMS)
 
     def run(self) -> Observation:
-        from aac_sim.node_main import ExecutorThread
+        from aac_robot.node_main import ExecutorThread
         cfg = self.cfg
         start = time.monotonic()
         with ExecutorThread(self.node, raise_failures=False):
@@ -997,7 +973,7 @@ def collect(cfg: Config) -> Observation:
 def load_spec(cfg: Config) -> dict | None:
     if not cfg.actor:
         return None
-    from aac_sim.actor_spec import read_actor_spec
+    from aac_robot.actor_spec import read_actor_spec
     return read_actor_spec(cfg.actor)
 
 
@@ -1011,7 +987,7 @@ def main(argv=None) -> int:
         print(f"aac_preflight: {exc}", file=sys.stderr, flush=True)
         return 2
     import rclpy
-    from aac_sim.node_main import init_rclpy
+    from aac_robot.node_main import init_rclpy
     init_rclpy(["aac_preflight", *argv])
     try:
         obs = collect(cfg)

@@ -24,9 +24,9 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from aac_sim import ros_interface as ri
-from aac_sim.ros_convert import camera_info_msg, numpy_to_image
-from aac_sim.node_main import run_node
+from aac_robot import ros_interface as ri
+from aac_robot.ros_convert import camera_info_msg, numpy_to_image
+from aac_robot.node_main import run_node
 
 from .realsense_source import FrameTimeout, RealSenseError, RealSenseSource
 

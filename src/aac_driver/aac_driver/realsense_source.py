@@ -4,7 +4,7 @@
 the same size and rate, aligns depth to colour with the SDK's `rs.align`, and returns
 `RealSenseFrame`s: `rgb` HxWx3 uint8, `depth_mm` HxW uint16 millimetres (0 = no reading, the
 RealSense convention used everywhere in this project), the SDK timestamp, and the colour stream's
-intrinsics as `aac_sim.camera.CameraIntrinsics` (aligned depth shares them).
+intrinsics as `aac_robot.camera.CameraIntrinsics` (aligned depth shares them).
 
 Depth units: a z16 pixel is `depth_scale` metres (D400: 0.001 by default, D405: 0.0001, settable with
 the `depth_units` option). `depth_to_mm` converts with the scale the device reports: 0.001 is a copy,
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aac_sim.camera import CameraIntrinsics
+from aac_robot.camera import CameraIntrinsics
 
 
 class RealSenseError(RuntimeError):

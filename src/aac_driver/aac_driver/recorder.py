@@ -330,7 +330,7 @@ NODE_NAME = "aac_recorder_node"
 def default_topics(camera_namespace: str) -> list[str]:
     """What a deployment run is judged by: camera in, joint state, goal, the policy's commands, the
     safety layer's interventions, and what was actually sent to the arm."""
-    from aac_sim import ros_interface as ri   # the shared names (plain constants; no PyBullet, no rclpy)
+    from aac_robot import ros_interface as ri   # the shared names (plain constants; no PyBullet, no rclpy)
     cam = camera_namespace.strip("/")
     prefix = f"{cam}/" if cam else ""
     return [prefix + ri.COLOR_IMAGE, prefix + ri.COLOR_INFO, prefix + ri.DEPTH_IMAGE, prefix + ri.DEPTH_INFO,
@@ -370,7 +370,7 @@ class RecorderNode(Node):
         if rclpy is None:
             raise RecorderError("aac_recorder_node needs rclpy")
         super().__init__(NODE_NAME, **kwargs)
-        from aac_sim import ros_interface as ri
+        from aac_robot import ros_interface as ri
         self.declare_parameter("camera_namespace", ri.DEFAULT_CAMERA_NAMESPACE)
         cam = self.get_parameter("camera_namespace").value
         self.declare_parameter("topics", default_topics(cam),
@@ -500,7 +500,7 @@ class RecorderNode(Node):
 
 
 def main(args=None) -> int:
-    from aac_sim.node_main import run_node
+    from aac_robot.node_main import run_node
     return run_node(RecorderNode, NODE_NAME, (RecorderError,), args)
 
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aac_sim.config_base import ConfigError, StrictConfig
-from aac_sim.motion import MotionLimits
+from aac_robot.config_base import ConfigError, StrictConfig
+from aac_robot.motion import MotionLimits
 
-TRAINED = MotionLimits()   # the limits policies are trained with by default (aac_sim.motion)
+TRAINED = MotionLimits()   # the limits policies are trained with by default (aac_robot.motion)
 
 # Franka Emika Panda / FR3 (datasheet, franka_description URDF): joint position and velocity limits.
 # pybullet_data's Panda URDF (the sim's) has slightly wider position limits; these are inside them.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aac_sim.config import ConfigError, SimConfig, StrictConfig
-from aac_sim.config_base import set_by_path  # noqa: F401 (re-exported: aac_train --set)
+from aac_robot.config_base import set_by_path  # noqa: F401 (re-exported: aac_train --set)
 
 WIRINGS = ("asymmetric", "symmetric", "state")
 ALGOS = ("ddpg", "td3")

@@ -1,8 +1,8 @@
 """The deploy path's core (no rclpy): camera frame + joint state + goal -> the exported actor -> command.
 
-Exactly the sim's numbers: images go through `aac_sim.preprocessing.CropResize` (THE crop + resize
+Exactly the sim's numbers: images go through `aac_robot.preprocessing.CropResize` (THE crop + resize
 definition), `proprio` is forward kinematics of the joint state with the sim's URDF
-(`aac_sim.kinematics`), the goal is in the robot base frame, and the action becomes an end-effector
+(`aac_robot.kinematics`), the goal is in the robot base frame, and the action becomes an end-effector
 velocity with the scaling recorded in the actor's spec. A camera whose intrinsics (after the crop)
 do not match what the actor was trained with is refused, naming the field.
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from aac_sim.camera import CameraIntrinsics
-from aac_sim.config import ConfigError
-from aac_sim.kinematics import PandaKinematics
-from aac_sim.preprocessing import CropResize, FrameError
-from aac_sim.actor_spec import trained_limits
-from aac_sim.motion import action_to_command
+from aac_robot.camera import CameraIntrinsics
+from aac_robot.config_base import ConfigError
+from aac_robot.kinematics import PandaKinematics
+from aac_robot.preprocessing import CropResize, FrameError
+from aac_robot.actor_spec import trained_limits
+from aac_robot.motion import action_to_command
 
 from .actor_runtime import load_runtime
 

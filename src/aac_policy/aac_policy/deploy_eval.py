@@ -36,14 +36,13 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
 
-from aac_sim import ros_interface as ri
-from aac_sim.node_main import BackgroundSpin
-from aac_sim.rollout import EpisodeResult, summarize
-from aac_sim.ros_convert import unpack_labelled
+from aac_robot import ros_interface as ri
+from aac_robot.node_main import BackgroundSpin
+from aac_robot.metrics import EpisodeResult, summarize
+from aac_robot.ros_convert import unpack_labelled
 
 from .ros_env import call_service
 
-INTERVENTIONS = "aac/safety/interventions"   # aac_driver.interface.INTERVENTIONS (String JSON)
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -141,7 +140,7 @@ class TwinEvaluator:
         self.info: dict | None = None
         self.step_timeout_s = step_timeout_s
         node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE, self._on_priv, 100)
-        node.create_subscription(String, pre + INTERVENTIONS, self._on_interventions, 10)
+        node.create_subscription(String, pre + ri.INTERVENTIONS, self._on_interventions, 10)
         node.create_subscription(String, pre + ri.SIM_INFO, self._on_info, LATCHED)
         self.pub_perturb = node.create_publisher(Vector3Stamped, pre + ri.PERTURB, 10)
         self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)

@@ -22,7 +22,8 @@ import yaml
 
 from aac_sim.config import ConfigError, SimConfig
 from aac_sim.env import AacPandaEnv
-from aac_sim.rollout import EVAL_SEED_BASE, run_episodes, summarize
+from aac_robot.metrics import summarize
+from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
 
 from .export import load_actor
 

@@ -25,10 +25,10 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from aac_sim import ros_interface as ri
-from aac_sim.config import ConfigError
-from aac_sim.node_main import run_node
-from aac_sim.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb,
+from aac_robot import ros_interface as ri
+from aac_robot.config_base import ConfigError
+from aac_robot.node_main import run_node
+from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb,
                                  intrinsics_from_camera_info, ns_from_stamp, pose_position, twist_stamped)
 
 from .deploy import DeployedActor

@@ -25,13 +25,14 @@ from tqdm import tqdm
 
 from aac_sim.config import ConfigError
 from aac_sim.env import AacPandaEnv
-from aac_sim.rollout import EVAL_SEED_BASE, run_episodes, summarize
+from aac_robot.metrics import summarize
+from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
 from aac_sim.scripted import check_solvable
 from aac_sim.vector import make_vector_env
 
 from .agent import Agent
 from .checkpoint import CheckpointError, config_mismatch, load_latest, load_teacher_checkpoint, save_checkpoint
-from aac_sim.config_base import apply_overrides
+from aac_robot.config_base import apply_overrides
 
 from .config import TrainConfig
 from .export import build_obs_spec, export_actor, export_onnx

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from rclpy.node import Node
 
-from aac_sim import ros_interface as ri
+from aac_robot import ros_interface as ri
 from aac_sim.config import ConfigError
-from aac_sim.node_main import ExecutorThread, run_node
+from aac_robot.node_main import ExecutorThread, run_node
 from aac_sim.take_loop import step_qos
 
 from .ros_env import RosVectorEnv

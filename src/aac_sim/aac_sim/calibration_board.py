@@ -15,16 +15,8 @@ import cv2
 import numpy as np
 import pybullet as p
 
-from .camera import matrix_to_quat, quat_to_matrix
-
-
-def link_pose(client: int, body: int, link: int) -> np.ndarray:
-    """4x4 world pose of a link frame (forward kinematics of the current joint state)."""
-    state = p.getLinkState(body, link, computeForwardKinematics=1, physicsClientId=client)
-    T = np.eye(4)
-    T[:3, :3] = quat_to_matrix(state[5])
-    T[:3, 3] = state[4]
-    return T
+from aac_robot.camera import matrix_to_quat, quat_to_matrix
+from aac_robot.panda import link_pose
 
 
 class SimBoard:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .config_base import ConfigError, StrictConfig, check_range, from_dict, load_yaml  # noqa: F401 (re-exported)
-from .motion import MotionLimits
+from aac_robot.config_base import ConfigError, StrictConfig, check_range, from_dict, load_yaml  # noqa: F401 (re-exported)
+from aac_robot.motion import MotionLimits
 
 TASKS = ("reach", "push", "pick", "pick_place")
 # Longest grasp-point path the scripted controller takes per task at the worst-case draws (m): a
@@ -108,7 +108,7 @@ class SimConfig(StrictConfig):
     camera_extrinsics: str | None = None  # YAML path; None = packaged default mount
     render_model: str = "low_poly"    # "full" uses the stock visual meshes (~8x slower to render)
     # policy: render directly at image_size with the cropped intrinsics (training); native: render the camera's
-    # full frame (640x480) and crop + resize it as the deploy path does (aac_sim.preprocessing.CropResize)
+    # full frame (640x480) and crop + resize it as the deploy path does (aac_robot.preprocessing.CropResize)
     camera_render: str = "policy"
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
 

@@ -15,11 +15,11 @@ import numpy as np
 import pybullet as p
 from gymnasium import spaces
 
-from .camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML,
+from aac_robot.camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML,
                      gl_projection_matrix, gl_view_matrix, resized_intrinsics)
 from .config import ConfigError, SimConfig, from_dict
-from .motion import MotionLimits, applied_action, limit_xyz
-from .preprocessing import CropResize, metres_to_depth_mm
+from aac_robot.motion import MotionLimits, applied_action, limit_xyz
+from aac_robot.preprocessing import CropResize, metres_to_depth_mm
 from .randomization import DomainRandomizer, EpisodeParams
 from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_textures, make_block,
                     reset_robot)
@@ -336,7 +336,7 @@ class AacPandaEnv(gym.Env):
 
     def _grasp_point(self) -> tuple[np.ndarray, np.ndarray]:
         # forward kinematics of the current joint state (what FK of /joint_states gives on the real arm,
-        # aac_sim.kinematics), not the link pose cached before the last physics substep
+        # aac_robot.kinematics), not the link pose cached before the last physics substep
         link = p.getLinkState(self.scene.robot, self.scene.ee_link, computeLinkVelocity=1,
                               computeForwardKinematics=1, physicsClientId=self.client)
         return np.asarray(link[4]), np.asarray(link[6])

@@ -35,9 +35,9 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState as RosJointState
 from visualization_msgs.msg import Marker, MarkerArray
 
-from . import ros_interface as ri
-from .node_main import run_node
-from .ros_convert import MessageError, image_to_depth_mm, image_to_rgb
+from aac_robot import ros_interface as ri
+from aac_robot.node_main import run_node
+from aac_robot.ros_convert import MessageError, image_to_depth_mm, image_to_rgb
 
 PARAMETERS = {"camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "port": 8765, "host": "127.0.0.1",
               "run_dir": ""}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import CameraExtrinsics, CameraIntrinsics
+from aac_robot.camera import CameraExtrinsics, CameraIntrinsics
 from .config import RandomizationConfig
 from .scene import NOMINAL_COLORS, TEXTURE_BANKS
 

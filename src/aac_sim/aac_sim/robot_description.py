@@ -6,7 +6,7 @@ as `package://meshes/...`, which only PyBullet resolves (relative to the URDF); 
 mesh filename is rewritten to an absolute `file:///.../pybullet_data/franka_panda/meshes/...`
 URI that exists on this machine, so no third-party mesh is copied or committed.
 
-The camera mount comes from the extrinsics YAML (`aac_sim.camera.CameraExtrinsics`: pose of
+The camera mount comes from the extrinsics YAML (`aac_robot.camera.CameraExtrinsics`: pose of
 `camera_color_optical_frame` in `panda_link0`, the file the sim renders with):
 
     <parent_frame> --camera_mount_joint--> camera_link --camera_color_optical_joint--> camera_color_optical_frame
@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pybullet_data
 
-from aac_sim.camera import DEFAULT_EXTRINSICS_YAML, CameraConfigError, CameraExtrinsics, quat_to_matrix
+from aac_robot.camera import DEFAULT_EXTRINSICS_YAML, CameraConfigError, CameraExtrinsics, quat_to_matrix
 
-# Same names as aac_sim.ros_interface / aac_sim.scene (a test checks they agree). Not imported
+# Same names as aac_robot.ros_interface / aac_sim.scene (a test checks they agree). Not imported
 # from aac_sim.scene: that imports pybullet, which prints its build time on stderr, and launch's
 # Command substitution fails on any stderr output.
 ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))

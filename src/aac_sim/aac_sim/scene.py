@@ -3,28 +3,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pybullet as p
-import pybullet_data
 
-ARM_JOINTS = tuple(f"panda_joint{i}" for i in range(1, 8))
-FINGER_JOINTS = ("panda_finger_joint1", "panda_finger_joint2")
-EE_LINK = "panda_grasptarget"
-# Neutral pose: gripper pointing down, grasp point at about (0.43, 0, 0.235) m.
-NEUTRAL_ARM_Q = (0.0, -0.215, 0.0, -2.57, 0.0, 2.356, 0.785)
-from .motion import GRIPPER_MAX_WIDTH  # noqa: E402,F401 (one definition, re-exported)
-from .config import TEXTURE_BANK_NAMES  # noqa: E402
+from aac_robot.motion import GRIPPER_MAX_WIDTH  # noqa: F401 (re-exported for the sim's modules)
+from aac_robot.panda import (ARM_JOINTS, EE_DOWN_QUAT, EE_LINK, FINGER_JOINTS, NEUTRAL_ARM_Q,  # noqa: F401
+                             PandaIK, cache_dir, load_panda, panda_urdf)
+
+from .config import TEXTURE_BANK_NAMES
+
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 FINGER_FORCE = 40.0
-# 20 iterations: fewer (8, 12) measurably hurt tracking (scripted push success 96 % -> 86-92 %).
-IK_ITERATIONS = 20
-EE_DOWN_QUAT = (1.0, 0.0, 0.0, 0.0)  # gripper z axis pointing at the table
 
 TABLE_HALF = (0.575, 0.5, 0.2)    # top surface at z = 0, robot base on it at the origin
 TABLE_CENTER = (0.425, 0.0, -0.2)
@@ -37,42 +30,6 @@ NOMINAL_COLORS = {
     "robot": (0.92, 0.92, 0.92, 1.0),
     "robot_dark": (0.25, 0.25, 0.28, 1.0),
 }
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "aac_sim"
-
-
-def panda_urdf(render_model: str = "low_poly") -> str:
-    """Path of the Panda URDF to load.
-
-    `full`: pybullet_data's URDF as shipped (detailed visual meshes, ~20 ms per 84x84 frame).
-    `low_poly`: the same URDF with each link's collision mesh used as its visual, written at
-    run time next to nothing of ours (no third-party meshes are committed). TinyRenderer cost
-    scales with triangles, so this is ~8x faster to render while the kinematics, dynamics and
-    silhouette are identical.
-    """
-    src_dir = Path(pybullet_data.getDataPath()) / "franka_panda"
-    src = (src_dir / "panda.urdf").read_text()
-    if render_model == "full":
-        return str(src_dir / "panda.urdf")
-    if render_model != "low_poly":
-        raise ValueError(f"unknown render model {render_model!r}")
-    text = src.replace("package://meshes/visual/", "package://meshes/collision/")
-    text = text.replace("package://meshes/", f"{src_dir / 'meshes'}/")
-    # collision meshes carry no materials; colours are set per link after loading
-    text = re.sub(r"<material name=\"[^\"]*\"/>", "", text)
-    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
-    out = _cache_dir() / f"panda_low_poly_{digest}.urdf"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # several worker processes may get here at once: write to a temp file, then rename
-        fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".urdf.tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    return str(out)
 
 
 TEXTURE_SIZE = 256
@@ -217,7 +174,7 @@ def texture_files(bank: str = "heldout") -> tuple[str, ...]:
     list is remembered per process and cache dir, so later calls do not regenerate the images)."""
     if bank not in TEXTURE_BANKS:
         raise ValueError(f"unknown texture bank {bank!r}; choose one of {list(TEXTURE_BANKS)}")
-    out_dir = _cache_dir() / "textures"
+    out_dir = cache_dir() / "textures"
     key = (bank, str(out_dir))
     if key in _texture_file_memo and all(os.path.exists(f) for f in _texture_file_memo[key]):
         return _texture_file_memo[key]
@@ -271,14 +228,8 @@ def build_scene(client: int, render_model: str, physics_dt: float) -> SceneIds:
     p.setGravity(0, 0, -9.81, physicsClientId=client)
     floor = _box(client, (3.0, 3.0, 0.01), (0.0, 0.0, FLOOR_Z - 0.01), NOMINAL_COLORS["floor"])
     table = _box(client, TABLE_HALF, TABLE_CENTER, NOMINAL_COLORS["table"])
-    robot = p.loadURDF(panda_urdf(render_model), (0, 0, 0), useFixedBase=True,
-                       flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES, physicsClientId=client)
-    names = {p.getJointInfo(robot, j, physicsClientId=client)[1].decode(): j
-             for j in range(p.getNumJoints(robot, physicsClientId=client))}
-    links = {p.getJointInfo(robot, j, physicsClientId=client)[12].decode(): j
-             for j in range(p.getNumJoints(robot, physicsClientId=client))}
-    arm = tuple(names[n] for n in ARM_JOINTS)
-    fingers = tuple(names[n] for n in FINGER_JOINTS)
+    panda = load_panda(client, render_model)
+    robot, arm, fingers, links = panda.robot, panda.arm_joints, panda.finger_joints, panda.links
     for j in fingers:
         p.changeDynamics(robot, j, lateralFriction=1.5, spinningFriction=0.002, physicsClientId=client)
     visual_links = tuple(sorted({v[1] for v in p.getVisualShapeData(robot, physicsClientId=client)}))
@@ -309,29 +260,3 @@ def command_joints(scene: SceneIds, arm_q, width: float) -> None:
                                 forces=ARM_FORCES, physicsClientId=c)
     p.setJointMotorControlArray(scene.robot, scene.finger_joints, p.POSITION_CONTROL,
                                 targetPositions=[width / 2] * 2, forces=[FINGER_FORCE] * 2, physicsClientId=c)
-
-
-class PandaIK:
-    """Position IK with the gripper held pointing down, null space pulled to the neutral pose."""
-
-    def __init__(self, scene: SceneIds):
-        c = scene.client
-        movable = [j for j in range(p.getNumJoints(scene.robot, physicsClientId=c))
-                   if p.getJointInfo(scene.robot, j, physicsClientId=c)[2] != p.JOINT_FIXED]
-        info = [p.getJointInfo(scene.robot, j, physicsClientId=c) for j in movable]
-        self.lower = [i[8] for i in info]
-        self.upper = [i[9] for i in info]
-        self.ranges = [u - l for l, u in zip(self.lower, self.upper)]
-        self.rest = list(NEUTRAL_ARM_Q) + [0.02, 0.02]
-        self.arm_index = [movable.index(j) for j in scene.arm_joints]
-        # index into lower/upper giving panda_joint1..7 then the fingers
-        self.movable_order = self.arm_index + [movable.index(j) for j in scene.finger_joints]
-        self.scene = scene
-
-    def solve(self, target_pos) -> np.ndarray:
-        s = self.scene
-        q = p.calculateInverseKinematics(s.robot, s.ee_link, list(target_pos), EE_DOWN_QUAT,
-                                         lowerLimits=self.lower, upperLimits=self.upper,
-                                         jointRanges=self.ranges, restPoses=self.rest,
-                                         maxNumIterations=IK_ITERATIONS, residualThreshold=1e-4, physicsClientId=s.client)
-        return np.asarray(q)[self.arm_index]

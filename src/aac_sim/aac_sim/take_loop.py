@@ -23,7 +23,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
 from .config import ConfigError
-from .node_main import QUIET_SUB
+from aac_robot.node_main import QUIET_SUB
 
 # the `step_reliability` parameter of the sim and trainer nodes
 STEP_QOS = {

@@ -42,14 +42,30 @@ SIM_INFO = "aac/sim_info"                             # std_msgs/String JSON (ta
 PERTURB = "aac/perturb"                               # geometry_msgs/Vector3Stamped: knock the block by (x, y) m
 RESET_SERVICE = "aac/reset"                           # std_srvs/Trigger; response.message is JSON {"stamp_ns": ...}
 
-# --- deployment: the policy node's command, before the safety layer (aac_driver arm node)
+# --- deployment. The policy node's command goes to the arm node (aac_driver), the only subscriber, whose
+# safety layer filters it before the arm's own interfaces:
+#     policy node --aac/policy/twist, aac/policy/gripper--> aac_arm_node (safety filter)
+#         --> servo_node/delta_twist_cmds  |  <arm_controller>/joint_trajectory
+#         --> <gripper_controller>/joint_trajectory  |  franka_gripper's GripperCommand action
 POLICY_TWIST = "aac/policy/twist"                     # geometry_msgs/TwistStamped, m/s in BASE_FRAME
-POLICY_GRIPPER = "aac/policy/gripper"                 # trajectory_msgs/JointTrajectory, panda_finger_joint1
+POLICY_GRIPPER = "aac/policy/gripper"                 # trajectory_msgs/JointTrajectory, panda_finger_joint1 = half the opening
+
+# --- safety layer (always on, in the arm node)
+SAFETY_STOP = "aac/safety/stop"                       # std_msgs/Bool: true latches a stop (zero commands) until false, then SAFETY_RESET
+SAFETY_RESET = "aac/safety/reset"                     # std_srvs/Trigger: clears the latched stop (refused while one is asserted)
+INTERVENTIONS = "aac/safety/interventions"            # std_msgs/String JSON, 1 Hz: {"counts": {kind: n}, "stopped": ...}
+FILTERED_TWIST = "aac/safety/filtered_twist"          # TwistStamped: what the filter let through (also in dry run)
+SAFETY_RELEASE = "aac/safety/release"                 # std_srvs/SetBool: true = the policy drives; false = hold (policy
+                                                      # commands dropped, counted `held`; the episode runner's drive instead)
+SAFETY_LIMITS = "aac/safety/limits"                   # std_msgs/String JSON, transient local: the limits in force (once, at start)
+EPISODE_TWIST = "aac/episode/twist"                   # TwistStamped from the episode runner (start-pose moves), only while held
+EPISODE_GRIPPER = "aac/episode/gripper"               # JointTrajectory from the episode runner (open the gripper), only while held
 
 # --- node executables (console_scripts), used by the launch files
 SIM_NODE_EXECUTABLE = "aac_sim_node"                  # package aac_sim
 TRAINER_NODE_EXECUTABLE = "aac_trainer_node"          # package aac_policy
 ROBOT_DESCRIPTION_EXECUTABLE = "aac_robot_description"   # package aac_sim: prints the URDF
+ARM_NODE_EXECUTABLE = "aac_arm_node"                  # package aac_driver
 
 # --- middleware: Fast DDS profile for camera-sized messages (see the XML for why and what)
 FASTDDS_PROFILE = Path(__file__).resolve().parent / "data" / "fastdds_large_frames.xml"

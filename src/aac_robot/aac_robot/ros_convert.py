@@ -148,7 +148,7 @@ def pack_labelled(segments: dict[str, np.ndarray], stamp_ns: int) -> Float32Mult
 def unpack_labelled(msg: Float32MultiArray) -> tuple[int, dict[str, np.ndarray]]:
     dims = list(msg.layout.dim)
     if not dims or dims[0].label != "stamp":
-        raise MessageError("labelled array must start with a 'stamp' dim (see aac_sim.ros_convert)")
+        raise MessageError("labelled array must start with a 'stamp' dim (see aac_robot.ros_convert)")
     stamp = int(dims[0].size) * 1_000_000_000 + int(dims[0].stride)
     data = np.asarray(msg.data, dtype=np.float32)
     out = {}

@@ -9,18 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pybullet as p
 
-from .scene import ARM_JOINTS, FINGER_JOINTS, build_scene
+from .panda import load_panda, link_pose
+from .ros_interface import ARM_JOINTS, FINGER_JOINTS
 
 JOINT_NAMES = ARM_JOINTS + FINGER_JOINTS
 
 
 class PandaKinematics:
-    """The sim's Panda (same URDF, same scene builder) in a private client that is never stepped:
-    forward kinematics here, and `scene` for IK with `aac_sim.scene.PandaIK` (aac_driver.arm_ik)."""
+    """The sim's Panda (same URDF, same loader) in a private client that is never stepped: forward
+    kinematics here, and `scene` (the loaded PandaBody) for IK with `aac_robot.panda.PandaIK`
+    (aac_driver.arm_ik)."""
 
     def __init__(self):
         self.client = p.connect(p.DIRECT)
-        self.scene = build_scene(self.client, "low_poly", 0.004)   # physics dt unused: nothing is stepped
+        self.scene = load_panda(self.client, "low_poly")   # the robot alone: FK and IK need no table
         self.joints = list(self.scene.arm_joints + self.scene.finger_joints)
 
     def grasp_point(self, q, qd=None) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +42,6 @@ class PandaKinematics:
     def grasp_pose(self, q) -> np.ndarray:
         """4x4 pose (base frame) of the grasp-point frame for joint positions q (9 values): what a board
         bolted to the hand moves with (aac_driver.calibration)."""
-        from .calibration_board import link_pose
         self.grasp_point(q)   # sets the joint state (and checks it)
         return link_pose(self.client, self.scene.robot, self.scene.ee_link)
 

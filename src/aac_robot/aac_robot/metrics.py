@@ -1,0 +1,58 @@
+"""Episode metrics shared by the simulator's evaluation, the sim-twin evaluation and real-robot episodes:
+one episode's result (success, time-to-success, return, grasp events) and the summary every report uses.
+
+Plain numpy: the robot side (aac_driver.episodes) writes the same report fields as the simulator."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class EpisodeResult:
+    success: bool               # success at the last step (the task's criterion, as in HER)
+    first_success_step: int | None
+    episode_return: float
+    length: int
+    # grasp tasks (pick, pick_place), from the privileged state of every step (`grasp_events`); None otherwise
+    grasped: bool | None = None     # the block was held (both fingers on it, off the table) at some step
+    dropped: bool | None = None     # after being lifted while held, it was let go away from the goal
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+GRASP_TASKS = ("pick", "pick_place")
+LIFT_M = 0.02   # "lifted": the block's centre this far above where it started
+
+
+def grasp_events(states: np.ndarray, goals: np.ndarray, layout: dict, threshold_m: float) -> tuple[bool, bool]:
+    """(grasped, dropped) of one episode from its privileged states (T+1, state_dim, reset included) and
+    desired goals. Held = both finger contacts and no table contact. Dropped = after a step where it was
+    held and lifted, a later step where it is no longer held and is back on the table while farther than
+    `threshold_m` from the goal (a place at the goal, pick_place's release, is not a drop)."""
+    contacts = states[:, layout["contacts"]] > 0.5
+    held = contacts[:, 0] & contacts[:, 1] & ~contacts[:, 2]
+    obj = states[:, layout["object_pos"]]
+    lifted = held & (obj[:, 2] > obj[0, 2] + LIFT_M)
+    if not lifted.any():
+        return bool(held.any()), False
+    after = np.arange(len(states)) > int(np.argmax(lifted))
+    away = np.linalg.norm(obj - goals, axis=1) > threshold_m
+    return True, bool((after & ~held & contacts[:, 2] & away).any())
+
+
+def summarize(results: list[EpisodeResult]) -> dict:
+    succ = [r.success for r in results]
+    tts = [r.first_success_step for r in results if r.success and r.first_success_step is not None]
+    out = {"episodes": len(results),
+           "success_rate": float(np.mean(succ)) if results else float("nan"),
+           "mean_time_to_success_steps": float(np.mean(tts)) if tts else None,
+           "mean_return": float(np.mean([r.episode_return for r in results])) if results else float("nan")}
+    grasp = [r for r in results if r.grasped is not None]
+    if grasp:   # grasp tasks: how often the block was held, and how often a lifted block was dropped
+        lifted = [r for r in grasp if r.grasped]
+        out["grasp_success_rate"] = float(np.mean([r.grasped for r in grasp]))
+        out["drop_rate_after_grasp"] = float(np.mean([r.dropped for r in lifted])) if lifted else None
+    return out
