@@ -152,145 +152,18 @@ def _node_calls(tree, package):
 
 # --------------------------------------------------------------------------- the contract
 # Parameters the nodes declare (name: default; the default's type is the parameter's type).
-SIM_NODE = ("aac_sim", ri.SIM_NODE_EXECUTABLE, "aac_sim_node")            # package, executable, node name
-TRAINER_NODE = ("aac_policy", ri.TRAINER_NODE_EXECUTABLE, "aac_trainer_node")
-SIM_NODE_PARAMETERS = {
-    "task": "push",
-    "image_size": 84,
-    "mode": "lockstep",                  # lockstep | realtime
-    "seed": -1,
-    "randomize": True,
-    "sim_config": "",                    # strict aac_sim SimConfig YAML, '' = defaults
-    "sim_overrides": [""],               # KEY=VALUE strings on the SimConfig ('' entries ignored)
-    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
-    "arm_controller": ri.DEFAULT_ARM_CONTROLLER,
-    "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER,
-    "camera_intrinsics": "",             # '' = packaged D435 YAML
-    "camera_extrinsics": "",             # '' = packaged mount
-    "command_timeout_s": 0.2,
-    "publish_clock": True,
-    "step_reliability": "best_effort",   # lockstep command subscriptions: best_effort | reliable
-    "camera_resolution": "policy",       # camera topics: policy-size frames | native (the camera's full frames)
-    "calibration_board_image": "",       # a board PNG bolted to the hand (aac_calibrate against the twin)
-    "calibration_board_size_m": [0.15, 0.21],
-}
-TRAINER_NODE_PARAMETERS = {
-    "sim_namespaces": ["sim0"],          # string array
-    "run_dir": "runs/ros",
-    "config_file": "",                   # aac_train strict YAML, '' = defaults
-    "overrides": [""],                   # KEY=VALUE strings like aac_train --set ('' entries ignored)
-    "step_timeout_s": 2.0,
-    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
-    "step_reliability": "best_effort",   # observation subscriptions: best_effort | reliable
-}
-
-
-class NoDefault:
-    """A parameter a node declares with a type but without a default (rclpy `Parameter.Type.X`): it
-    is unset unless a launch file or parameter file gives it (e.g. the recorder's `types`)."""
-
-    TYPES = {"STRING": "str", "INTEGER": "int", "DOUBLE": "float", "BOOL": "bool",
-             "STRING_ARRAY": ("list", ("str",)), "INTEGER_ARRAY": ("list", ("int",)),
-             "DOUBLE_ARRAY": ("list", ("float",)), "BOOL_ARRAY": ("list", ("bool",))}
-
-    def __init__(self, type_name: str):
-        assert type_name in self.TYPES, type_name
-        self.type_name = type_name
-
-    def __eq__(self, other):
-        return isinstance(other, NoDefault) and other.type_name == self.type_name
-
-    def __repr__(self):
-        return f"NoDefault({self.type_name})"
-
-
-def _declarations(module) -> tuple[dict, bool]:
-    """What the node class in `module` declares, read from its source: ({name: default} of the
-    declare_parameter calls with a literal name, defaults evaluated in the module's namespace;
-    NoDefault for a type without a default), and whether it declares every PARAMETERS entry in a
-    `for name, default in PARAMETERS.items()` loop (and only there)."""
-    from rclpy.parameter import Parameter
-    path = Path(module.__file__)
-    tree = _tree(path)
-    declared, via_loop = {}, False
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-        init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
-        if init is None:
-            continue
-        env = dict(vars(module))
-        in_loop = set()
-        for loop in (n for n in ast.walk(init) if isinstance(n, ast.For)):
-            it = loop.iter
-            if (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "items"
-                    and isinstance(it.func.value, ast.Name) and it.func.value.id == "PARAMETERS"):
-                in_loop |= {id(c) for c in ast.walk(loop) if isinstance(c, ast.Call)}
-        for stmt in init.body:
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)):   # e.g. `from aac_robot import ros_interface as ri`
-                exec(compile(ast.Module(body=[stmt], type_ignores=[]), str(path), "exec"), env)
-            for call in (n for n in ast.walk(stmt) if isinstance(n, ast.Call) and _call_name(n) == "declare_parameter"):
-                name = call.args[0]
-                if not isinstance(name, ast.Constant):
-                    assert id(call) in in_loop, f"{path.name}: declare_parameter outside the PARAMETERS loop"
-                    via_loop = True
-                    continue
-                assert len(call.args) >= 2, f"{path.name}: {name.value} declared without default or type"
-                default = eval(compile(ast.Expression(body=call.args[1]), str(path), "eval"), env)
-                declared[name.value] = NoDefault(default.name) if isinstance(default, Parameter.Type) else default
-            # `cam = self.get_parameter("camera_namespace").value`: later defaults may use it
-            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                    and isinstance(stmt.value, ast.Attribute) and stmt.value.attr == "value"
-                    and isinstance(stmt.value.value, ast.Call) and _call_name(stmt.value.value) == "get_parameter"
-                    and isinstance(stmt.value.value.args[0], ast.Constant)):
-                env[stmt.targets[0].id] = declared[stmt.value.value.args[0].value]
-    return declared, via_loop
-
-
-def _node_name(module) -> str | None:
-    """The name the node class in `module` gives rclpy: super().__init__(<name>, ...), a literal, a
-    module constant, or the default of an __init__ argument."""
-    tree = _tree(Path(module.__file__))
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-        init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
-        for call in (c for c in ast.walk(init) if isinstance(c, ast.Call)) if init else ():
-            if (_call_name(call) == "__init__" and isinstance(call.func.value, ast.Call)
-                    and _call_name(call.func.value) == "super" and call.args):
-                arg = call.args[0]
-                if isinstance(arg, ast.Name):
-                    params = init.args.args + init.args.kwonlyargs
-                    defaults = dict(zip([a.arg for a in init.args.args][-len(init.args.defaults):], init.args.defaults))
-                    defaults.update({a.arg: d for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults) if d})
-                    if arg.id in defaults and arg.id in {a.arg for a in params}:
-                        return _value(defaults[arg.id], {})
-                    return getattr(module, arg.id)
-                return _value(arg, {})
-    return None
-
-
-def _module_contract(module) -> dict:
-    """Every parameter the node module declares, with its default (PARAMETERS + literal declarations)."""
-    declared, via_loop = _declarations(module)
-    contract = dict(module.PARAMETERS) if via_loop else {}
-    assert not set(declared) & set(contract), f"{module.__name__} declares {set(declared) & set(contract)} twice"
-    return {**contract, **declared}
-
-
-POLICY_NODE = ("aac_policy", "aac_policy_node", "aac_policy_node")
-ARM_NODE = ("aac_driver", ri.ARM_NODE_EXECUTABLE, "aac_arm_node")
-REALSENSE_NODE = ("aac_driver", "aac_realsense_node", "aac_realsense_node")
-RECORDER_NODE = ("aac_driver", "aac_recorder_node", recorder.NODE_NAME)
-NODE_MODULES = {SIM_NODE: sim_node, TRAINER_NODE: trainer_node, POLICY_NODE: policy_node, ARM_NODE: arm_node,
-                REALSENSE_NODE: realsense_node, RECORDER_NODE: recorder}
-# The deployment nodes' contract is read from their modules (PARAMETERS, or the declare_parameter calls
-# of a node without one: the recorder, whose `types` has no default).
-POLICY_NODE_PARAMETERS = _module_contract(policy_node)
-ARM_NODE_PARAMETERS = _module_contract(arm_node)
-REALSENSE_NODE_PARAMETERS = _module_contract(realsense_node)
-RECORDER_NODE_PARAMETERS = _module_contract(recorder)
-CONTRACT = {SIM_NODE[2]: SIM_NODE_PARAMETERS, TRAINER_NODE[2]: TRAINER_NODE_PARAMETERS,
-            POLICY_NODE[2]: POLICY_NODE_PARAMETERS, ARM_NODE[2]: ARM_NODE_PARAMETERS,
-            REALSENSE_NODE[2]: REALSENSE_NODE_PARAMETERS, RECORDER_NODE[2]: RECORDER_NODE_PARAMETERS}
+# our nodes: (package, executable) -> the module that holds the node class, its NODE_NAME and PARAMETERS
+# (the one declaration of its parameters: the node declares them with aac_robot.node_main.declare_parameters)
+NODE_MODULES = {("aac_sim", ri.SIM_NODE_EXECUTABLE): sim_node, ("aac_policy", ri.TRAINER_NODE_EXECUTABLE): trainer_node,
+                ("aac_policy", "aac_policy_node"): policy_node, ("aac_driver", ri.ARM_NODE_EXECUTABLE): arm_node,
+                ("aac_driver", "aac_realsense_node"): realsense_node, ("aac_driver", "aac_recorder_node"): recorder}
+CONTRACT = {m.NODE_NAME: m.PARAMETERS for m in NODE_MODULES.values()}
+SIM_NODE_PARAMETERS, TRAINER_NODE_PARAMETERS = sim_node.PARAMETERS, trainer_node.PARAMETERS
+POLICY_NODE_PARAMETERS, ARM_NODE_PARAMETERS = policy_node.PARAMETERS, arm_node.PARAMETERS
+REALSENSE_NODE_PARAMETERS = realsense_node.PARAMETERS
+SIM_NODE, TRAINER_NODE, POLICY_NODE, ARM_NODE, REALSENSE_NODE, RECORDER_NODE = NODE_MODULES   # (package, executable)
 # our executables -> (node name the launch files must give them, contract)
-OUR_NODES = {exe: (name, CONTRACT[name]) for (_pkg, exe, name) in NODE_MODULES}
+OUR_NODES = {exe: (m.NODE_NAME, m.PARAMETERS) for (_pkg, exe), m in NODE_MODULES.items()}
 # Parameters of the standard ROS nodes the launch files start.
 EXTERNAL_NODE_PARAMETERS = {"use_sim_time", "robot_description"}
 # External executables: package -> executable, each must be an exec_depend of aac_bringup.
@@ -326,8 +199,6 @@ LAUNCH_SET = {
 
 
 def _ros_type(value):
-    if isinstance(value, NoDefault):
-        return NoDefault.TYPES[value.type_name]
     if isinstance(value, list):
         return ("list", tuple(sorted({_ros_type(v) for v in value})))
     return type(value).__name__
@@ -662,22 +533,13 @@ def test_deploy_sim_config_is_consistent():
     SafetyConfig.from_dict({**safety, "control_dt": 1.0 / arm["rate_hz"]})
 
 
-def test_contract_matches_the_nodes():
-    """The nodes declare exactly the contract's parameters, with these defaults; every node is named
-    as the contract says, and declares parameters only through its PARAMETERS loop (or, without
-    PARAMETERS, through literal declarations read from its source)."""
-    assert sim_node.PARAMETERS == SIM_NODE_PARAMETERS
-    assert trainer_node.PARAMETERS == TRAINER_NODE_PARAMETERS
-    for (_pkg, _exe, name), module in NODE_MODULES.items():
-        declared, via_loop = _declarations(module)
-        if hasattr(module, "PARAMETERS"):
-            assert via_loop and not declared, f"{module.__name__}: parameters outside PARAMETERS: {sorted(declared)}"
-            assert CONTRACT[name] == module.PARAMETERS
-        else:
-            assert not via_loop and declared == CONTRACT[name]
-        assert _node_name(module) == name, f"{module.__name__} names its node {_node_name(module)!r}, not {name!r}"
-    assert RECORDER_NODE_PARAMETERS["types"] == NoDefault("STRING_ARRAY")
-    assert RECORDER_NODE_PARAMETERS["topics"] == recorder.default_topics(ri.DEFAULT_CAMERA_NAMESPACE)
+def test_nodes_declare_their_parameters_once():
+    """Each node names itself NODE_NAME and declares exactly its PARAMETERS, through declare_parameters only."""
+    for module in NODE_MODULES.values():
+        source = Path(module.__file__).read_text()
+        assert "declare_parameters(self, PARAMETERS" in source and ".declare_parameter(" not in source, module.__name__
+        assert "super().__init__(NODE_NAME" in source or "node_name: str = NODE_NAME" in source, module.__name__
+    assert recorder.PARAMETERS["topics"] == [""] and recorder.PARAMETERS["types"] == [""]
     assert ARM_NODE_PARAMETERS["output"] == "servo" and ARM_NODE_PARAMETERS["dry_run"] is False
 
 
@@ -700,14 +562,14 @@ def test_contract_matches_the_live_nodes(module, tmp_path, monkeypatch):
             node = arm_node.ArmNode(context=context)
         overridden = {"output_dir", "bag_name"} if module is recorder else set()
         try:
-            contract = _module_contract(module)
-            assert set(node._parameters) - builtin == set(contract)
-            assert node.get_name() == {recorder: RECORDER_NODE, arm_node: ARM_NODE}[module][2]
-            for name, default in contract.items():
-                if isinstance(default, NoDefault):
-                    assert node._parameters[name].type_ == Parameter.Type.NOT_SET
-                elif name not in overridden:
+            assert set(node._parameters) - builtin == set(module.PARAMETERS)
+            assert node.get_name() == module.NODE_NAME
+            for name, default in module.PARAMETERS.items():
+                if name not in overridden:
                     assert node.get_parameter(name).value == default, name
+            if module is recorder:   # [''] = the default topic set of its camera namespace
+                assert set(node.wanted) == {node.resolve_topic_name(t)
+                                            for t in recorder.default_topics(ri.DEFAULT_CAMERA_NAMESPACE)}
         finally:
             node.destroy_node()
     finally:

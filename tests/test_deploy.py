@@ -104,7 +104,7 @@ def test_camera_mismatch_and_bad_inputs_are_refused(actor_file):
 def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, suffix, camera, tmp_path):
     """Over real rclpy: the twin publishes RealSense-style topics, the policy node answers each frame,
     the twin steps on it. The episode equals running the same actor file in-process, step by step
-    (TorchScript, or ONNX Runtime: the robot PC's runtime). `native`: the twin sends the camera's full
+    (torch.export on torch, or ONNX Runtime: the robot PC's runtime). `native`: the twin sends the camera's full
     640x480 frames with their camera_info, as the RealSense does, and the policy node crops and resizes
     them itself; in-process the env renders the same full frame (camera_render: native). Bit-identical:
     the policy node's real image path (decode, size checks, crop + resize) computes exactly what the env

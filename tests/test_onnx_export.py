@@ -1,4 +1,4 @@
-"""The exported actor as ONNX: same actions as TorchScript on real sim frames, the same spec checks,
+"""The exported actor as ONNX: same actions as the torch.export file on real sim frames, the same spec checks,
 and it runs on ONNX Runtime without torch."""
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def exported(tmp_path_factory):
     env.close()
 
 
-def test_onnx_and_torchscript_give_the_same_actions_on_real_frames(exported):
+def test_onnx_and_torch_export_give_the_same_actions_on_real_frames(exported):
     pt, onnx_path, env = exported
     run_pt, spec_pt = load_runtime(pt)
     run_onnx, spec_onnx = load_runtime(onnx_path)
@@ -57,7 +57,7 @@ def test_onnx_and_torchscript_give_the_same_actions_on_real_frames(exported):
     assert worst < TOLERANCE, worst
 
 
-def test_the_onnx_actor_is_checked_like_the_torchscript_one(exported):
+def test_the_onnx_actor_is_checked_like_the_torch_one(exported):
     _, onnx_path, env = exported
     dep = DeployedActor(str(onnx_path))
     dep.set_camera(env.camera_intrinsics)   # the 640x480 D435 it was trained for

@@ -191,9 +191,13 @@ def test_export_load_gives_same_actions_without_training_code(tmp_path, wiring):
     spec = build_spec(obs_space(), ACTION_SPACE, wiring, aux=True, state_layout=LAYOUT)
     agent = Agent(spec, small_cfg(wiring=wiring))
     agent.update_norms(random_obs(50, rng))      # non-trivial normalization must travel with the file
-    path = export_actor(agent, tmp_path / "actor.pt", build_obs_spec(agent, task="push"))
-    module, obs_spec = load_actor(path)
-    assert isinstance(module, torch.jit.ScriptModule)
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:   # torch.export: no TorchScript deprecation warnings
+        warnings.simplefilter("always")
+        path = export_actor(agent, tmp_path / "actor.pt", build_obs_spec(agent, task="push"))
+        module, obs_spec = load_actor(path)
+    assert not [w for w in caught if "deprecated" in str(w.message).lower()], [str(w.message) for w in caught]
+    assert isinstance(module, torch.nn.Module) and not isinstance(module, torch.jit.ScriptModule)
     assert obs_spec["inputs"] == list(spec.actor_keys) and obs_spec["task"] == "push"
     obs = random_obs(5, rng)
     with torch.inference_mode():
@@ -202,12 +206,34 @@ def test_export_load_gives_same_actions_without_training_code(tmp_path, wiring):
     # loading in a fresh interpreter that never imports aac_policy
     import subprocess
     import sys
-    code = ("import torch,json; e={'obs_spec.json':''}; m=torch.jit.load(%r,_extra_files=e); "
+    code = ("import torch,json; e={'obs_spec.json':''}; m=torch.export.load(%r,extra_files=e).module(); "
             "import sys; assert 'aac_policy' not in sys.modules; print(json.loads(e['obs_spec.json'])['wiring'])"
             % str(path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == wiring
+
+
+def test_actors_exported_as_torchscript_still_load(tmp_path):
+    """Exports from before torch.export (TorchScript archives) load and act the same."""
+    import json
+    import warnings
+
+    from aac_policy.export import SPEC_FILE, deploy_module
+    rng = np.random.default_rng(3)
+    spec = build_spec(obs_space(), ACTION_SPACE, "asymmetric", aux=True, state_layout=LAYOUT)
+    agent = Agent(spec, small_cfg(wiring="asymmetric"))
+    agent.update_norms(random_obs(50, rng))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(deploy_module(agent)), str(tmp_path / "old.pt"),
+                       _extra_files={SPEC_FILE: json.dumps(build_obs_spec(agent, task="push"))})
+    module, obs_spec = load_actor(tmp_path / "old.pt")
+    assert obs_spec["task"] == "push"
+    obs = random_obs(4, rng)
+    with torch.inference_mode():
+        actions = module({k: torch.from_numpy(obs[k]) for k in spec.actor_keys}).numpy()
+    np.testing.assert_allclose(actions, agent.act(obs), atol=1e-5)
 
 
 def test_load_actor_rejects_garbage(tmp_path):

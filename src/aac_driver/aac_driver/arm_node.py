@@ -42,7 +42,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from aac_robot import ros_interface as ri
 from aac_robot.actor_spec import limit_mismatches, read_actor_spec, trained_limits
 from aac_robot.config_base import ConfigError
-from aac_robot.node_main import run_node
+from aac_robot.node_main import declare_parameters, run_node
 from aac_robot.ros_convert import MessageError, gripper_command, trajectory_target, twist_stamped
 
 from .arm_ik import IK_TOLERANCE_M, ArmIK
@@ -66,6 +66,7 @@ GRIPPER_OUTPUTS = ("joint_trajectory", "gripper_command", "none")
 # control_dt is not a parameter: it is 1 / rate_hz
 SAFETY_PARAMETERS = {k: (list(v) if isinstance(v, tuple) else v)
                      for k, v in config_fields().items() if k != "control_dt"}
+NODE_NAME = "aac_arm_node"
 PARAMETERS = {   # name: default (the contract with the launch files / config YAML)
     "output": "servo", "arm_controller": ri.DEFAULT_ARM_CONTROLLER,
     "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER, "joint_names": list(ri.ARM_JOINTS),
@@ -91,12 +92,10 @@ def _plain(value):
 
 class ArmNode(Node):
     def __init__(self, **kwargs):
-        super().__init__("aac_arm_node", **kwargs)
-        for name, default in PARAMETERS.items():
-            # read-only: a limit changed at run time would not be the one in force (the filter is built
-            # once), so a set request is refused with rclpy's reason instead of being silently ignored
-            self.declare_parameter(name, default, ParameterDescriptor(read_only=True))
-        values = {n: self.get_parameter(n).value for n in PARAMETERS}
+        super().__init__(NODE_NAME, **kwargs)
+        # read-only: a limit changed at run time would not be the one in force (the filter is built
+        # once), so a set request is refused with rclpy's reason instead of being silently ignored
+        values = declare_parameters(self, PARAMETERS, ParameterDescriptor(read_only=True))
         self.output, self.gripper_output = values["output"], values["gripper_output"]
         if self.output not in OUTPUTS:
             raise ConfigError(f"parameter output must be one of {OUTPUTS}, got {self.output!r}")

@@ -26,21 +26,19 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from aac_robot import ros_interface as ri
 from aac_robot.ros_convert import camera_info_msg, numpy_to_image
-from aac_robot.node_main import run_node
+from aac_robot.node_main import declare_parameters, run_node
 
 from .realsense_source import FrameTimeout, RealSenseError, RealSenseSource
 
+NODE_NAME = "aac_realsense_node"
 PARAMETERS = {"camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "width": 640, "height": 480, "fps": 30,
               "serial_no": "", "frame_timeout_ms": 1000}
 
 
 class RealSenseNode(Node):
-    def __init__(self, source=None, *, node_name: str = "aac_realsense_node", **kwargs):
+    def __init__(self, source=None, *, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
-        for name, default in PARAMETERS.items():
-            descriptor = ParameterDescriptor(dynamic_typing=True) if name == "serial_no" else ParameterDescriptor()
-            self.declare_parameter(name, default, descriptor)
-        values = {n: self.get_parameter(n).value for n in PARAMETERS}
+        values = declare_parameters(self, PARAMETERS, lambda name: ParameterDescriptor(dynamic_typing=name == "serial_no"))
         serial = values["serial_no"]
         serial = "" if serial is None else str(serial)
         values["serial_no"] = serial[1:] if serial.startswith("_") else serial

@@ -45,6 +45,8 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from aac_robot import ros_interface as ri   # plain names: no rclpy, no PyBullet
+
 STORAGES = {"mcap": (StoragePlugin.MCAP, ".mcap"), "sqlite3": (StoragePlugin.SQLITE3, ".db3")}
 PARTIAL_SUFFIX = ".partial"
 BAG_VERSION = 9                       # rosbag2 metadata version written by Jazzy / Kilted
@@ -325,18 +327,27 @@ def deserialize(store: Typestore, raw: bytes | memoryview, msgtype: str) -> Any:
 
 # ---------------------------------------------------------------------- the ROS 2 node
 NODE_NAME = "aac_recorder_node"
+PARAMETERS = {   # name: default (the contract with the launch files / config YAML)
+    "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
+    "topics": [""],             # [''] = default_topics(camera_namespace)
+    "types": [""],              # one per topic ('' = discover from the graph); [''] = discover all
+    "output_dir": "runs/bags",
+    "bag_name": "",             # '' = rosbag2_<date>-<time> (never overwrites); a given name refuses to
+    "storage": "mcap",          #      overwrite an existing bag
+    "qos_depth": 100,
+    "discovery_period_s": 0.25,
+    "flush_every_s": 1.0,
+}
 
 
 def default_topics(camera_namespace: str) -> list[str]:
     """What a deployment run is judged by: camera in, joint state, goal, the policy's commands, the
     safety layer's interventions, and what was actually sent to the arm."""
-    from aac_robot import ros_interface as ri   # the shared names (plain constants; no PyBullet, no rclpy)
     cam = camera_namespace.strip("/")
     prefix = f"{cam}/" if cam else ""
     return [prefix + ri.COLOR_IMAGE, prefix + ri.COLOR_INFO, prefix + ri.DEPTH_IMAGE, prefix + ri.DEPTH_INFO,
             ri.JOINT_STATES, ri.GOAL,
-            getattr(ri, "POLICY_TWIST", "aac/policy/twist"), getattr(ri, "POLICY_GRIPPER", "aac/policy/gripper"),
-            getattr(ri, "SAFETY_INTERVENTIONS", "aac/safety/interventions"), ri.TWIST_COMMAND]
+            ri.POLICY_TWIST, ri.POLICY_GRIPPER, ri.INTERVENTIONS, ri.TWIST_COMMAND]
 
 
 def _message_class(msgtype: str):
@@ -349,18 +360,22 @@ def _message_class(msgtype: str):
 
 try:   # the node needs rclpy; BagRecorder / read_bag do not
     import rclpy
-    from rcl_interfaces.msg import ParameterDescriptor, ParameterType
-    from rclpy.exceptions import ParameterUninitializedException
+    from rcl_interfaces.msg import ParameterDescriptor
     from rclpy.node import Node
-    from rclpy.parameter import Parameter
+
+    from aac_robot.node_main import declare_parameters
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 except ImportError:   # pragma: no cover (offline analysis machines with only rosbags)
     rclpy = None
     Node = object
 
 
-def _string_array(description: str):
-    return ParameterDescriptor(type=ParameterType.PARAMETER_STRING_ARRAY, description=description)
+_DESCRIPTIONS = {} if rclpy is None else {
+    "topics": ParameterDescriptor(description="topics to record; relative names resolve in the node's namespace; "
+                                              "[''] = default_topics(camera_namespace)"),
+    "types": ParameterDescriptor(description="ROS types matching `topics` one to one ('' = discover); "
+                                             "[''] = discover all"),
+}
 
 
 class RecorderNode(Node):
@@ -370,28 +385,9 @@ class RecorderNode(Node):
         if rclpy is None:
             raise RecorderError("aac_recorder_node needs rclpy")
         super().__init__(NODE_NAME, **kwargs)
-        from aac_robot import ros_interface as ri
-        self.declare_parameter("camera_namespace", ri.DEFAULT_CAMERA_NAMESPACE)
-        cam = self.get_parameter("camera_namespace").value
-        self.declare_parameter("topics", default_topics(cam),
-                               _string_array("topics to record; relative names resolve in the node's namespace"))
-        # no default (rclpy would type an empty list as a byte array): unset = discover every type
-        self.declare_parameter("types", Parameter.Type.STRING_ARRAY, _string_array(
-            "ROS types matching `topics` one to one ('' = discover); unset or [] = discover all"))
-        self.declare_parameter("output_dir", "runs/bags")
-        self.declare_parameter("bag_name", "")
-        self.declare_parameter("storage", "mcap")
-        self.declare_parameter("qos_depth", 100)
-        self.declare_parameter("discovery_period_s", 0.25)
-        self.declare_parameter("flush_every_s", 1.0)
-        try:
-            given_types = self.get_parameter("types").value
-        except ParameterUninitializedException:
-            given_types = []
-        p = {n: self.get_parameter(n).value for n in
-             ("topics", "output_dir", "bag_name", "storage", "qos_depth", "discovery_period_s",
-              "flush_every_s")}
-        topics, types = list(p["topics"] or []), list(given_types or [])
+        p = declare_parameters(self, PARAMETERS, lambda name: _DESCRIPTIONS.get(name))
+        topics = [t for t in p["topics"] if t] or default_topics(p["camera_namespace"])
+        types = list(p["types"]) if any(p["types"]) else []
         if types and len(types) != len(topics):
             raise RecorderError(f"parameter types has {len(types)} entries, topics has {len(topics)}: "
                                 "give one type per topic ('' = discover) or none")

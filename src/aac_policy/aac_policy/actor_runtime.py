@@ -1,5 +1,5 @@
-"""Run an exported actor for inference: ONNX Runtime for `actor.onnx` (no torch needed), TorchScript
-for `actor.pt`. Both files hold the same network with its normalization and preprocessing and the same
+"""Run an exported actor for inference: ONNX Runtime for `actor.onnx` (no torch needed), torch for
+`actor.pt` (a torch.export archive; older TorchScript exports load too). Both files hold the same network with its normalization and preprocessing and the same
 observation spec (`aac_policy.export`); a robot PC needs only numpy + onnxruntime for the first.
 
     run, spec = load_runtime("runs/main/actor.onnx")
@@ -48,7 +48,7 @@ def load_onnx(path: str | Path, threads: int = 1) -> tuple[Callable[[dict], np.n
     return run, spec
 
 
-def load_torchscript(path: str | Path, threads: int = 1) -> tuple[Callable[[dict], np.ndarray], dict]:
+def load_torch(path: str | Path, threads: int = 1) -> tuple[Callable[[dict], np.ndarray], dict]:
     import torch
 
     from .export import load_actor
@@ -70,4 +70,4 @@ def load_runtime(path: str | Path, runtime: str = "auto", threads: int = 1) -> t
         raise ValueError(f"{path}: no such exported actor")
     if runtime == "onnxruntime" or (runtime == "auto" and path.suffix == ".onnx"):
         return load_onnx(path, threads)
-    return load_torchscript(path, threads)
+    return load_torch(path, threads)

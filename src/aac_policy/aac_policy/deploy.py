@@ -23,7 +23,7 @@ INTRINSICS_TOLERANCE = 0.05   # relative (focal) / of the image size (principal 
 
 
 class DeployedActor:
-    """`actor_path`: an exported `actor.onnx` (runs on ONNX Runtime, no torch) or `actor.pt` (TorchScript)."""
+    """`actor_path`: an exported `actor.onnx` (runs on ONNX Runtime, no torch) or `actor.pt` (torch.export, on torch)."""
 
     def __init__(self, actor_path: str, torch_threads: int = 1, runtime: str = "auto"):
         self.run, self.spec = load_runtime(actor_path, runtime, threads=torch_threads)

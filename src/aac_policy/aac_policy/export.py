@@ -1,18 +1,23 @@
-"""Export the trained actor as ONE TorchScript file that carries its observation spec.
+"""Export the trained actor as ONE file that carries its observation spec: `actor.pt`, a torch.export
+archive (ExportedProgram), and `actor.onnx`, the same network for ONNX Runtime.
 
 The file holds the actor weights, the input normalization and image preprocessing, plus
 `obs_spec.json` (image size, depth scaling, proprio layout, goal frame, action scaling, camera)
-as a TorchScript extra file. Loading needs only torch — no aac_policy code, no pickles:
+as an extra file. Loading needs only torch — no aac_policy code, no pickles:
 
     spec = {"obs_spec.json": ""}
-    actor = torch.jit.load("actor.pt", _extra_files=spec)
+    actor = torch.export.load("actor.pt", extra_files=spec).module()
     action = actor({"rgb": rgb_u8[None], "depth": depth_mm[None], "proprio": p[None], "desired_goal": g[None]})
+
+Actors exported before torch.export (TorchScript, deprecated in torch 2.13) still load (`load_actor`).
 """
 from __future__ import annotations
 
 import copy
 import io
 import json
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -123,26 +128,57 @@ def deploy_module(agent) -> nn.Module:
     actor = copy.deepcopy(agent.actor).cpu().eval()
     if hasattr(actor, "aux"):
         actor.aux = None   # training-only head
+    for p in actor.parameters():   # the encoder trains channels_last; exports store plain contiguous weights
+        p.data = p.data.contiguous()
     cls = DeployPixelActor if agent.cfg.pixels else DeployStateActor
     return cls(actor, list(spec.image_keys), list(spec.actor_vec_keys), mean, std).eval()
 
 
+def example_inputs(spec, batch: int = 2) -> dict[str, torch.Tensor]:
+    """Zero observations of the actor's inputs in their deployed dtypes (depth: uint16 millimetres)."""
+    S = spec.image_size
+    example = {"rgb": torch.zeros(batch, S, S, 3, dtype=torch.uint8),
+               "depth": torch.zeros(batch, S, S, dtype=torch.uint16)}
+    for k in spec.actor_vec_keys:
+        example[k] = torch.zeros(batch, spec.vec_dims[k])
+    return {k: example[k] for k in spec.actor_keys}
+
+
 def export_actor(agent, path: str | Path, obs_spec: dict) -> Path:
-    """Script the actor and write it atomically with its spec."""
+    """torch.export the deploy module (batch size dynamic) and write it atomically with its spec."""
     from .checkpoint import atomic_file_bytes
-    module = torch.jit.script(deploy_module(agent))
+    example = example_inputs(agent.spec)   # batch 2: torch.export specializes sizes 0 and 1
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.export.export(deploy_module(agent), (example,),
+                                  dynamic_shapes=({k: {0: batch} for k in example},))
     buf = io.BytesIO()
-    torch.jit.save(module, buf, _extra_files={SPEC_FILE: json.dumps(obs_spec, indent=2)})
+    torch.export.save(program, buf, extra_files={SPEC_FILE: json.dumps(obs_spec, indent=2)})
     path = Path(path)
     atomic_file_bytes(buf.getvalue(), path)
     return path
 
 
-def load_actor(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
+def _is_torchscript(path: Path) -> bool:
+    """TorchScript archives (older exports) hold `<name>/code/`; torch.export ones `archive/models/`."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any("/code/" in n for n in z.namelist()) and not any(n.startswith("archive/models/")
+                                                                       for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def load_actor(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """Load an exported actor (no training code involved) and its observation spec."""
+    path = Path(path)
     extra = {SPEC_FILE: ""}
     try:
-        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        if _is_torchscript(path):
+            with warnings.catch_warnings():   # an older export: TorchScript still loads, deprecated or not
+                warnings.simplefilter("ignore", DeprecationWarning)
+                module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
+        else:
+            module = torch.export.load(str(path), extra_files=extra).module()
     except Exception as exc:
         raise ValueError(f"{path}: not a loadable exported actor ({type(exc).__name__}: {exc})") from exc
     try:
@@ -152,7 +188,7 @@ def load_actor(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
     if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT:
         raise ValueError(f"{path}: obs spec format is {spec.get('format') if isinstance(spec, dict) else None!r}, "
                          f"expected {SPEC_FORMAT!r}")
-    return module.eval(), spec
+    return module, spec
 
 
 class _PositionalInputs(nn.Module):
@@ -180,13 +216,11 @@ def export_onnx(agent, path: str | Path, obs_spec: dict) -> Path:
     spec = agent.spec
     keys = list(spec.actor_keys)
     module = deploy_module(agent)
-    S = spec.image_size
-    example = {"rgb": torch.zeros(1, S, S, 3, dtype=torch.uint8), "depth": torch.zeros(1, S, S)}
-    for k in spec.actor_vec_keys:
-        example[k] = torch.zeros(1, spec.vec_dims[k])
+    example = example_inputs(spec, batch=1)
+    if "depth" in example:
+        example["depth"] = example["depth"].float()
     names = [f"{k}_float" if k == "depth" else k for k in keys]
     buf = io.BytesIO()
-    import warnings
     with warnings.catch_warnings():   # the TorchScript-based exporter warns that it is deprecated
         warnings.simplefilter("ignore")
         torch.onnx.export(_PositionalInputs(module, keys), tuple(example[k] for k in keys), buf, input_names=names,

@@ -27,12 +27,13 @@ from trajectory_msgs.msg import JointTrajectory
 
 from aac_robot import ros_interface as ri
 from aac_robot.config_base import ConfigError
-from aac_robot.node_main import run_node
+from aac_robot.node_main import declare_parameters, run_node
 from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb,
                                  intrinsics_from_camera_info, ns_from_stamp, pose_position, twist_stamped)
 
 from .deploy import DeployedActor
 
+NODE_NAME = "aac_policy_node"
 PARAMETERS = {"actor": "", "runtime": "auto", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
               "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05,
               "joint_tolerance_s": 0.005, "rate_tolerance_s": 0.02,
@@ -43,13 +44,11 @@ PARAMETERS = {"actor": "", "runtime": "auto", "camera_namespace": ri.DEFAULT_CAM
 
 class PolicyNode(Node):
     def __init__(self, **kwargs):
-        super().__init__("aac_policy_node", **kwargs)
-        for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
-        v = {n: self.get_parameter(n).value for n in PARAMETERS}
+        super().__init__(NODE_NAME, **kwargs)
+        v = declare_parameters(self, PARAMETERS)
         if not v["actor"]:
             raise ConfigError("parameter `actor` (path of an exported actor.onnx or actor.pt) is required")
-        # actor.onnx runs on ONNX Runtime (no torch on the robot PC), actor.pt on TorchScript
+        # actor.onnx runs on ONNX Runtime (no torch on the robot PC), actor.pt on torch (torch.export)
         self.actor = DeployedActor(v["actor"], torch_threads=int(v["torch_threads"]), runtime=v["runtime"])
         self.joint_names = list(v["joint_names"])
         if len(self.joint_names) != 9:

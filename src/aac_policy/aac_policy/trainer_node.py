@@ -17,13 +17,14 @@ from rclpy.node import Node
 
 from aac_robot import ros_interface as ri
 from aac_sim.config import ConfigError
-from aac_robot.node_main import ExecutorThread, run_node
+from aac_robot.node_main import ExecutorThread, declare_parameters, run_node
 from aac_sim.take_loop import step_qos
 
 from .ros_env import RosVectorEnv
 from .staged import run_staged
 from .train import Trainer, episode_length, load_config
 
+NODE_NAME = "aac_trainer_node"
 PARAMETERS = {"sim_namespaces": ["sim0"], "run_dir": "runs/ros", "config_file": "", "overrides": [""],
               "step_timeout_s": 2.0, "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
               "step_reliability": "best_effort"}   # observation subscriptions: best_effort | reliable
@@ -31,10 +32,8 @@ PARAMETERS = {"sim_namespaces": ["sim0"], "run_dir": "runs/ros", "config_file": 
 
 class TrainerNode(Node):
     def __init__(self, **kwargs):
-        super().__init__("aac_trainer_node", **kwargs)
-        for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
-        v = {n: self.get_parameter(n).value for n in PARAMETERS}
+        super().__init__(NODE_NAME, **kwargs)
+        v = declare_parameters(self, PARAMETERS)
         self.namespaces = [n for n in v["sim_namespaces"] if n]
         overrides = [o for o in v["overrides"] if o]
         self.cfg = load_config(v["config_file"] or None, overrides)

@@ -1,7 +1,7 @@
 """Read an exported actor's observation spec without torch, and compare the motion limits it was
 trained with against the limits a deployment runs with.
 
-The exported `actor.pt` is a zip archive (TorchScript) whose `extra/obs_spec.json` holds the spec
+The exported `actor.pt` is a zip archive (torch.export; older exports TorchScript) whose `extra/obs_spec.json` holds the spec
 (`aac_policy.export`). The arm node reads it here, so the safety layer never imports torch.
 """
 from __future__ import annotations

@@ -27,6 +27,16 @@ QUIET_PUB = PublisherEventCallbacks(use_default_callbacks=False)
 QUIET_SUB = SubscriptionEventCallbacks(use_default_callbacks=False)
 
 
+def declare_parameters(node, parameters: dict, descriptor=None) -> dict:
+    """Declare a node module's PARAMETERS ({name: default}: the one declaration of the node's parameters;
+    launch files, config YAML and tests read the same dict) and return {name: value}. `descriptor`: one
+    rcl_interfaces ParameterDescriptor for all, or a function name -> descriptor (None = rclpy's default)."""
+    for name, default in parameters.items():
+        d = descriptor(name) if callable(descriptor) else descriptor
+        node.declare_parameter(name, default, d) if d is not None else node.declare_parameter(name, default)
+    return {name: node.get_parameter(name).value for name in parameters}
+
+
 def init_rclpy(args=None) -> None:
     """rclpy.init with the packaged Fast DDS profile for camera-sized messages (unless the user names
     their own). Fast DDS reads it when the process's first participant is created."""

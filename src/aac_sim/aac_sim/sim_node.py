@@ -43,13 +43,14 @@ from aac_robot import ros_interface as ri
 from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
 from aac_robot.config_base import apply_overrides
 from .env import AacPandaEnv
-from aac_robot.node_main import QUIET_PUB, QUIET_SUB, ExecutorThread, run_node
+from aac_robot.node_main import QUIET_PUB, QUIET_SUB, ExecutorThread, declare_parameters, run_node
 from .scene import GRIPPER_MAX_WIDTH
 from aac_robot.ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                           pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
 from .sim_server import CommandError, SimServer, SimStep
 from .take_loop import TakeLoop, step_qos
 
+NODE_NAME = "aac_sim_node"
 PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
     "task": "push", "image_size": 84, "mode": "lockstep", "seed": -1, "randomize": True,
     "sim_config": "", "sim_overrides": [""], "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
@@ -95,10 +96,8 @@ def sim_config_from_parameters(values: dict) -> SimConfig:
 
 class SimNode(Node):
     def __init__(self, **kwargs):
-        super().__init__("aac_sim_node", **kwargs)
-        for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
-        values = {n: self.get_parameter(n).value for n in PARAMETERS}
+        super().__init__(NODE_NAME, **kwargs)
+        values = declare_parameters(self, PARAMETERS)
         self.mode = values["mode"]
         if self.mode not in MODES:
             raise ConfigError(f"parameter mode must be one of {MODES}, got {self.mode!r}")
