@@ -451,14 +451,30 @@ class Trainer:
                 "report": report}
 
 
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"   # named configs: `main` = the main job
+
+
+def config_path(name_or_path: str) -> Path:
+    """A named config (`main` -> aac_policy/configs/main.yaml) or a YAML path."""
+    named = CONFIG_DIR / f"{name_or_path}.yaml"
+    if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")):
+        if not named.is_file():
+            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            raise ConfigError(f"no named config {name_or_path!r} (named configs: {names}; or give a YAML path)")
+        return named
+    return Path(name_or_path)
+
+
 def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
-    data = TrainConfig.from_yaml(path).to_dict() if path else TrainConfig().to_dict()
+    """`path`: a named config (`main`), a YAML path, or None for the defaults; then `overrides` (KEY=VALUE)."""
+    data = TrainConfig.from_yaml(config_path(path)).to_dict() if path else TrainConfig().to_dict()
     return TrainConfig.from_dict(apply_overrides(data, overrides))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", help="training config YAML (strict: unknown keys are errors)")
+    ap.add_argument("--config", help="training config: a named one (`main`: the main job) or a YAML path "
+                                     "(strict: unknown keys are errors)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config field, e.g. --set sim.task=reach --set wiring=state")
     ap.add_argument("--run-dir", default="runs/train", help="run folder (resumed if it holds checkpoints)")
