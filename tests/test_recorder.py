@@ -25,7 +25,8 @@ from rosbags.rosbag2 import Reader  # noqa: E402
 from rosbags.typesys import Stores, get_typestore  # noqa: E402
 from sensor_msgs.msg import Image, JointState  # noqa: E402
 
-from aac_driver.recorder import BagRecorder, RecorderError, RecorderNode, read_bag  # noqa: E402
+from aac_driver.bags import BagRecorder, RecorderError, read_bag  # noqa: E402
+from aac_driver.recorder import RecorderNode  # noqa: E402
 from aac_robot import ros_interface as ri  # noqa: E402
 
 JOINTS = list(ri.ARM_JOINTS + ri.FINGER_JOINTS)
@@ -114,7 +115,7 @@ def test_killed_recorder_leaves_only_a_partial_directory(tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_recorder import _image
         from rclpy.serialization import serialize_message
-        from aac_driver.recorder import BagRecorder
+        from aac_driver.bags import BagRecorder
         bag = BagRecorder({str(tmp_path / 'run')!r}, {{"/s/image": "sensor_msgs/msg/Image"}})
         for i in range(5):
             bag.write("/s/image", serialize_message(_image(i)), 1000 + i)
