@@ -32,7 +32,8 @@ import numpy as np
 
 import aac_policy.train as train_mod
 from aac_policy.perf import torch_threads
-from aac_policy.train import Trainer, load_config
+from aac_policy.config import load_config
+from aac_policy.train import Trainer
 
 OUT = Path(__file__).parent / "results" / "collect_speed.json"
 VARIANTS = {"asymmetric": [], "asymmetric + state teacher": ["state_teacher=true", "updates_per_step=0.5"]}

@@ -46,7 +46,8 @@ def make_actor(path: Path) -> Path:
     from aac_policy.agent import Agent
     from aac_policy.export import build_obs_spec, export_actor, export_onnx
     from aac_policy.spec import build_spec
-    from aac_policy.train import load_config, sim_config_for
+    from aac_policy.config import load_config
+    from aac_policy.envs import sim_config_for
     from aac_sim.env import AacPandaEnv
     cfg = load_config(None, ["sim.task=push"])
     env = AacPandaEnv(config=sim_config_for(cfg))

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from aac_policy.compare import at_same_steps, summarize_runs
 from aac_policy.plots import plot_comparison, read_metrics
-from aac_policy.train import Trainer, load_config
+from aac_policy.config import load_config
+from aac_policy.finish import finish_run
+from aac_policy.train import Trainer
 
 HERE = Path(__file__).parent
 
@@ -75,7 +77,9 @@ def main() -> int:
                                      "eval_every_steps=10000", "eval_episodes=30", "checkpoint_every_steps=10000",
                                      "final_eval_episodes=50", *args.set])
             configs[wiring + suffix] = cfg.to_dict()
-            Trainer(cfg, run, progress=False).run()
+            trainer = Trainer(cfg, run, progress=False)
+            trainer.run()
+            finish_run(trainer)   # the exported actor's eval report (write_results reads it)
     tag = "_".join(runs)
     summary = write_results(runs, tag, f"push, {args.minutes:.0f} min per run",
                             {"minutes_per_run": args.minutes, "configs": configs}, "symmetric" + suffix)

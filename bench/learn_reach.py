@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from aac_policy.plots import read_metrics
-from aac_policy.train import Trainer, load_config
+from aac_policy.config import load_config
+from aac_policy.finish import finish_run
+from aac_policy.train import Trainer
 
 HERE = Path(__file__).parent
 
@@ -27,7 +29,9 @@ def main() -> int:
     cfg = load_config(None, ["sim.task=reach", "wiring=asymmetric", f"seed={args.seed}",
                              f"total_env_steps={args.steps}", "random_steps=1000", "eval_every_steps=1000",
                              "eval_episodes=20", "checkpoint_every_steps=5000", "final_eval_episodes=50"])
-    out = Trainer(cfg, run, progress=False).run()
+    trainer = Trainer(cfg, run, progress=False)
+    trainer.run()
+    out = finish_run(trainer)
     rows = read_metrics(run / "metrics.jsonl")
     first95 = next((r["env_steps"] for r in rows if r["success_rate"] >= 0.95), None)
     final = out["report"]["conditions"]

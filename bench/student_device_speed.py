@@ -30,7 +30,8 @@ import torch
 from aac_policy.agent import Agent
 from aac_policy.replay import HerReplay
 from aac_policy.spec import build_spec
-from aac_policy.train import load_config, sim_config_for
+from aac_policy.config import load_config
+from aac_policy.envs import sim_config_for
 from aac_sim.env import AacPandaEnv
 
 HERE = Path(__file__).parent

@@ -27,7 +27,7 @@ from aac_bringup import launch_utils as lu
 from aac_driver import arm_node, realsense_node, recorder
 from aac_driver.safety import SafetyConfig
 from aac_policy import policy_node, trainer_node
-from aac_policy.train import load_config
+from aac_policy.config import load_config
 from aac_robot import robots, ros_interface as ri
 from aac_sim import sim_node, tasks
 from aac_robot.panda import NEUTRAL_ARM_Q

@@ -9,7 +9,8 @@ from aac_policy.deploy import DeployedActor
 from aac_policy.actor_runtime import load_runtime
 from aac_policy.export import build_obs_spec, export_actor, export_onnx
 from aac_policy.spec import build_spec
-from aac_policy.train import load_config, sim_config_for
+from aac_policy.config import load_config
+from aac_policy.envs import sim_config_for
 from aac_robot.camera import CameraIntrinsics
 from aac_sim.config import ConfigError, RandomizationConfig
 from aac_sim.env import AacPandaEnv

@@ -38,7 +38,8 @@ def test_in_process_reference_of_the_same_actor_sits_next_to_the_deployed_number
     from aac_policy.deploy_eval import evaluate_in_process
     from aac_policy.export import build_obs_spec, export_actor
     from aac_policy.spec import build_spec
-    from aac_policy.train import load_config, sim_config_for
+    from aac_policy.config import load_config
+    from aac_policy.envs import sim_config_for
     from aac_sim.config import RandomizationConfig
     cfg = load_config(None, ["sim.task=reach", "sim.image_size=32"])
     env = AacPandaEnv(config=sim_config_for(cfg))

@@ -123,7 +123,8 @@ def test_exported_spec_records_the_limits_and_is_read_without_torch(tmp_path):
     from aac_policy.agent import Agent
     from aac_policy.export import build_obs_spec, export_actor
     from aac_policy.spec import build_spec
-    from aac_policy.train import load_config, sim_config_for
+    from aac_policy.config import load_config
+    from aac_policy.envs import sim_config_for
     cfg = load_config(None, ["sim.task=reach", "sim.image_size=32"])
     env = AacPandaEnv(config=sim_config_for(cfg))
     spec = build_spec(env.observation_space, env.action_space, cfg.wiring, cfg.aux_loss, env.state_layout)

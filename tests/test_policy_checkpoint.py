@@ -12,7 +12,9 @@ import torch
 
 from aac_policy import checkpoint as ck
 from aac_policy.checkpoint import CheckpointError, list_checkpoints, load_latest, save_checkpoint
-from aac_policy.train import Trainer, load_config
+from aac_policy.config import load_config
+from aac_policy.finish import finish_run
+from aac_policy.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,6 +101,7 @@ def test_resume_after_kill_9_continues_from_last_checkpoint(tmp_path):
     for k, v in saved["agent"]["actor"].items():
         assert torch.equal(actor_sd[k], v)
     out = trainer.run()
+    finish_run(trainer)
     assert out["env_steps"] == step + 500
     steps = [json.loads(line)["env_steps"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and len(steps) == len(set(steps))   # no duplicated evals after the resume

@@ -11,7 +11,7 @@ from aac_policy.config import TrainConfig
 from aac_policy.export import build_obs_spec, export_actor, load_actor
 from aac_policy.replay import HerReplay
 from aac_policy.spec import PRIVILEGED_KEYS, build_spec
-from aac_policy.train import load_config
+from aac_policy.config import load_config
 from aac_sim.config import ConfigError
 
 S = 32

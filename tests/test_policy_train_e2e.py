@@ -7,7 +7,9 @@ import torch
 import pytest
 
 from aac_policy import evaluate as ev
-from aac_policy.train import Trainer, load_config
+from aac_policy.config import load_config
+from aac_policy.finish import finish_run
+from aac_policy.train import Trainer
 from aac_sim.config import ConfigError, SimConfig
 from policy_helpers import register_point_envs
 
@@ -16,7 +18,10 @@ def test_asymmetric_pixel_training_end_to_end(tmp_path):
     cfg = load_config(None, ["sim.task=push", "total_env_steps=300", "num_envs=2", "random_steps=100",
                              "batch_size=32", "eval_every_steps=200", "eval_episodes=1",
                              "checkpoint_every_steps=200", "final_eval_episodes=1", "video_episodes=1"])
-    out = Trainer(cfg, tmp_path, progress=False).run()
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    assert trainer.run()["env_steps"] == 300
+    assert not (tmp_path / "actor.pt").exists()   # Trainer.run() trains; finish_run exports and reports
+    out = finish_run(trainer)
     assert out["env_steps"] == 300
     for name in ("actor.pt", "learning_curve.png", "config.yaml", "metrics.jsonl",
                  "eval/report.json", "eval/report.md", "eval/episodes.gif"):
@@ -69,7 +74,8 @@ def test_pixel_wiring_runs_on_a_generic_env_with_image_keys(tmp_path):
     trainer = Trainer(cfg, tmp_path, progress=False)
     # no named state layout: the auxiliary target is the achieved goal
     assert trainer.spec.aux_key == "achieved_goal" and trainer.spec.image_size == 16
-    out = trainer.run()
+    trainer.run()
+    out = finish_run(trainer)
     assert out["report"]["conditions"]["train"]["episodes"] == 2
     assert (tmp_path / "actor.pt").exists()
 

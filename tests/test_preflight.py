@@ -294,7 +294,8 @@ def test_deploy_runs_end_to_end_against_the_franka_standin(standin, client, tmp_
     from aac_policy.export import build_obs_spec, export_actor
     from aac_policy.policy_node import PolicyNode
     from aac_policy.spec import build_spec
-    from aac_policy.train import load_config, sim_config_for
+    from aac_policy.config import load_config
+    from aac_policy.envs import sim_config_for
     from aac_sim.env import AacPandaEnv
     from trajectory_msgs.msg import JointTrajectory
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from aac_policy.train import Trainer, load_config
+from aac_policy.config import load_config
+from aac_policy.train import Trainer
 
 COMMON = ["sim.task=reach", "num_envs=2", "random_steps=100", "batch_size=32", "eval_every_steps=200",
           "eval_episodes=1", "checkpoint_every_steps=200", "final_eval_episodes=0", "video_episodes=0",

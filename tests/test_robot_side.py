@@ -60,7 +60,8 @@ def onnx_actor(tmp_path_factory) -> Path:
     from aac_policy.agent import Agent
     from aac_policy.export import build_obs_spec, export_onnx
     from aac_policy.spec import build_spec
-    from aac_policy.train import load_config, sim_config_for
+    from aac_policy.config import load_config
+    from aac_policy.envs import sim_config_for
     from aac_sim.env import AacPandaEnv
     import torch
     cfg = load_config(None, ["sim.task=push"])

@@ -11,7 +11,9 @@ import pytest
 from ros_helpers import SimProcess, Spinning, call_trigger, wait_for  # noqa: I100 (skips the module without rclpy)
 
 from aac_policy.ros_env import RosVectorEnv, SimIncompatible
-from aac_policy.train import Trainer, load_config, sim_config_for
+from aac_policy.config import load_config
+from aac_policy.envs import sim_config_for
+from aac_policy.train import Trainer
 from aac_robot import ros_interface as ri
 from aac_sim.config import ConfigError, SimConfig
 from aac_sim.env import AacPandaEnv

@@ -20,7 +20,8 @@ import torch
 from aac_policy.checkpoint import CheckpointError
 from aac_policy.export import load_actor
 from aac_policy.staged import run_staged
-from aac_policy.train import Trainer, load_config
+from aac_policy.config import load_config
+from aac_policy.train import Trainer
 from aac_sim.config import ConfigError
 from policy_helpers import PointGoalEnv, register_point_envs
 

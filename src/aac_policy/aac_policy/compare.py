@@ -20,7 +20,9 @@ from aac_sim.config import ConfigError
 from .checkpoint import CheckpointError
 from .config import WIRINGS
 from .plots import plot_comparison, read_metrics
-from .train import Trainer, load_config
+from .config import load_config
+from .finish import finish_run
+from .train import Trainer
 
 
 def steps_to_reach(rows: list[dict], level: float) -> int | None:
@@ -88,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
                 if (run_dir / "actor.pt").exists() and read_metrics(run_dir / "metrics.jsonl") and \
                         read_metrics(run_dir / "metrics.jsonl")[-1]["env_steps"] >= cfg.total_env_steps:
                     continue   # finished earlier
-                Trainer(cfg, run_dir, progress=not args.no_progress).run()
+                trainer = Trainer(cfg, run_dir, progress=not args.no_progress)
+                trainer.run()
+                finish_run(trainer)
     except (ConfigError, CheckpointError) as exc:
         print(f"aac_compare: error: {exc}", file=sys.stderr)
         return 2

@@ -6,9 +6,10 @@ Reuses the simulator's strict dataclass loader so a typo anywhere (`sim.randomiz
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from aac_robot.config_base import apply_overrides, set_by_path  # noqa: F401 (set_by_path: aac_train --set)
 from aac_sim.config import ConfigError, SimConfig, StrictConfig
-from aac_robot.config_base import set_by_path  # noqa: F401 (re-exported: aac_train --set)
 
 WIRINGS = ("asymmetric", "symmetric", "state")
 ALGOS = ("ddpg", "td3")
@@ -196,3 +197,23 @@ class TrainConfig(StrictConfig):
     def pixels(self) -> bool:
         """Does the actor look at images?"""
         return self.wiring != "state"
+
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"   # named configs: `main` = the main job
+
+
+def config_path(name_or_path: str) -> Path:
+    """A named config (`main` -> aac_policy/configs/main.yaml) or a YAML path."""
+    named = CONFIG_DIR / f"{name_or_path}.yaml"
+    if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")):
+        if not named.is_file():
+            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            raise ConfigError(f"no named config {name_or_path!r} (named configs: {names}; or give a YAML path)")
+        return named
+    return Path(name_or_path)
+
+
+def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
+    """`path`: a named config (`main`), a YAML path, or None for the defaults; then `overrides` (KEY=VALUE)."""
+    data = TrainConfig.from_yaml(config_path(path)).to_dict() if path else TrainConfig().to_dict()
+    return TrainConfig.from_dict(apply_overrides(data, overrides))

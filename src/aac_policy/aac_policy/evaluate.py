@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             sim, eval_env = SimConfig.from_yaml(args.sim_config), None
         elif (actor.parent / "config.yaml").exists():
             from .config import TrainConfig
-            from .train import make_eval_env
+            from .envs import make_eval_env
             tc = TrainConfig.from_yaml(actor.parent / "config.yaml")
             sim = None if tc.env_id else tc.sim.replace(render_images=tc.pixels)
             eval_env = make_eval_env(tc) if tc.env_id else None   # a non-AAC env: no sweep

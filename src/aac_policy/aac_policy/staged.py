@@ -29,7 +29,8 @@ from aac_sim.config import ConfigError
 from .checkpoint import load_latest
 from .config import TrainConfig
 from .plots import plot_stages, read_metrics
-from .train import ACTOR_FILE, ONNX_ACTOR_FILE, Trainer
+from .finish import ACTOR_FILE, ONNX_ACTOR_FILE, finish_run
+from .train import Trainer
 
 STAGE_FILE = "stage.json"
 
@@ -79,7 +80,8 @@ def _run_stage(name: str, cfg: TrainConfig, stage_dir: Path, progress: bool, mak
     if marker.exists():
         return json.loads(marker.read_text())
     trainer = Trainer(cfg, stage_dir, progress=progress, make_env=make_env and (lambda: make_env(trainer)))
-    out = trainer.run()
+    trainer.run()
+    out = finish_run(trainer)
     summary = {"stage": name, **_stage_summary(trainer, out, cfg.max_wall_minutes)}
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(json.dumps(summary, indent=2))

@@ -23,19 +23,16 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from aac_sim.config import ConfigError
-from aac_sim.env import AacPandaEnv
 from aac_robot.metrics import summarize
+from aac_sim.config import ConfigError
 from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
 from aac_sim.scripted import check_solvable
-from aac_sim.vector import make_vector_env
 
 from .agent import Agent
 from .checkpoint import CheckpointError, config_mismatch, load_latest, load_teacher_checkpoint, save_checkpoint
-from aac_robot.config_base import apply_overrides
-
-from .config import TrainConfig
-from .export import build_obs_spec, export_actor, export_onnx
+from .config import TrainConfig, load_config  # noqa: F401 (load_config: aac_policy.train.load_config, older scripts)
+from .envs import episode_length, make_eval_env, make_train_env
+from .finish import finish_run
 from .perf import keep_freed_memory_for_reuse, torch_threads
 from .replay import EpisodeStore, HerReplay
 from .spec import build_spec
@@ -45,8 +42,6 @@ log = logging.getLogger("aac_train")
 RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
                      "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads",
                      "stop_success", "stop_evals", "device"}
-ACTOR_FILE = "actor.pt"
-ONNX_ACTOR_FILE = "actor.onnx"
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
@@ -67,40 +62,6 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError("device 'cuda' requested but torch sees no CUDA device (torch "
                           f"{torch.__version__}, built with CUDA {torch.version.cuda}); use device=cpu or auto")
     return torch.device(name)
-
-
-def sim_config_for(cfg: TrainConfig):
-    # the state wiring never looks at pixels: do not render them (~5x faster env steps)
-    return cfg.sim.replace(render_images=cfg.pixels)
-
-
-def make_train_env(cfg: TrainConfig) -> gym.vector.VectorEnv:
-    disabled = gym.vector.AutoresetMode.DISABLED
-    if cfg.env_id:
-        fns = [lambda: gym.make(cfg.env_id) for _ in range(cfg.num_envs)]
-        if cfg.num_envs == 1:
-            return gym.vector.SyncVectorEnv(fns, autoreset_mode=disabled)
-        return gym.vector.AsyncVectorEnv(fns, context="forkserver", autoreset_mode=disabled)
-    return make_vector_env(sim_config_for(cfg), cfg.num_envs, asynchronous=cfg.num_envs > 1,
-                           autoreset_mode=disabled)
-
-
-def make_eval_env(cfg: TrainConfig, render: bool = True):
-    if cfg.env_id:
-        try:
-            return gym.make(cfg.env_id, render_mode="rgb_array" if render else None)
-        except TypeError:
-            return gym.make(cfg.env_id)
-    return AacPandaEnv(config=sim_config_for(cfg), render_mode="rgb_array" if render else None)
-
-
-def episode_length(env) -> int:
-    base = env.unwrapped
-    if hasattr(base, "cfg") and hasattr(base.cfg, "max_episode_steps"):
-        return base.cfg.max_episode_steps
-    if env.spec is not None and env.spec.max_episode_steps:
-        return env.spec.max_episode_steps
-    raise ConfigError("the env has no fixed episode length (env.spec.max_episode_steps); HER replay needs one")
 
 
 def _terminate_workers(envs: gym.vector.AsyncVectorEnv) -> None:
@@ -408,7 +369,7 @@ class Trainer:
                 _terminate_workers(envs)
             else:
                 envs.close()
-        return self.finish()
+        return {"run_dir": str(self.run_dir), "env_steps": self.env_steps, "wall_time_s": round(self.wall_time, 1)}
 
     def reached_target(self) -> bool:
         """`stop_evals` evals in a row at or above `stop_success` (0 = train the whole budget)."""
@@ -431,44 +392,6 @@ class Trainer:
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(row) + "\n")
 
-    def finish(self) -> dict:
-        """Exported actor, learning curve and the evaluation report in the run folder."""
-        from .evaluate import evaluate_actor
-        from .plots import plot_learning_curve
-        obs_spec = build_obs_spec(self.agent, self.eval_env)
-        actor_path = export_actor(self.agent, self.run_dir / ACTOR_FILE, obs_spec)
-        export_onnx(self.agent, self.run_dir / ONNX_ACTOR_FILE, obs_spec)   # the robot PC's runtime (no torch)
-        plot_learning_curve(self.metrics_path, self.run_dir / "learning_curve.png",
-                            title=f"{self.cfg.sim.task if not self.cfg.env_id else self.cfg.env_id} "
-                                  f"({self.cfg.wiring}, {self.cfg.algo}, seed {self.cfg.seed})")
-        report = None
-        if self.cfg.final_eval_episodes > 0:
-            report = evaluate_actor(actor_path, self.run_dir / "eval", episodes=self.cfg.final_eval_episodes,
-                                    train_config=self.cfg, video_episodes=self.cfg.video_episodes,
-                                    eval_env=self.eval_env)
-        self.eval_env.close()
-        return {"run_dir": str(self.run_dir), "env_steps": self.env_steps, "actor": str(actor_path),
-                "report": report}
-
-
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"   # named configs: `main` = the main job
-
-
-def config_path(name_or_path: str) -> Path:
-    """A named config (`main` -> aac_policy/configs/main.yaml) or a YAML path."""
-    named = CONFIG_DIR / f"{name_or_path}.yaml"
-    if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")):
-        if not named.is_file():
-            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-            raise ConfigError(f"no named config {name_or_path!r} (named configs: {names}; or give a YAML path)")
-        return named
-    return Path(name_or_path)
-
-
-def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
-    """`path`: a named config (`main`), a YAML path, or None for the defaults; then `overrides` (KEY=VALUE)."""
-    data = TrainConfig.from_yaml(config_path(path)).to_dict() if path else TrainConfig().to_dict()
-    return TrainConfig.from_dict(apply_overrides(data, overrides))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -491,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
             out = run_staged(cfg, args.run_dir, progress=not args.no_progress)
         else:
             trainer = Trainer(cfg, args.run_dir, resume=not args.no_resume, progress=not args.no_progress)
-            out = trainer.run()
+            trainer.run()
+            out = finish_run(trainer)
     except (ConfigError, CheckpointError) as exc:
         print(f"aac_train: error: {exc}", file=sys.stderr)
         return 2

@@ -22,7 +22,10 @@ from aac_sim.take_loop import step_qos
 
 from .ros_env import RosVectorEnv
 from .staged import run_staged
-from .train import Trainer, episode_length, load_config
+from .config import load_config
+from .envs import episode_length
+from .finish import finish_run
+from .train import Trainer
 
 NODE_NAME = "aac_trainer_node"
 PARAMETERS = {"sim_namespaces": ["sim0"], "run_dir": "runs/ros", "config_file": "", "overrides": [""],
@@ -61,7 +64,8 @@ def run_trainer(node: TrainerNode, progress: bool = True) -> dict:
             return run_staged(node.cfg, node.run_dir, progress=progress, make_student_env=node.make_env)
         # the ROS env needs the trainer's eval env (sim config, episode length); run() makes it
         trainer = Trainer(node.cfg, node.run_dir, progress=progress, make_env=lambda: node.make_env(trainer))
-        return trainer.run()
+        trainer.run()
+        return finish_run(trainer)
 
 
 def main(args=None) -> int:
