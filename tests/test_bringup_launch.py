@@ -185,16 +185,15 @@ EXPECTED_ARGUMENTS = {
                               "config": ("aac_bringup", "config", "deploy_real.yaml")},
 }
 # Parameters each launch file sets on a node itself (after the config file, so they win): a packaged
-# config must not set them. The recorder's `topics` is the exception: the launch files pass a
-# config's `topics` through (and compute them from the arm output only when the config has none).
+# config must not set them.
 LAUNCH_SET = {
     "deploy_sim.launch.py": {"aac_sim_node": {"task", "mode"}, "aac_policy_node": {"actor"},
-                             "aac_arm_node": {"output", "dry_run", "actor"}, "aac_recorder_node": {"topics"}},
+                             "aac_arm_node": {"output", "dry_run", "actor"}, "aac_recorder_node": set()},
     "deploy_real.launch.py": {"aac_policy_node": {"actor", "camera_namespace", "joint_names", "finger_joint_states"},
                               "aac_arm_node": {"output", "dry_run", "actor", "camera_namespace", "arm_controller",
                                                "joint_names"},
                               "aac_realsense_node": {"camera_namespace"},
-                              "aac_recorder_node": {"camera_namespace", "topics"}},
+                              "aac_recorder_node": {"camera_namespace"}},
 }
 
 
@@ -427,7 +426,10 @@ def test_deploy_launch_overrides(name):
         assert set(keys) == LAUNCH_SET[name][node], (name, node)
         items = _arg(call, "parameters").elts
         # the config file, then the literal dict: launch arguments win over the file
-        assert isinstance(items[-1], ast.Dict) and isinstance(items[-2], ast.Name) and items[-2].id == "config"
+        if LAUNCH_SET[name][node]:
+            assert isinstance(items[-1], ast.Dict) and isinstance(items[-2], ast.Name) and items[-2].id == "config"
+        else:
+            assert isinstance(items[-1], ast.Name) and items[-1].id == "config"
     if name == "deploy_sim.launch.py":
         (sim,) = _launch_set(tree, "aac_sim_node")
         assert _value(sim["mode"], consts) == "realtime"
@@ -515,7 +517,7 @@ def test_deploy_configs_leave_launch_set_parameters_alone(launch, config):
         for node, keys in LAUNCH_SET[launch].items():
             params = lu.node_parameters_from_file(path, f"{ns}/{node}")
             assert params, f"{config}: nothing for {ns}/{node}"
-            assert not (keys - {"topics"}) & set(params), f"{config} sets {node}.{(keys - {'topics'}) & set(params)}"
+            assert not keys & set(params), f"{config} sets {node}.{keys & set(params)}"
 
 
 def test_deploy_sim_config_is_consistent():
@@ -857,19 +859,6 @@ def test_realsense_launch_arguments():
     # the packaged profile is the pyrealsense2 node's: one place sets it for both cameras
     rs = lu.node_parameters_from_file(BRINGUP / "config" / "deploy_real.yaml", "/aac_realsense_node")
     assert set(rs) <= set(REALSENSE_NODE_PARAMETERS) and {"width", "height", "fps"} <= set(rs)
-
-
-def test_record_topics():
-    cam = ri.DEFAULT_CAMERA_NAMESPACE
-    servo = lu.record_topics(cam, "servo", "panda_arm_controller", "joint_trajectory", "gripper_controller")
-    assert set(recorder.default_topics(cam)) <= set(servo)
-    assert ri.FILTERED_TWIST in servo and "gripper_controller/joint_trajectory" in servo
-    real = lu.record_topics("cam", "joint_trajectory", "fr3_arm_controller", "gripper_command", "gripper_controller")
-    assert "fr3_arm_controller/joint_trajectory" in real and ri.TWIST_COMMAND not in real
-    assert "cam/color/image_raw" in real and not any(t.startswith("gripper_controller") for t in real)
-    none = lu.record_topics(cam, "none", "x", "none", "y")
-    assert set(none) == set(recorder.default_topics(cam)) - {ri.TWIST_COMMAND} | {ri.FILTERED_TWIST}
-    assert len(servo) == len(set(servo))
 
 
 def test_base_frame_alias():

@@ -219,10 +219,47 @@ def test_recorder_node_records_a_realtime_sim(sim, tmp_path):
     assert offered[COLOR] and offered[COLOR][0]["reliability"] == "reliable"
 
 
+def test_recorder_records_what_the_arm_node_publishes(tmp_path):
+    """`record_publishers_of` (default: aac_arm_node): whatever the arm node publishes is recorded, here a
+    joint_trajectory controller topic that is not among the default topics (the launch files no longer
+    compute the arm's command topics); other nodes' topics outside the list are not."""
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+    if not rclpy.ok():
+        rclpy.init()
+    arm = rclpy.create_node(ri.ARM_NODE_NAME, namespace="a")
+    other = rclpy.create_node("someone_else", namespace="a")
+    pub = arm.create_publisher(JointTrajectory, "fr3_arm_controller/joint_trajectory", 10)
+    pub_other = other.create_publisher(JointTrajectory, "not_recorded/joint_trajectory", 10)
+    node = RecorderNode(namespace="a", parameter_overrides=[
+        Parameter("output_dir", value=str(tmp_path)), Parameter("bag_name", value="arm")])
+    executor = SingleThreadedExecutor()
+    for n in (node, arm, other):
+        executor.add_node(n)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    topic = "/a/fr3_arm_controller/joint_trajectory"
+    try:
+        wait_for(lambda: topic in node.subscribed, 20, "the arm node's topic discovered")
+        msg = JointTrajectory(joint_names=["fr3_joint1"], points=[JointTrajectoryPoint(positions=[0.1])])
+        wait_for(lambda: (pub.publish(msg), pub_other.publish(msg), node.bag.counts.get(topic, 0) >= 3)[-1], 20,
+                 "arm commands in the bag")
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        thread.join(5)
+        node.destroy_node()
+        arm.destroy_node()
+        other.destroy_node()
+        rclpy.shutdown()
+    bag = read_bag(tmp_path / "arm")
+    assert bag.types[topic] == "trajectory_msgs/msg/JointTrajectory" and len(bag.messages[topic]) >= 3
+    assert "/a/not_recorded/joint_trajectory" not in bag.types
+    assert list(bag.messages[topic][0][1].joint_names) == ["fr3_joint1"]
+
+
 def test_recorder_console_node_closes_the_bag_on_sigint(sim, tmp_path):
     """The console script in its own process, sqlite3 storage, stopped with Ctrl-C."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT / "src" / "aac_driver"), str(ROOT / "src" / "aac_sim"), os.environ.get("PYTHONPATH", "")]))
+        [str(ROOT / "src" / "aac_driver"), str(ROOT / "src" / "aac_robot"), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen([sys.executable, "-m", "aac_driver.recorder", "--ros-args", "-r", "__ns:=/s",
                              "-p", f"output_dir:={tmp_path}", "-p", "bag_name:=sig", "-p", "storage:=sqlite3",
                              "-p", f"topics:=['{ri.DEFAULT_CAMERA_NAMESPACE}/{ri.COLOR_IMAGE}', '{ri.JOINT_STATES}']",

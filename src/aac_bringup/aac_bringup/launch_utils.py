@@ -12,11 +12,8 @@ from pathlib import Path
 import yaml
 
 # Names of the deployment graph and the robot presets: the contract's own (aac_robot, plain constants).
-from aac_robot.ros_interface import (  # noqa: F401 (re-exported for the launch files)
-    BASE_FRAME as POLICY_FRAME, COLOR_IMAGE, COLOR_INFO, DEFAULT_CAMERA_NAMESPACE, DEPTH_IMAGE, DEPTH_INFO,
-    FILTERED_TWIST, GOAL, INTERVENTIONS, JOINT_STATES, JOINT_TRAJECTORY, MARKERS, POLICY_GRIPPER, POLICY_TWIST,
-    ROBOT_DESCRIPTION, TWIST_COMMAND)
-from aac_robot.robots import FRANKA_GRIPPER_ACTION, FRANKA_GRIPPER_JOINT_STATES, ROBOTS, RobotPreset  # noqa: F401
+from aac_robot.ros_interface import BASE_FRAME as POLICY_FRAME, DEFAULT_CAMERA_NAMESPACE, MARKERS
+from aac_robot.robots import ROBOTS, RobotPreset
 
 SIM_NAMESPACE_PREFIX = "sim"
 # The RViz config shows the first training sim; deploy_sim rewrites this prefix to its namespace.
@@ -282,24 +279,6 @@ def realsense_launch_arguments(camera_namespace: str, width: int, height: int, f
     return args
 
 
-def record_topics(camera_namespace: str, output: str, arm_controller: str, gripper_output: str,
-                  gripper_controller: str) -> list[str]:
-    """What aac_recorder_node records in a deployment run: its default topics (camera, joint states,
-    goal, the policy's commands, the safety layer's interventions) plus the filtered twist and what
-    actually goes to the arm for this `output` (and the gripper, when it is a topic)."""
-    cam = camera_namespace.strip("/")
-    prefix = f"{cam}/" if cam else ""
-    topics = [prefix + COLOR_IMAGE, prefix + COLOR_INFO, prefix + DEPTH_IMAGE, prefix + DEPTH_INFO,
-              JOINT_STATES, GOAL, POLICY_TWIST, POLICY_GRIPPER, INTERVENTIONS, FILTERED_TWIST]
-    if output == "servo":
-        topics.append(TWIST_COMMAND)
-    elif output == "joint_trajectory":
-        topics.append(f"{arm_controller.strip('/')}/{JOINT_TRAJECTORY}")
-    if gripper_output == "joint_trajectory":
-        topics.append(f"{gripper_controller.strip('/')}/{JOINT_TRAJECTORY}")
-    return topics
-
-
 def base_frame_alias_arguments(base_frame: str) -> list[str] | None:
     """static_transform_publisher arguments making `panda_link0` (the frame the policy, its goal and
     the camera extrinsics use) an identity child of the robot's base frame (fr3_link0 on an FR3);
@@ -353,6 +332,6 @@ __all__ = [
     "SIM_NAMESPACE_PREFIX", "RVIZ_NAMESPACE", "TF_TOPICS", "sim_namespaces", "tf_remappings",
     "tf_remappings_to", "node_parameters_from_file", "robot_description_args", "rviz_config_for_namespace",
     "RobotPreset", "ROBOTS", "robot_preset", "parse_bool", "check_choice", "ARM_OUTPUTS", "parse_joint_names", "resolve_camera",
-    "split_camera_namespace", "realsense_launch_arguments", "record_topics", "base_frame_alias_arguments",
+    "split_camera_namespace", "realsense_launch_arguments", "base_frame_alias_arguments",
     "deploy_rviz_config", "REALSENSE_PACKAGE", "REALSENSE_LAUNCH", "CAMERAS", "CAMERA_AUTO", "POLICY_FRAME",
 ]

@@ -187,17 +187,13 @@ def _launch_setup(context, *args, **kwargs):
     else:
         actions.append(arm_node)
 
-    recorder_file = lu.node_parameters_from_file(config, f'/{RECORDER_NODE_NAME}')
-    topics = recorder_file.get('topics') or lu.record_topics(
-        cam, output, arm_controller, arm.get('gripper_output', 'joint_trajectory'),
-        arm.get('gripper_controller', 'gripper_controller'))
     actions.append(Node(
         package='aac_driver',
         executable='aac_recorder_node',
         name=RECORDER_NODE_NAME,
         ros_arguments=lu.enclave_arguments(RECORDER_NODE_NAME, secure),
         output='screen',
-        parameters=[config, {'camera_namespace': cam, 'topics': topics}],
+        parameters=[config, {'camera_namespace': cam}],   # + what aac_arm_node publishes, whatever its output
         condition=IfCondition(LaunchConfiguration('record')),
     ))
 

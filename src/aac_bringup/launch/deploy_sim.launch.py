@@ -59,8 +59,6 @@ def _launch_setup(context, *args, **kwargs):
         return f'/{ns}/{name}' if ns else f'/{name}'
 
     sim_params = lu.node_parameters_from_file(config, fqn(SIM_NODE_NAME))
-    arm_params = lu.node_parameters_from_file(config, fqn(ARM_NODE_NAME))
-    recorder_params = lu.node_parameters_from_file(config, fqn(RECORDER_NODE_NAME))
     cam = str(sim_params.get('camera_namespace', lu.DEFAULT_CAMERA_NAMESPACE))
 
     actions = []
@@ -107,16 +105,13 @@ def _launch_setup(context, *args, **kwargs):
         output='screen',
         parameters=[config, {'output': ARM_OUTPUT, 'dry_run': dry_run, 'actor': actor}],
     ))
-    topics = recorder_params.get('topics') or lu.record_topics(
-        cam, ARM_OUTPUT, arm_params.get('arm_controller', ''),
-        arm_params.get('gripper_output', 'joint_trajectory'), arm_params.get('gripper_controller', 'gripper_controller'))
     actions.append(Node(
         package='aac_driver',
         executable='aac_recorder_node',
         name=RECORDER_NODE_NAME,
         namespace=ns,
         output='screen',
-        parameters=[config, {'topics': topics}],
+        parameters=[config],   # records its default topics + what aac_arm_node publishes
         condition=IfCondition(LaunchConfiguration('record')),
     ))
     rviz_config = os.path.join(get_package_share_directory('aac_bringup'), 'rviz', 'deploy.rviz')

@@ -66,7 +66,7 @@ GRIPPER_OUTPUTS = ("joint_trajectory", "gripper_command", "none")
 # control_dt is not a parameter: it is 1 / rate_hz
 SAFETY_PARAMETERS = {k: (list(v) if isinstance(v, tuple) else v)
                      for k, v in config_fields().items() if k != "control_dt"}
-NODE_NAME = "aac_arm_node"
+NODE_NAME = ri.ARM_NODE_NAME
 PARAMETERS = {   # name: default (the contract with the launch files / config YAML)
     "output": "servo", "arm_controller": ri.DEFAULT_ARM_CONTROLLER,
     "gripper_controller": ri.DEFAULT_GRIPPER_CONTROLLER, "joint_names": list(ri.ARM_JOINTS),

@@ -20,6 +20,9 @@ PARAMETERS = {   # name: default (the contract with the launch files / config YA
     "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE,
     "topics": [""],             # [''] = default_topics(camera_namespace)
     "types": [""],              # one per topic ('' = discover from the graph); [''] = discover all
+    # ...plus everything these nodes (in the recorder's namespace) publish: what the arm node actually sends
+    # to the arm (servo twists or <controller>/joint_trajectory, the gripper's), whatever its output
+    "record_publishers_of": [ri.ARM_NODE_NAME],
     "output_dir": "runs/bags",
     "bag_name": "",             # '' = rosbag2_<date>-<time> (never overwrites); a given name refuses to
     "storage": "mcap",          #      overwrite an existing bag
@@ -76,6 +79,7 @@ class RecorderNode(Node):
         super().__init__(NODE_NAME, **kwargs)
         p = declare_parameters(self, PARAMETERS, lambda name: _DESCRIPTIONS.get(name))
         topics = [t for t in p["topics"] if t] or default_topics(p["camera_namespace"])
+        self.publishers_of = [n for n in p["record_publishers_of"] if n]
         types = list(p["types"]) if any(p["types"]) else []
         if types and len(types) != len(topics):
             raise RecorderError(f"parameter types has {len(types)} entries, topics has {len(topics)}: "
@@ -108,7 +112,10 @@ class RecorderNode(Node):
 
     # ------------------------------------------------------------------ discovery / subscriptions
     def _discover(self) -> None:
-        if self.bag.closed or len(self.subscribed) == len(self.wanted):
+        if self.bag.closed:
+            return
+        self._add_publishers_of()
+        if len(self.subscribed) == len(self.wanted):
             return
         graph = dict(self.get_topic_names_and_types())
         for topic, explicit in self.wanted.items():
@@ -128,6 +135,18 @@ class RecorderNode(Node):
                 self._subscribe(topic, msgtype)
             except RecorderError as exc:
                 self._warn_once(topic, f"not recording {topic}: {exc}")
+
+    def _add_publishers_of(self) -> None:
+        """The topics the `record_publishers_of` nodes publish (not ROS internals or action topics)."""
+        for name in self.publishers_of:
+            try:
+                published = self.get_publisher_names_and_types_by_node(name, self.get_namespace())
+            except Exception:   # noqa: BLE001 (rclpy's NodeNameNonExistentError: not up yet, retried)
+                continue
+            for topic, _types in published:
+                if topic not in self.wanted and not topic.startswith(("/rosout", "/parameter_events")) \
+                        and "/_action/" not in topic:
+                    self.wanted[topic] = None   # its type from graph discovery
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:

@@ -66,6 +66,7 @@ SIM_NODE_EXECUTABLE = "aac_sim_node"                  # package aac_sim
 TRAINER_NODE_EXECUTABLE = "aac_trainer_node"          # package aac_policy
 ROBOT_DESCRIPTION_EXECUTABLE = "aac_robot_description"   # package aac_sim: prints the URDF
 ARM_NODE_EXECUTABLE = "aac_arm_node"                  # package aac_driver
+ARM_NODE_NAME = "aac_arm_node"                        # its node name (the recorder records what it publishes)
 
 # --- middleware: Fast DDS profile for camera-sized messages (see the XML for why and what)
 FASTDDS_PROFILE = Path(__file__).resolve().parent / "data" / "fastdds_large_frames.xml"
