@@ -175,10 +175,16 @@ def twin_parity() -> str:
 def robot_install() -> str:
     d = load("robot_install_size.json")
     big = lambda rows: ", ".join(f"{n} {mb:g}" for n, mb in rows[:4])  # noqa: E731
-    return table(["environment (`bench/results/robot_install_size.json`)", "site-packages MB", "largest (MB)"],
-                 [row("training (`./scripts/setup_env.sh`)", d["full_mb"], big(d["full_largest_mb"])),
+    cold = d.get("cold_start", {})
+    start = lambda key: (f"{cold[key]['median_s']:.1f} s ({cold[key]['runtime']})"  # noqa: E731
+                         if key in cold else "not measured")
+    return table(["environment (`bench/results/robot_install_size.json`)", "site-packages MB", "largest (MB)",
+                  "policy node start -> first command (median)"],
+                 [row("training (`./scripts/setup_env.sh`)", d["full_mb"], big(d["full_largest_mb"]),
+                      start("full venv, actor.pt")),
                   row("robot PC (`VENV=.venv-robot ./scripts/setup_env.sh requirements-robot.txt`)",
-                      f"{d['robot_mb']} ({d['robot_over_full']}x)", big(d["robot_largest_mb"]))])
+                      f"{d['robot_mb']} ({d['robot_over_full']}x)", big(d["robot_largest_mb"]),
+                      start("robot venv, actor.onnx"))])
 
 
 TABLES = {"sim-throughput": sim_throughput, "ros-deploy": ros_and_deploy, "learning": learning,
