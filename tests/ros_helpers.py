@@ -37,7 +37,7 @@ class SimProcess:
         for k, v in self.params.items():
             v = str(v).lower() if isinstance(v, bool) else v
             args += ["-p", f"{k}:={v}"]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src" / "aac_sim"),
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src" / "aac_sim"), str(ROOT / "src" / "aac_robot"),
                                                            os.environ.get("PYTHONPATH", "")]))
         # one log per sim process; its tail is printed when the test fails (pytest shows it)
         if self.log is None or self.log.closed:   # a restarted sim appends to the same log

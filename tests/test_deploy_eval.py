@@ -1,6 +1,9 @@
 """Deployment eval against the sim twin: success, time-to-success, interventions, perturbation."""
 from __future__ import annotations
 
+import json
+import time
+
 import numpy as np
 import pytest
 
@@ -120,3 +123,51 @@ def test_deploy_eval_on_a_realtime_twin_through_the_safety_layer():
     assert rep["overall"]["success_rate"] == 1.0, rep
     assert rep["interventions"]["safety_node_seen"]
     assert rep["interventions"]["total"].get("speed_clipped", 0) > 0, rep["interventions"]
+
+
+def test_realtime_twin_steps_a_whole_control_period_after_a_reset():
+    """In training the policy has the whole control period to answer the reset observation; a realtime
+    twin whose timer kept its old phase took the first step anywhere from 0 to one period after a reset,
+    often before a deployed policy's first command arrived (a lost step per episode)."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import Float32MultiArray, String
+    from std_srvs.srv import Trigger
+
+    from aac_policy.ros_env import call_service
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
+    from ros_helpers import SimProcess, Spinning
+
+    spin = Spinning("aac_twin_phase")
+    first_step: dict[int, float] = {}   # episode -> arrival time of its step-1 observation
+    info = {}
+    with SimProcess("p", task="reach", mode="realtime", randomize=False, seed=1), spin as node:
+        def on_priv(msg):
+            _, seg = unpack_labelled(msg)
+            if int(seg["step"][0]) == 1:
+                first_step.setdefault(int(seg["episode"][0]), time.monotonic())
+
+        node.create_subscription(Float32MultiArray, "/p/" + ri.PRIVILEGED_STATE, on_priv, 50)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        node.create_subscription(String, "/p/" + ri.SIM_INFO, lambda m: info.update(json.loads(m.data)), latched)
+        reset = node.create_client(Trigger, "/p/" + ri.RESET_SERVICE)
+        assert reset.wait_for_service(timeout_sec=30)
+        end = time.monotonic() + 30
+        while not info and time.monotonic() < end:
+            time.sleep(0.05)
+        dt = float(info["control_dt"])
+        rng = np.random.default_rng(0)
+        gaps = []
+        for _ in range(6):
+            time.sleep(float(rng.uniform(0, dt)))      # resets at random phases of the twin's timer
+            t_call = time.monotonic()
+            result = call_service(reset, Trigger.Request(), 10.0)
+            episode = json.loads(result.message)["episode"]
+            end = time.monotonic() + 5
+            while episode not in first_step and time.monotonic() < end:
+                time.sleep(0.002)
+            gaps.append(first_step[episode] - t_call)
+    # the service answer travels back after the reset observation went out: measured from the call, the
+    # first step can only come early by that round trip (a few ms), never by most of a period
+    assert min(gaps) > 0.8 * dt, [round(g, 3) for g in gaps]

@@ -153,6 +153,7 @@ class SimNode(Node):
         self.gripper: tuple[int, float] | None = None                 # (stamp, width m)
         self.arm_q: np.ndarray | None = None                          # realtime: held joint targets
         self.refused = 0
+        self.tick_timer = None
 
         info = {**self.server.info(), "config": self.cfg.to_dict(), "mode": self.mode,
                 "node": self.get_fully_qualified_name(), "camera_namespace": cam,
@@ -161,7 +162,7 @@ class SimNode(Node):
         self._publish_description()
         if self.mode == "realtime":   # a twin runs from the start; lockstep waits for the trainer's reset,
             self._publish(self.server.reset(self._take_seed()))   # so its env's history equals a fresh in-process env's
-            self.create_timer(self.cfg.control_dt, self._on_tick)
+            self.tick_timer = self.create_timer(self.cfg.control_dt, self._on_tick)
         self.get_logger().info(f"{self.cfg.task} sim ready ({self.mode}, {self.cfg.image_size}px)")
 
     # ------------------------------------------------------------------ parameters / reset
@@ -179,6 +180,8 @@ class SimNode(Node):
         step = self.server.reset(self._take_seed())
         self.twist = self.gripper = None
         self.arm_q = None
+        if self.tick_timer is not None:   # realtime: the first step comes a whole control period after the
+            self.tick_timer.reset()       # reset observation (as every later one does), not at the old phase
         self._publish(step)
         response.success = True
         response.message = json.dumps({"stamp_ns": step.stamp_ns, "episode": step.episode})
