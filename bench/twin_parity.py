@@ -32,6 +32,15 @@ REPO = HERE.parent
 DEPLOY_SIM = REPO / "src" / "aac_bringup" / "config" / "deploy_sim.yaml"
 
 
+def targets(result: dict) -> dict:
+    """Issue 21's targets from a result's measured numbers (success in whole points: 0.95 vs 1.0 is a gap of
+    exactly 5, which float subtraction makes 5.000000000000004)."""
+    t_ratio = result["time_to_success_ratio"]
+    return {"success_within_5_points": abs(result["success_gap_points"]) <= 5,
+            "time_to_success_within_10_percent": t_ratio is not None and abs(t_ratio - 1) <= 0.10,
+            "interventions_below_1_percent_of_steps": result["interventions"]["any_per_step"] < 0.01}
+
+
 def node_params(section: str) -> dict:
     return yaml.safe_load(DEPLOY_SIM.read_text())[f"/**/{section}"]["ros__parameters"]
 
@@ -108,10 +117,8 @@ def main() -> int:
         "time_to_success_ratio": round(t_dep / t_ip, 3) if t_ip and t_dep else None,
         "limit_warnings_at_start": [ln.split("trained vs safety limits: ", 1)[1] for ln in arm_log.splitlines()
                                     if "trained vs safety limits: " in ln],
-        "targets": {"success_within_5_points": abs(dep["success_rate"] - ip["success_rate"]) <= 0.05,
-                    "time_to_success_within_10_percent": bool(t_ip and t_dep and abs(t_dep / t_ip - 1) <= 0.10),
-                    "interventions_below_1_percent_of_steps": iv["any_per_step"] < 0.01},
     }
+    result["targets"] = targets(result)
     suffix = ("-textured" if args.textures else "") + ("-native" if args.native_camera else "")
     (HERE / "results" / f"twin_parity_{args.task}{suffix}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("in_process", "deployed", "success_gap_points", "time_to_success_ratio",

@@ -21,6 +21,7 @@ from aac_policy.checkpoint import CheckpointError
 from aac_policy.export import load_actor
 from aac_policy.staged import run_staged
 from aac_policy.config import load_config
+from aac_policy.finish import finish_run
 from aac_policy.train import Trainer
 from aac_sim.config import ConfigError
 from policy_helpers import PointGoalEnv, register_point_envs
@@ -39,7 +40,9 @@ def teacher_run(tmp_path_factory):
     """A privileged teacher that solves the point env (stage 1 on its own)."""
     register_point_envs()
     d = tmp_path_factory.mktemp("teacher")
-    Trainer(load_config(None, TEACHER_SETS), d, progress=False).run()
+    teacher = Trainer(load_config(None, TEACHER_SETS), d, progress=False)
+    teacher.run()
+    finish_run(teacher)   # its exported actor.pt (read below)
     rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["success_rate"] >= 0.8, rows
     return d

@@ -178,7 +178,8 @@ def load_actor(path: str | Path) -> tuple[torch.nn.Module, dict]:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra).eval()
         else:
-            module = torch.export.load(str(path), extra_files=extra).module()
+            # from a buffer: torch.export logs a warning for any file name not ending in .pt2
+            module = torch.export.load(io.BytesIO(path.read_bytes()), extra_files=extra).module()
     except Exception as exc:
         raise ValueError(f"{path}: not a loadable exported actor ({type(exc).__name__}: {exc})") from exc
     try:
