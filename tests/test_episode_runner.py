@@ -232,3 +232,36 @@ def test_operator_verdicts_refusals_and_abort_mid_episode(twin, tmp_path):
         finally:
             runner.close()
             dep.close(spinning)
+
+
+
+def test_moveit_start_pose_scene_and_fallback():
+    """The planning scene the MoveIt start-pose move plans in (table, camera, its post), and the choice of
+    planner: `auto` falls back to twist moves where moveit_py is missing (here), `moveit` says why not."""
+    import argparse
+
+    from aac_driver import episode_runner
+    from aac_driver.start_pose import moveit_available, scene_boxes
+    from aac_robot.camera import CameraExtrinsics
+
+    cam = CameraExtrinsics.from_yaml().translation
+    boxes = {b.name: b for b in scene_boxes(cam)}
+    assert set(boxes) == {"table", "camera", "camera_post"}
+    table, post = boxes["table"], boxes["camera_post"]
+    assert table.center[2] + table.size[2] / 2 == pytest.approx(0.0)           # table top at the base
+    assert post.center[2] - post.size[2] / 2 == pytest.approx(0.0)             # the post stands on it
+    assert post.center[2] + post.size[2] / 2 == pytest.approx(cam[2] - boxes["camera"].size[2] / 2)
+    assert boxes["camera"].center == tuple(cam)
+    with pytest.raises(ValueError, match="not above the table"):
+        scene_boxes((0.9, 0.0, -0.1))
+    with pytest.raises(ValueError, match="3 finite"):
+        scene_boxes((0.9, float("nan"), 0.5))
+    assert not moveit_available()   # no moveit_py on the pip path
+    args = argparse.Namespace(start_planner="auto", start_point=None, moveit_group="fr3_arm")
+    assert episode_runner.start_planner(args) is None
+    args.start_planner = "moveit"
+    with pytest.raises(RuntimeError, match="moveit_py"):
+        episode_runner.start_planner(args)
+    args.start_point = [0.5, 0.0, 0.2]
+    with pytest.raises(episode_runner.EpisodeInputError, match="--start-joints"):
+        episode_runner.start_planner(args)

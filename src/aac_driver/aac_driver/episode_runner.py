@@ -4,8 +4,10 @@
     aac_episodes --episodes 20 --condition lighting=dim --goals goals.yaml --out runs/real_eval
     ros2 service call /aac/episode/success std_srvs/srv/Trigger   # the operator's verdict (or type s/f/a/d)
 
-Per episode: hold the arm (the arm node drops policy commands: `aac/safety/release` false), move the
-grasp point to the start pose with slow twists on `aac/episode/twist` (through the arm node's safety
+Per episode: hold the arm (the arm node drops policy commands: `aac/safety/release` false), move it to
+the start pose (with `--start-planner moveit`, or `auto` where moveit_py is installed: a collision-free
+MoveIt plan to `--start-joints` with the table and camera mount in the planning scene, aac_driver.start_pose),
+then align the grasp point with slow twists on `aac/episode/twist` (through the arm node's safety
 filter: speed, workspace, joint limits and joint velocities still apply, nothing bypasses it), open the
 gripper, publish the goal (next one from `--goals`; the twin draws its own), wait for the operator to
 place the block (Enter, when run from a terminal), release the policy, and wait for the verdict:
@@ -16,9 +18,9 @@ place the block (Enter, when run from a terminal), release the policy, and wait 
 
 Then hold the arm again and record verdict, time to success, the safety layer's interventions per kind,
 manual stops (`aac/safety/stop` true) and the condition tags; `report.json` + `report.md` (success rate
-with a 95 % interval per condition) are rewritten after every episode. `moveit_py` planning to the start
-pose is not used here: it is not installable on these machines, so the start pose is reached by the
-twist moves above (fine in an uncluttered workspace; with obstacles, move the arm there yourself).
+with a 95 % interval per condition) are rewritten after every episode. Without moveit_py (not installable
+from PyPI: never run on these machines) the start pose is reached by the twist moves alone (fine in an
+uncluttered workspace; with obstacles, use MoveIt or move the arm there yourself).
 """
 from __future__ import annotations
 
@@ -56,7 +58,9 @@ VERDICT_SERVICES = ("success", "failure", "abort", "disturbed")
 class EpisodeRunner:
     def __init__(self, node, namespace: str = "", judge: str = "operator", joint_names=ri.ARM_JOINTS,
                  safety: SafetyConfig | None = None, rate_hz: float = 10.0, move_speed: float = 0.1,
-                 tolerance_m: float = 0.005, goal_topic: str = ri.GOAL):
+                 tolerance_m: float = 0.005, goal_topic: str = ri.GOAL, planner=None, start_joints=None):
+        """`planner`: a MoveItStartPose (aac_driver.start_pose) that moves the arm to `start_joints` before
+        the twist moves align the grasp point; None: twist moves only."""
         if judge not in ("operator", "twin"):
             raise EpisodeInputError(f"judge must be operator or twin, got {judge!r}")
         self.node, self.judge = node, judge
@@ -65,6 +69,9 @@ class EpisodeRunner:
             raise EpisodeInputError(f"move speed must be in (0, {self.safety.max_ee_speed_m_s}] m/s, got {move_speed}")
         self.period, self.move_speed, self.tolerance_m = 1.0 / rate_hz, move_speed, tolerance_m
         self.ik = ArmIK(joint_names)
+        self.planner, self.start_joints = planner, start_joints
+        if planner is not None and start_joints is None:
+            raise EpisodeInputError("a MoveIt start-pose move needs start joints (--start-joints, not --start-point)")
         pre = f"/{namespace.strip('/')}/" if namespace.strip("/") else "/"
         self.lock = threading.Condition()
         self.q: np.ndarray | None = None
@@ -201,6 +208,8 @@ class EpisodeRunner:
     def run_episode(self, index: int, start, condition: dict, goal=None, timeout_s: float = 60.0,
                     prompt=None) -> EpisodeRecord:
         self.set_released(False)
+        if self.planner is not None:   # collision-free joint move with MoveIt; the twist moves then align
+            self.planner.move_to(self.start_joints)
         self.move_to(start)
         self.open_gripper()
         time.sleep(0.5)
@@ -304,6 +313,30 @@ class Terminal:
         self.awaiting_start = False
 
 
+def start_planner(args):
+    """The MoveIt start-pose planner the arguments ask for, or None (twist moves). `auto` falls back to the
+    twist moves, saying why, when moveit_py is missing or its node cannot start."""
+    if args.start_planner == "twist":
+        return None
+    from .start_pose import MoveItStartPose, moveit_available, scene_boxes
+    if args.start_planner == "auto" and not moveit_available():
+        return None
+    if args.start_point is not None:
+        if args.start_planner == "moveit":
+            raise EpisodeInputError("--start-planner moveit plans to --start-joints; drop --start-point")
+        return None
+    from aac_robot.camera import CameraExtrinsics
+    boxes = scene_boxes(CameraExtrinsics.from_yaml().translation)
+    try:
+        return MoveItStartPose(args.moveit_group, ri.BASE_FRAME, boxes)
+    except Exception as exc:   # noqa: BLE001 (MoveItPy raises RuntimeError / pybind errors on missing parameters)
+        if args.start_planner == "moveit":
+            raise RuntimeError(f"MoveIt start-pose planner did not start: {exc}") from exc
+        print(f"aac_episodes: MoveIt start-pose planner did not start ({exc}); moving with twists instead",
+              file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--namespace", default="", help="the robot's (or twin's) namespace ('' = root)")
@@ -318,6 +351,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="start grasp point (m, base frame) instead of --start-joints")
     ap.add_argument("--timeout-s", type=float, default=60.0, help="operator judge: no verdict by then = timeout")
     ap.add_argument("--move-speed", type=float, default=0.1, help="start-pose moves, m/s (<= the safety limit)")
+    ap.add_argument("--start-planner", choices=("auto", "moveit", "twist"), default="auto",
+                    help="moveit: plan + execute to --start-joints with moveit_py (table and camera mount in the "
+                         "planning scene; needs MoveIt's parameters: --ros-args --params-file); twist: slow twists "
+                         "through the arm node's filter; auto: moveit when moveit_py imports and its node starts")
+    ap.add_argument("--moveit-group", default="fr3_arm", help="MoveIt planning group of the 7 arm joints "
+                    "(franka_fr3_moveit_config: <robot_type>_arm)")
     ap.add_argument("--joint-names", nargs=7, default=list(ri.ARM_JOINTS))
     ap.add_argument("--goal-topic", default=ri.GOAL, help="where the policy node reads its goal (its goal_topic)")
     ap.add_argument("--actor", default="", help="recorded in the report: the actor the deployment runs")
@@ -332,9 +371,11 @@ def main(argv: list[str] | None = None) -> int:
         goals = load_goals(args.goals, safety.workspace_low, safety.workspace_high) if args.goals else None
         if args.start_point is None:
             check_joints(args.start_joints, safety.joint_lower, safety.joint_upper, "--start-joints")
+        planner = start_planner(args)
         with BackgroundSpin("aac_episodes") as node:
             runner = EpisodeRunner(node, args.namespace, args.judge, args.joint_names, safety,
-                                   move_speed=args.move_speed, goal_topic=args.goal_topic)
+                                   move_speed=args.move_speed, goal_topic=args.goal_topic, planner=planner,
+                                   start_joints=args.start_joints if planner is not None else None)
             terminal = None
             try:
                 start = check_in_box(args.start_point if args.start_point is not None else
@@ -358,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                 if terminal:
                     terminal.stop.set()
                 runner.close()
+                if planner is not None:
+                    planner.close()
     except EpisodeInputError as exc:
         print(f"aac_episodes: refused, nothing moved: {exc}", file=sys.stderr)
         return 2
