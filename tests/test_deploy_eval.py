@@ -171,3 +171,29 @@ def test_realtime_twin_steps_a_whole_control_period_after_a_reset():
     # the service answer travels back after the reset observation went out: measured from the call, the
     # first step can only come early by that round trip (a few ms), never by most of a period
     assert min(gaps) > 0.8 * dt, [round(g, 3) for g in gaps]
+
+
+def test_twin_episodes_are_the_in_process_ones_by_seed():
+    """With a seed, the twin's reset draws the episode the in-process env draws for that seed (the
+    deploy eval compares like with like: twin_parity's reference is the same 20 episodes)."""
+    from aac_policy.deploy_eval import TwinEvaluator
+    from aac_sim.config import SimConfig
+    from ros_helpers import SimProcess, Spinning
+
+    spin = Spinning("aac_twin_seed")
+    with SimProcess("q", task="reach", mode="realtime", randomize=False), spin as node:
+        ev = TwinEvaluator(node, "q")
+        end = time.monotonic() + 30
+        while ev.info is None and time.monotonic() < end:
+            time.sleep(0.05)
+        goals = {}
+        for seed in (10_000_003, 10_000_007):
+            ev.run_episode(2, None, 0.0, np.random.default_rng(0), seed=seed)
+            goals[seed] = np.asarray(min(ev.rows, key=lambda r: int(r["step"][0]))["desired_goal"])
+        config = SimConfig.from_dict(ev.info["config"])
+    env = AacPandaEnv(config=config)
+    for seed, goal in goals.items():
+        obs, _ = env.reset(seed=seed)
+        np.testing.assert_allclose(goal, obs["desired_goal"], atol=1e-6)
+    assert not np.allclose(*goals.values())
+    env.close()

@@ -4,7 +4,8 @@
     aac_deploy_eval --episodes 20 --perturb-at 20 --out runs/deploy_eval       # in another shell
 
 It does not act: the deployment (policy node -> safety / arm node -> twin) runs as launched. Per
-episode it calls the twin's reset service, follows the twin's privileged state (step, success,
+episode it sets the twin's `seed` parameter (episode i: the evaluation seed base + i, the episodes the
+in-process evaluation draws) and calls its reset service, follows the twin's privileged state (step, success,
 reward) for `--episode-steps` control steps, and reads the arm node's intervention counts
 (`aac/safety/interventions`) before and after. With `--perturb-at K` the block is knocked
 `--perturb-m` metres in a random direction at step K (`aac/perturb`, the twin only), so the report
@@ -34,6 +35,8 @@ import numpy as np
 from geometry_msgs.msg import Vector3Stamped
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 
 from aac_robot import ros_interface as ri
@@ -144,6 +147,7 @@ class TwinEvaluator:
         node.create_subscription(String, pre + ri.SIM_INFO, self._on_info, LATCHED)
         self.pub_perturb = node.create_publisher(Vector3Stamped, pre + ri.PERTURB, 10)
         self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)
+        self.param_client = None
 
     def _on_priv(self, msg) -> None:
         _, seg = unpack_labelled(msg)
@@ -158,9 +162,25 @@ class TwinEvaluator:
     def _on_info(self, msg) -> None:
         self.info = json.loads(msg.data)
 
-    def run_episode(self, steps: int, perturb_at: int | None, perturb_m: float, rng) -> tuple[EpisodeResult, dict]:
+    def set_seed(self, seed: int) -> None:
+        """The twin's next reset draws episode `seed` (its `seed` parameter): the same episode as the
+        in-process env's reset(seed=...), so the two evaluations compare like with like."""
+        if self.param_client is None:
+            self.param_client = self.node.create_client(SetParameters, f"{self.info['node']}/set_parameters")
+            if not self.param_client.wait_for_service(timeout_sec=30):
+                raise RuntimeError(f"no parameter service on {self.info['node']}")
+        request = SetParameters.Request(parameters=[Parameter("seed", Parameter.Type.INTEGER, int(seed)).to_parameter_msg()])
+        result = call_service(self.param_client, request, 10.0, attempts=3)
+        if result is None or not result.results[0].successful:
+            raise RuntimeError(f"the twin did not take seed {seed}: "
+                               f"{'no answer' if result is None else result.results[0].reason}")
+
+    def run_episode(self, steps: int, perturb_at: int | None, perturb_m: float, rng,
+                    seed: int | None = None) -> tuple[EpisodeResult, dict]:
         if not self.reset_client.wait_for_service(timeout_sec=30):
             raise RuntimeError(f"no reset service on /{self.ns} (is the twin running?)")
+        if seed is not None:
+            self.set_seed(seed)
         before = self.interventions
         with self.cond:
             self.rows, self.episode = [], None
@@ -191,7 +211,10 @@ class TwinEvaluator:
 
 
 def evaluate_twin(node, namespace: str, episodes: int, episode_steps: int | None = None,
-                  perturb_at: int | None = None, perturb_m: float = 0.05, seed: int = 0) -> dict:
+                  perturb_at: int | None = None, perturb_m: float = 0.05, seed: int = 0,
+                  episode_seed: int | None = None) -> dict:
+    """`episode_seed`: episode i is the twin's reset with seed episode_seed + i (the in-process reference
+    uses the same, EVAL_SEED_BASE); None: the twin's own episode stream."""
     ev = TwinEvaluator(node, namespace)
     end = time.monotonic() + 30
     while ev.info is None and time.monotonic() < end:
@@ -205,8 +228,9 @@ def evaluate_twin(node, namespace: str, episodes: int, episode_steps: int | None
         raise RuntimeError("reach has no block to perturb; drop --perturb-at")
     rng = np.random.default_rng(seed)
     results, counts, perturbed = [], [], []
-    for _ in range(episodes):
-        r, extra = ev.run_episode(steps, perturb_at, perturb_m, rng)
+    for i in range(episodes):
+        r, extra = ev.run_episode(steps, perturb_at, perturb_m, rng,
+                                  None if episode_seed is None else episode_seed + i)
         results.append(r)
         counts.append(extra["counts"])
         perturbed.append(extra["perturbed"])
@@ -227,10 +251,11 @@ def main(argv: list[str] | None = None) -> int:
                     "twin's sim config and report both side by side")
     ap.add_argument("--out", default="runs/deploy_eval")
     args = ap.parse_args(argv)
+    from aac_sim.rollout import EVAL_SEED_BASE   # the in-process evaluation's episodes: the same on the twin
     try:
         with BackgroundSpin("aac_deploy_eval") as node:
             rep = evaluate_twin(node, args.namespace, args.episodes, args.episode_steps, args.perturb_at,
-                                args.perturb_m)
+                                args.perturb_m, episode_seed=EVAL_SEED_BASE)
         if args.actor:
             rep["in_process"] = evaluate_in_process(args.actor, rep["sim_config"], args.episodes)
     except (RuntimeError, ValueError) as exc:
