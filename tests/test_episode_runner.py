@@ -173,6 +173,9 @@ def test_unattended_episodes_on_the_twin_hold_move_release_and_judge(twin, tmp_p
             write_report(tmp_path, build_report(records, {"judge": "twin"}))
             assert [r.verdict for r in records] == ["success", "success"], records
             assert all(r.judge == "twin" and r.time_to_success_s > 0 and r.steps >= 50 for r in records)
+            # each episode's window for the recorder's bag: release to verdict, in order, not overlapping
+            assert all(r.start_ns < r.end_ns for r in records) and records[0].end_ns < records[1].start_ns
+            assert abs((records[0].end_ns - records[0].start_ns) / 1e9 - records[0].duration_s) < 1e-3
             for t0, t1 in moves:   # the start-pose moves stay within the safety layer's joint velocity limits
                 assert dep.max_joint_speed_ratio(t0, t1) <= 1.05
             # while held, the stand-in policy's twists were dropped and counted, never reported as interventions

@@ -102,6 +102,10 @@ def test_bag_round_trip(tmp_path, storage, ext):
         np.testing.assert_allclose(js.position, [0.1 * i + k for k in range(9)])
         np.testing.assert_allclose(js.velocity, [-k for k in range(9)])
         assert len(js.effort) == 0
+    # one episode's window of a run (aac_episodes' report.json gives start_ns / end_ns): [start, stop)
+    times = [t for t, _ in raw["/s/image"]]
+    window = read_bag(path, start_ns=times[1], stop_ns=times[3])
+    assert [t for t, _ in window.messages["/s/image"]] == times[1:3]
     if storage == "mcap":   # one self-contained file, as Foxglove opens it
         single = read_bag(path / "run_0.mcap")
         assert single.message_count == 8 and len(single.messages["/s/image"]) == 4

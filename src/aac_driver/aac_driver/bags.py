@@ -287,8 +287,9 @@ class Bag:
 
 
 def read_bag(path: str | os.PathLike, topics: Iterable[str] | None = None,
-             typestore: Typestore | None = None) -> Bag:
-    """Read a rosbag2 directory (or a single .mcap / .db3) and deserialize every message.
+             typestore: Typestore | None = None, start_ns: int | None = None, stop_ns: int | None = None) -> Bag:
+    """Read a rosbag2 directory (or a single .mcap / .db3) and deserialize every message, or those
+    recorded in [start_ns, stop_ns) (e.g. one episode's window from aac_episodes' report.json).
 
     Types the typestore does not know are registered from the definitions stored in the bag."""
     store = typestore or default_typestore()
@@ -301,7 +302,7 @@ def read_bag(path: str | os.PathLike, topics: Iterable[str] | None = None,
         bag = Bag(path=Path(path), types={c.topic: c.msgtype for c in conns},
                   digests={c.topic: c.digest for c in conns}, message_count=reader.message_count)
         bag.messages = {c.topic: [] for c in conns}
-        for conn, t, raw in reader.messages(connections=conns):
+        for conn, t, raw in reader.messages(connections=conns, start=start_ns, stop=stop_ns):
             bag.messages[conn.topic].append((t, deserialize(store, raw, conn.msgtype)))
     return bag
 

@@ -222,7 +222,7 @@ class EpisodeRunner:
         before, stops_before = dict(self.counts or {}), self.stops
         with self.lock:
             self.verdict, self.verdict_time, self.disturbed, self.running = None, None, False, True
-        t0 = time.monotonic()
+        t0, start_ns = time.monotonic(), time.time_ns()
         self.set_released(True)
         try:
             record = self._wait_twin(index, condition, t0) if self.judge == "twin" else \
@@ -236,6 +236,7 @@ class EpisodeRunner:
         record.interventions = {k: int(v - before.get(k, 0)) for k, v in after.items()
                                 if v - before.get(k, 0) > 0 and k != "held"}
         record.manual_stops = self.stops - stops_before
+        record.start_ns, record.end_ns = start_ns, start_ns + int(record.duration_s * 1e9)
         return record
 
     def _wait_operator(self, index, condition, goal, t0, timeout_s) -> EpisodeRecord:

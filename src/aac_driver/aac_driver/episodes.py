@@ -115,6 +115,10 @@ class EpisodeRecord:
     disturbed: bool = False               # the operator (or the twin's perturbation) marked a disturbance
     goal: list | None = None
     judge: str = "operator"               # operator | twin
+    # the episode's window, release to verdict, in system time (ns): the recorder's bag (record:=true) stamps
+    # messages with their receive time, so aac_driver.bags.read_bag(bag, start_ns=..., stop_ns=...) is the episode
+    start_ns: int | None = None
+    end_ns: int | None = None
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
