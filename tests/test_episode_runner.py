@@ -155,9 +155,20 @@ def test_unattended_episodes_on_the_twin_hold_move_release_and_judge(twin, tmp_p
 
     from aac_driver.episode_runner import EpisodeRunner
     from aac_driver.episodes import build_report, write_report
+    from rclpy.parameter import Parameter
+
+    from aac_driver.bags import read_bag
+    from aac_driver.recorder import RecorderNode
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
     spinning = Spinning("aac_episodes_test")
     with spinning as client:
         dep = Deployment(spinning, client)
+        # the deployment's recorder, here only the twin's privileged state: the report must agree with the bag
+        recorder = RecorderNode(namespace="e", parameter_overrides=[
+            Parameter("output_dir", value=str(tmp_path / "bags")), Parameter("bag_name", value="run"),
+            Parameter("topics", value=[ri.PRIVILEGED_STATE]), Parameter("record_publishers_of", value=[""])])
+        spinning.executor.add_node(recorder)
         runner = EpisodeRunner(client, "e", judge="twin")
         try:
             runner.wait_ready()
@@ -185,7 +196,18 @@ def test_unattended_episodes_on_the_twin_hold_move_release_and_judge(twin, tmp_p
             assert rep["by_condition"]["lighting=nominal"]["success_rate"] == 1.0
         finally:
             runner.close()
+            spinning.executor.remove_node(recorder)
+            recorder.destroy_node()   # closes the bag
             dep.close(spinning)
+    # the report's numbers from the recorded bag: each episode's window holds its twin rows
+    for r in records:
+        bag = read_bag(tmp_path / "bags" / "run", start_ns=r.start_ns, stop_ns=r.end_ns)
+        rows = [unpack_labelled(m)[1] for _, m in bag.messages["/e/" + ri.PRIVILEGED_STATE]]
+        by_step = {int(row["step"][0]): row for row in rows}
+        assert max(by_step) == r.steps
+        first = next(s for s in sorted(by_step) if by_step[s]["is_success"][0] > 0.5)
+        assert first == r.first_success_step
+        assert ("success" if by_step[r.steps]["is_success"][0] > 0.5 else "failure") == r.verdict
 
 
 def test_operator_verdicts_refusals_and_abort_mid_episode(twin, tmp_path):
