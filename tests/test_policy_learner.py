@@ -259,3 +259,31 @@ def test_config_is_strict():
     with pytest.raises(ConfigError, match="expected an integer"):
         load_config(None, ["batch_size=lots"])
     assert json.loads(json.dumps(cfg.to_dict()))["sim"]["task"] == "reach"
+
+
+def test_color_jitter_changes_training_rgb_only():
+    """color_jitter: per-sample RGB gains / offsets within the stated range, depth untouched, [0, 1] kept;
+    not applied without augmentation (evaluation, acting) and refused out of range."""
+    from aac_policy.networks import color_jitter, image_tensor
+    rng = np.random.default_rng(0)
+    rgb = torch.from_numpy(rng.integers(0, 256, (8, 6, 6, 3), dtype=np.uint8))
+    depth = torch.from_numpy(rng.integers(300, 1500, (8, 6, 6), dtype=np.uint16))
+    clean = image_tensor(rgb, depth)
+    jittered = color_jitter(image_tensor(rgb, depth), 0.3, np.random.default_rng(1))
+    assert torch.equal(jittered[:, 3], clean[:, 3])                       # depth unchanged
+    assert jittered.min() >= 0 and jittered.max() <= 1
+    diff = (jittered[:, :3] - clean[:, :3]).abs().amax(dim=(2, 3))
+    assert (diff > 0).all() and diff.max() <= 0.3 + 0.15 + 1e-6             # every sample and channel moved
+    per_sample = (jittered[:, :3] - clean[:, :3]).mean(dim=(1, 2, 3))
+    assert len(set(np.round(per_sample.numpy(), 4))) == 8                   # independently per sample
+    spec = build_spec(obs_space(), ACTION_SPACE, "asymmetric", aux=True, state_layout=LAYOUT)
+    agent = Agent(spec, small_cfg(wiring="asymmetric", color_jitter=0.3))
+    obs = random_obs(4, rng)
+    keys = spec.image_keys
+    plain = image_tensor(*(torch.from_numpy(obs[k]) if k in keys else None for k in ("rgb", "depth")))
+    assert torch.equal(agent.images(obs), plain)                             # acting / eval: no jitter
+    plain_agent = Agent(spec, small_cfg(wiring="asymmetric"))                # same seed: the same shifts
+    shifted, jittered = plain_agent.images(obs, 2), agent.images(obs, 2)     # training batches
+    assert torch.equal(shifted[:, 3], jittered[:, 3]) and not torch.equal(shifted[:, :3], jittered[:, :3])
+    with pytest.raises(ConfigError, match="color_jitter"):
+        small_cfg(color_jitter=1.0)

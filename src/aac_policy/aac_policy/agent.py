@@ -21,7 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import TrainConfig
-from .networks import PixelActor, PixelCritic, RunningNorm, StateActor, StateCritic, image_tensor, random_shift
+from .networks import (PixelActor, PixelCritic, RunningNorm, StateActor, StateCritic, color_jitter, image_tensor,
+                       random_shift)
 from .spec import ObsSpec
 
 GOAL_KEYS = ("desired_goal", "achieved_goal")
@@ -95,7 +96,10 @@ class Agent:
         keys = self.spec.image_keys
         raw = random_shift([np.asarray(obs[k]) for k in keys], shift_pad, self.np_rng)
         named = {k: self._t(x) for k, x in zip(keys, raw)}
-        return image_tensor(named.get("rgb"), named.get("depth"))
+        out = image_tensor(named.get("rgb"), named.get("depth"))
+        if shift_pad > 0 and self.cfg.color_jitter > 0 and "rgb" in named:   # training-time augmentation only
+            color_jitter(out, self.cfg.color_jitter, self.np_rng)
+        return out
 
     def update_norms(self, obs: dict) -> None:
         """Feed newly collected vectors (any leading shape) to the running normalizers."""

@@ -140,6 +140,10 @@ class TrainConfig(StrictConfig):
     bf16: bool = False                        # bfloat16 autocast for the pixel actor's updates (CPU with AVX512-BF16)
     augment: bool = True             # DrQ random shift on the actor's (and pixel critic's) images
     augment_pad: int = 4
+    # with augment: RGB jitter of the training images, per sample and channel a gain in [1-x, 1+x] and an
+    # offset in [-x/2, x/2] (of the 0..1 range); 0 = off. A candidate for held-out textures and lighting
+    # (bench/README.md, 2026-12-01); evaluation and deployment never see it.
+    color_jitter: float = 0.0
     torch_threads: int = 2
     device: str = "auto"             # auto (CUDA when available) | cpu | cuda; the replay stays in host memory
 
@@ -172,6 +176,8 @@ class TrainConfig(StrictConfig):
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.gamma < 1:
             raise ConfigError(f"gamma must be in (0, 1), got {self.gamma}")
+        if not 0 <= self.color_jitter < 1:
+            raise ConfigError(f"color_jitter must be in [0, 1), got {self.color_jitter}")
         if not 0 < self.tau <= 1:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
         if not 0 <= self.stop_success <= 1:

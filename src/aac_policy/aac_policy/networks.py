@@ -92,6 +92,19 @@ def random_shift(imgs: list[np.ndarray], pad: int, rng: np.random.Generator) -> 
     return out
 
 
+def color_jitter(images: torch.Tensor, strength: float, rng: np.random.Generator) -> torch.Tensor:
+    """RGB jitter of a (B,C,H,W) image batch from `image_tensor` (RGB in channels 0-2, 0..1), in place:
+    per sample and channel x * gain + offset, gain in [1-s, 1+s], offset in [-s/2, s/2], clipped to [0, 1].
+    Depth (channel 3) is left alone. Drawn from `rng` (the agent's augmentation stream: a resumed run
+    jitters exactly as an uninterrupted one)."""
+    b = images.shape[0]
+    gain = torch.from_numpy(rng.uniform(1 - strength, 1 + strength, (b, 3, 1, 1)).astype(np.float32))
+    offset = torch.from_numpy(rng.uniform(-strength / 2, strength / 2, (b, 3, 1, 1)).astype(np.float32))
+    rgb = images[:, 0:3]
+    rgb.mul_(gain.to(images.device)).add_(offset.to(images.device)).clamp_(0.0, 1.0)
+    return images
+
+
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 3) -> nn.Sequential:
     mods, d = [], in_dim
     for _ in range(layers - 1):
