@@ -8,8 +8,8 @@ pytest.importorskip("sensor_msgs")
 
 from aac_sim.env import AacPandaEnv  # noqa: E402
 from aac_robot.ros_convert import (MessageError, camera_info_msg, image_to_depth_mm, image_to_rgb,  # noqa: E402
-                                 ns_from_stamp, numpy_to_image, pack_labelled, pose_position, pose_stamped,
-                                 stamp_from_ns, trajectory_target, unpack_labelled)
+                                   ns_from_stamp, numpy_to_image, pack_labelled, pose_position, pose_stamped,
+                                   stamp_from_ns, trajectory_target, unpack_labelled)
 from aac_robot.motion import action_to_command, applied_action  # noqa: E402
 from aac_sim.sim_server import CommandError, SimServer  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402

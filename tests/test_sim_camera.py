@@ -7,7 +7,7 @@ import pybullet as p
 import pytest
 
 from aac_robot.camera import (CameraConfigError, CameraExtrinsics, CameraIntrinsics, gl_projection_matrix,
-                            gl_view_matrix, project_points)
+                              gl_view_matrix, project_points)
 from aac_sim.config import RandomizationConfig
 from aac_sim.env import FAR_M, NEAR_M, AacPandaEnv
 from aac_robot.preprocessing import CropResize, FrameError, metres_to_depth_mm

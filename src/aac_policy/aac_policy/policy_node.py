@@ -29,7 +29,7 @@ from aac_robot import ros_interface as ri
 from aac_robot.config_base import ConfigError
 from aac_robot.node_main import declare_parameters, run_node
 from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb,
-                                 intrinsics_from_camera_info, ns_from_stamp, pose_position, twist_stamped)
+                                   intrinsics_from_camera_info, ns_from_stamp, pose_position, twist_stamped)
 
 from .deploy import DeployedActor
 

@@ -38,7 +38,7 @@ from aac_robot import ros_interface as ri
 from aac_sim.config import ConfigError
 from aac_robot.node_main import QUIET_PUB
 from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb, ns_from_stamp,
-                                 stamp_from_ns, twist_stamped, unpack_labelled)
+                                   stamp_from_ns, twist_stamped, unpack_labelled)
 from aac_robot.motion import MotionLimits, action_to_command
 from aac_sim.take_loop import TakeLoop
 

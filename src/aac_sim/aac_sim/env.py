@@ -16,10 +16,11 @@ import pybullet as p
 from gymnasium import spaces
 
 from aac_robot.camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML,
-                     gl_projection_matrix, gl_view_matrix, resized_intrinsics)
-from .config import ConfigError, SimConfig, from_dict
+                              gl_projection_matrix, gl_view_matrix, resized_intrinsics)
 from aac_robot.motion import MotionLimits, applied_action, limit_xyz
 from aac_robot.preprocessing import CropResize, metres_to_depth_mm
+
+from .config import ConfigError, SimConfig, from_dict
 from .randomization import DomainRandomizer, EpisodeParams
 from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_textures, make_block,
                     reset_robot)

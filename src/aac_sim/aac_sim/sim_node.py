@@ -40,13 +40,14 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
 
 from aac_robot import ros_interface as ri
-from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
 from aac_robot.config_base import apply_overrides
-from .env import AacPandaEnv
 from aac_robot.node_main import QUIET_PUB, QUIET_SUB, ExecutorThread, declare_parameters, run_node
-from .scene import GRIPPER_MAX_WIDTH
 from aac_robot.ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
-                          pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
+                                   pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
+
+from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
+from .env import AacPandaEnv
+from .scene import GRIPPER_MAX_WIDTH
 from .sim_server import CommandError, SimServer, SimStep
 from .take_loop import TakeLoop, step_qos
 

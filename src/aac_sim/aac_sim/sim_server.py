@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .env import AacPandaEnv
 from aac_robot.motion import action_to_command, command_to_action  # noqa: F401 (action_to_command: re-exported)
 from aac_robot.ros_interface import ARM_JOINTS, FINGER_JOINTS
+
+from .env import AacPandaEnv
 from .scene import GRIPPER_MAX_WIDTH
 
 

@@ -22,8 +22,9 @@ import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
-from .config import ConfigError
 from aac_robot.node_main import QUIET_SUB
+
+from .config import ConfigError
 
 # the `step_reliability` parameter of the sim and trainer nodes
 STEP_QOS = {
