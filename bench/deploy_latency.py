@@ -43,6 +43,14 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 NS = "lat"
 
 
+def repo_relative(path: str) -> str:
+    """A path inside the repository as committed results record it (relative); anything else unchanged."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return path
+
+
 def make_actor(path: Path) -> Path:
     """An exported push actor, `path` (.pt) and its .onnx twin (untrained: latency does not depend on the
     weights)."""
@@ -206,7 +214,7 @@ def main() -> int:
                      "the robot (joint states 250 Hz) in a 4th process; 2 cores"),
            "rate_hz": args.rate, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
            # set by the aac nodes (aac_robot.ros_interface.fastdds_profile_env) unless you name your own
-           "fastdds_profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", "Fast DDS builtin transports"),
+           "fastdds_profile": repo_relative(os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", "Fast DDS builtin transports")),
            "results": results}
     path = ROOT / "bench" / "results" / "deploy_latency.json"
     path.write_text(json.dumps(out, indent=2))
