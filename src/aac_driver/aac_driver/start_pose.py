@@ -11,7 +11,7 @@ moveit_py (ros-jazzy-moveit-py) is not installable from PyPI, so this path never
 below are those of moveit2's jazzy branch (moveit_py/src/moveit/moveit_ros/moveit_cpp/*.cpp,
 moveit_core/planning_scene/planning_scene.cpp), and MoveItPy needs the MoveIt parameters of the robot
 (robot_description, robot_description_semantic, kinematics, planning pipelines, controllers) on its node:
-run `aac_episodes` with `--ros-args --params-file <moveit_py.yaml>` (README, "Evaluation episodes on the
+run `aac_episodes` with `--ros-args --params-file <moveit_py.yaml>` (docs/real_evaluation.md; README, "Evaluation episodes on the
 real arm"). What is tested here: the planning-scene objects (`scene_boxes`) and the refusal when moveit_py
 is missing. Without it, the start pose is reached by the slow twist moves through the arm node's filter.
 """
