@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aac_robot.panda import TABLE_CENTER, TABLE_HALF
+
 # The cell as the simulator models it (aac_sim.scene): the table top at z = 0 under the robot base, 1.15 m
 # x 1.0 m, centred 0.425 m in front of it. The camera mount: a post from the table to the camera, whose
 # pose comes from the calibrated extrinsics (camera_extrinsics.yaml).
-TABLE_SIZE_M = (1.15, 1.0, 0.4)
-TABLE_CENTER_M = (0.425, 0.0, -0.2)
+TABLE_SIZE_M = tuple(2 * h for h in TABLE_HALF)
+TABLE_CENTER_M = TABLE_CENTER
 CAMERA_BOX_M = (0.12, 0.12, 0.12)     # a D435 (90 x 25 x 25 mm) in its bracket, with margin
 MOUNT_POST_M = 0.06                   # the post's width
 VELOCITY_SCALING = 0.1                # of the URDF / joint_limits.yaml limits: a slow, watched move

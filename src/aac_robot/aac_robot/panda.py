@@ -29,6 +29,10 @@ NEUTRAL_ARM_Q = (0.0, -0.215, 0.0, -2.57, 0.0, 2.356, 0.785)
 # 20 iterations: fewer (8, 12) measurably hurt tracking (scripted push success 96 % -> 86-92 %).
 IK_ITERATIONS = 20
 EE_DOWN_QUAT = (1.0, 0.0, 0.0, 0.0)  # gripper z axis pointing at the table
+# The cell the robot stands in: the table top at z = 0 under the base (the simulator's scene and the
+# real-arm planning scene of aac_driver.start_pose share it)
+TABLE_HALF = (0.575, 0.5, 0.2)
+TABLE_CENTER = (0.425, 0.0, -0.2)
 
 
 def cache_dir() -> Path:

@@ -19,8 +19,7 @@ from .config import TEXTURE_BANK_NAMES
 ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 FINGER_FORCE = 40.0
 
-TABLE_HALF = (0.575, 0.5, 0.2)    # top surface at z = 0, robot base on it at the origin
-TABLE_CENTER = (0.425, 0.0, -0.2)
+from aac_robot.panda import TABLE_CENTER, TABLE_HALF  # noqa: E402 (top surface at z = 0, robot base on it)
 FLOOR_Z = -0.4
 
 NOMINAL_COLORS = {
