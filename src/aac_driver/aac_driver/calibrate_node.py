@@ -43,8 +43,9 @@ class Calibrator:
         self.lock = threading.Lock()
         self.frame: Image | None = None
         self.K: np.ndarray | None = None
+        self.K_used: np.ndarray | None = None   # the camera matrix the samples were detected with
         self.q: np.ndarray | None = None
-        self.samples: list[tuple[np.ndarray, np.ndarray]] = []   # (T_base_ee, T_cam_board)
+        self.samples: list[tuple[np.ndarray, cal.BoardDetection]] = []   # (T_base_ee, the board in that frame)
         self.ik = ArmIK(joint_names)   # joint-name mapping (fr3_joint1.. -> panda order) and its kinematics model
         node.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_image, 2)
         node.create_subscription(CameraInfo, f"{cam}/{ri.COLOR_INFO}", self._on_info, 2)
@@ -81,17 +82,22 @@ class Calibrator:
             rgb = image_to_rgb(frame, (frame.height, frame.width))
         except MessageError as exc:
             return False, f"frame refused: {exc}"
+        if self.K_used is not None and not np.allclose(K, self.K_used):
+            return False, "camera_info changed since the first sample (another resolution or camera?): restart the calibration"
         found = cal.detect_board(rgb, K)
         if found is None:
             return False, "board not found in the frame (fewer than 6 corners): move it into view, less tilted"
         T_ee = self.ik.kin.grasp_pose(np.concatenate([q, [0.04, 0.04]]))
-        self.samples.append((T_ee, found.T_cam_board))
+        self.samples.append((T_ee, found))
+        self.K_used = K
         return True, (f"sample {len(self.samples)}: {found.corners} corners, reprojection {found.reprojection_px:.2f} px, "
                       f"board {np.linalg.norm(found.T_cam_board[:3, 3]):.2f} m from the camera")
 
     def solve(self) -> tuple[bool, str]:
         try:
-            result, dropped = cal.solve_robust([g for g, _ in self.samples], [b for _, b in self.samples])
+            if not self.samples:
+                raise cal.CalibrationError("no samples captured yet")
+            result, dropped = cal.solve_robust([g for g, _ in self.samples], [b for _, b in self.samples], self.K_used)
             cal.check_residuals(result)
             note = f"{result.summary()}; views dropped as misdetections: {dropped or 'none'}"
             cal.write_extrinsics(self.out, result.T_base_cam, note=note)
