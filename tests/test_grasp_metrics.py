@@ -2,6 +2,7 @@
 checked on scripted episodes (which grasp, lift and, for pick_place, place) and on a scripted grasp that
 lets go in the air."""
 import numpy as np
+import pybullet as p
 import pytest
 
 from aac_sim.env import AacPandaEnv
@@ -76,3 +77,31 @@ def test_the_eval_report_shows_grasp_metrics_for_grasp_tasks():
               "conditions": {"train": summarize(results)}}
     md = markdown_report(report)
     assert "| train | 1.00 | 0.00 |" in md and "grasp success" in md
+
+
+def _block_at(env, pos):
+    """Put the block at `pos` (at rest, nothing holding it) and return (is_success, HER reward) there."""
+    p.resetBasePositionAndOrientation(env.block, list(map(float, pos)), (0, 0, 0, 1), physicsClientId=env.client)
+    obs = env._observe_privileged()
+    return env._success(obs["achieved_goal"]), float(env.compute_reward(obs["achieved_goal"], env.goal))
+
+
+def test_success_needs_the_block_held_where_the_task_says():
+    """pick: the block at the goal height but not in the hand (tossed, or teleported here) is no success, though
+    the distance reward HER relabels says 0; the scripted pick (which holds it there) succeeds. pick_place: a
+    goal on the table is reached by the block lying at it; one in the air only by holding it there."""
+    env = AacPandaEnv(task="pick", render_images=False)
+    env.reset(seed=3)
+    assert env.goal[2] > 0.08
+    assert _block_at(env, env.goal) == (0.0, 0.0)
+    env.close()
+    env = AacPandaEnv(task="pick_place", render_images=False)
+    seen = set()
+    for seed in range(12):
+        env.reset(seed=seed)
+        in_air = env.goal[2] > env.episode.object_size / 2 + 0.01
+        success, reward = _block_at(env, env.goal)
+        assert reward == 0.0 and success == (0.0 if in_air else 1.0), (seed, env.goal)
+        seen.add(in_air)
+    env.close()
+    assert seen == {True, False}

@@ -286,3 +286,23 @@ def test_the_staged_pipeline_learns_reach_from_pixels(tmp_path):
     report = out["report"]["conditions"]
     assert report["train"]["success_rate"] >= 0.7, report["train"]
     assert out["stages"]["teacher"]["last_eval_success"] >= 0.9
+
+
+def test_a_short_pick_run_end_to_end_reports_grasp_metrics(tmp_path):
+    """Issue 19: `--set sim.task=pick` runs the same staged pipeline on the grasp task (a few hundred steps:
+    the plumbing, not learning) and its eval report carries the grasp numbers for every condition of the
+    held-out sweep; the exported actor is a pick actor."""
+    sets = ["pipeline=staged", "sim.task=pick", "sim.image_size=48", "seed=0", "final_eval_episodes=2",
+            "video_episodes=0", "torch_threads=1", "hidden_dim=64", "batch_size=64",
+            "teacher.total_env_steps=600", "teacher.eval_every_steps=600", "teacher.eval_episodes=2",
+            "teacher.batch_size=64", "student.total_env_steps=300", "student.eval_every_steps=300",
+            "student.eval_episodes=2", "student.teacher_collect_decay_steps=200", "student.replay_capacity=2000",
+            "student.bf16=false"]
+    out = run_staged(load_config(None, sets), tmp_path, progress=False)
+    conditions = out["report"]["conditions"]
+    assert {"train", "lighting_heldout", "textures_heldout", "camera_shift"} <= set(conditions), conditions.keys()
+    for name, r in conditions.items():
+        assert r["episodes"] == 2 and "grasp_success_rate" in r and "drop_rate_after_grasp" in r, (name, r)
+    _, spec = load_actor(tmp_path / "actor.pt")
+    assert spec["task"] == "pick"
+    assert out["stages"]["teacher"]["env_steps"] >= 600 and out["stages"]["student"]["env_steps"] >= 300

@@ -112,6 +112,7 @@ class AacPandaEnv(gym.Env):
         self.episode: EpisodeParams | None = None
         self.goal = np.zeros(3)
         self._steps = 0
+        self._held = False   # the block in the gripper at the last observation (grasp tasks' success)
         self._command_delay = 0
         self._ws_low, self._ws_high = np.array(cfg.motion.workspace_low), np.array(cfg.motion.workspace_high)
 
@@ -220,7 +221,7 @@ class AacPandaEnv(gym.Env):
         self._steps += 1
         obs = {**robot_obs, **self._observe_privileged()}
         success = self._success(obs["achieved_goal"])
-        reward = success - 1.0   # == compute_reward(achieved, goal): 0 on success, -1 otherwise
+        reward = float(self.compute_reward(obs["achieved_goal"], self.goal)) + 0.0   # what HER relabels: distance only
         truncated = self._steps >= self.cfg.max_episode_steps
         return obs, reward, False, truncated, {"is_success": success}
 
@@ -257,7 +258,9 @@ class AacPandaEnv(gym.Env):
         return np.clip(a, -1.0, 1.0, out=a)
 
     def _success(self, achieved) -> float:
-        return float(goal_distance(achieved, self.goal) < self.cfg.distance_threshold_m)
+        """The task's success for the state just observed (`_observe_privileged` sets `_held`)."""
+        at_goal = bool(goal_distance(achieved, self.goal) < self.cfg.distance_threshold_m)
+        return float(self.task.success(at_goal, self._held, self.goal, self.episode.object_size))
 
     def _apply_episode(self, ep: EpisodeParams) -> None:
         c, s = self.client, self.scene
@@ -393,5 +396,8 @@ class AacPandaEnv(gym.Env):
             contacts.append(float(bool(p.getContactPoints(s.table, self.block, physicsClientId=c))))
             parts += [pos, quat, lin, ang, pos - ee_pos, contacts]
             achieved = pos
+            self._held = contacts[0] > 0.5 and contacts[1] > 0.5 and contacts[2] < 0.5   # as metrics.grasp_events
+        else:
+            self._held = False
         return {"desired_goal": self.goal.astype(np.float32), "state": np.concatenate(parts).astype(np.float32),
                 "achieved_goal": np.asarray(achieved, dtype=np.float32)}

@@ -17,6 +17,7 @@ MIN_GOAL_OBJECT_DIST = 0.10     # on-table goals are never already solved at res
 PICK_LIFT_M = (0.08, 0.20)      # pick: lift the block this high above where it starts
 PLACE_AIR_Z = (0.06, 0.22)      # pick_place: height of goals in the air (block centre)
 PLACE_AIR_PROB = 0.5
+ON_TABLE_TOLERANCE_M = 0.01     # a goal this close to the resting height of the block's centre is on the table
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class Task:
 
     def sample(self, rng: np.random.Generator, object_size: float) -> TaskSample:
         raise NotImplementedError
+
+    def success(self, at_goal: bool, held: bool, goal: np.ndarray, object_size: float) -> bool:
+        """The episode's success (`info["is_success"]`, what evaluation counts) from whether the achieved goal
+        is within the threshold of the goal and whether the block is held (both fingers on it, off the table).
+        The reward HER relabels stays the distance alone (`compute_reward`): a relabelled goal in the air
+        was reached by a block in the air, which is held (or in flight: success says which)."""
+        return at_goal
 
     @staticmethod
     def _object_and_table_goal(rng, half):
@@ -72,6 +80,9 @@ class Pick(Task):
         obj = np.array([*obj_xy, object_size / 2])
         return TaskSample(obj, obj + np.array([0.0, 0.0, rng.uniform(*PICK_LIFT_M)]))
 
+    def success(self, at_goal, held, goal, object_size):
+        return at_goal and held   # in the hand at the goal height: a block tossed up through it is no pick
+
 
 class PickPlace(Task):
     """Move the block to a goal on the table or in the air (as FetchPickAndPlace)."""
@@ -82,6 +93,12 @@ class PickPlace(Task):
         if rng.uniform() < PLACE_AIR_PROB:
             goal[2] = rng.uniform(*PLACE_AIR_Z)
         return TaskSample(obj, goal)
+
+    def success(self, at_goal, held, goal, object_size):
+        # a goal in the air is reached only holding the block there; one on the table by the block lying
+        # (or held) at it, as FetchPickAndPlace
+        in_air = goal[2] > object_size / 2 + ON_TABLE_TOLERANCE_M
+        return at_goal and (held or not in_air)
 
 
 TASK_CLASSES = {cls.name: cls for cls in (Reach, Push, Pick, PickPlace)}
