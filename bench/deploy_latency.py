@@ -116,16 +116,25 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
     measured: list[int] = []   # stamps of the frames after the warm-up
     latencies: list[float] = []
     received: list[int] = []
+    policy_out: dict[int, float] = {}   # frame stamp -> when the policy node's twist for it arrived here
+
+    def on_policy(msg: TwistStamped) -> None:
+        policy_out[ns_from_stamp(msg.header.stamp)] = time.perf_counter()
 
     def on_cmd(msg: TwistStamped) -> None:
         t = time.perf_counter()
         s = ns_from_stamp(msg.header.stamp)
         received.append(s)
         if s in sent:
-            latencies.append(t - sent.pop(s))
+            t0 = sent.pop(s)
+            latencies.append(t - t0)
+            if s in policy_out:   # the split: frame -> policy node's command, then -> the arm node's
+                stage_ms.append(((policy_out[s] - t0) * 1e3, (t - policy_out[s]) * 1e3))
 
     # the servo twist itself is stamped at sending (MoveIt Servo drops old stamps); the arm node publishes the
     # same command with the frame's stamp on aac/safety/filtered_twist right after it: that one is matched
+    stage_ms: list[tuple[float, float]] = []
+    node.create_subscription(TwistStamped, f"/{NS}/{ri.POLICY_TWIST}", on_policy, 100)
     node.create_subscription(TwistStamped, f"/{NS}/{ri.FILTERED_TWIST}", on_cmd, 100)
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (intr.height, intr.width, 3), dtype=np.uint8)
@@ -145,6 +154,7 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
             pub_i.publish(camera_info_msg(intr, t_ns, ri.COLOR_OPTICAL_FRAME))
             if k == 50:
                 latencies.clear()
+                stage_ms.clear()
             if k >= 50:
                 measured.append(t_ns)
             sent[t_ns] = time.perf_counter()
@@ -174,16 +184,24 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
     for s in measured:
         if last is None or s >= last + period - tol:
             ticks, last = ticks + 1, s
+    split = np.array(stage_ms).reshape(-1, 2)
     return {"camera": f"{intr.width}x{intr.height}", "frames_sent": frames, "control_ticks": ticks,
             "commands_matched": int(lat.size),
             "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
-            "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()), "mean_ms": float(lat.mean())}
+            "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()), "mean_ms": float(lat.mean()),
+            # where the time goes (frames whose policy command was also seen here): frame -> policy node's
+            # twist (transport of the frame, decoding, crop, inference), then policy twist -> arm node's command
+            "split": {"frame_to_policy_p50_ms": float(np.percentile(split[:, 0], 50)),
+                      "frame_to_policy_p99_ms": float(np.percentile(split[:, 0], 99)),
+                      "policy_to_arm_p50_ms": float(np.percentile(split[:, 1], 50)),
+                      "policy_to_arm_p99_ms": float(np.percentile(split[:, 1], 99))} if len(split) else None}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=1100)
     ap.add_argument("--rate", type=float, default=30.0)
+    ap.add_argument("--out", default="deploy_latency.json", help="result file name in bench/results/")
     ap.add_argument("--actor", default=None, help="an exported actor.pt with its actor.onnx next to it "
                                                   "(default: an untrained push actor)")
     args = ap.parse_args()
@@ -216,7 +234,7 @@ def main() -> int:
            # set by the aac nodes (aac_robot.ros_interface.fastdds_profile_env) unless you name your own
            "fastdds_profile": repo_relative(os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", "Fast DDS builtin transports")),
            "results": results}
-    path = ROOT / "bench" / "results" / "deploy_latency.json"
+    path = ROOT / "bench" / "results" / args.out
     path.write_text(json.dumps(out, indent=2))
     print(f"wrote {path}")
     return 0

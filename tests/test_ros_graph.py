@@ -232,10 +232,29 @@ def test_trainer_survives_a_sim_killed_mid_episode_inside_collect_and_readmits_i
         assert not np.array_equal(tr.replay.obs["achieved_goal"][slot], partial["achieved_goal"])
 
 
-def test_trainer_refuses_a_sim_with_another_image_size():
+def test_the_trainer_hands_its_sim_config_to_a_lockstep_sim_and_refuses_a_realtime_one():
+    """One source for the sims' config: a lockstep sim launched with another one (64 px, no textures) runs the
+    trainer's once connected (84 px frames, textures on); a realtime twin is not reconfigured but refused
+    naming the field, and a config the sim cannot run is refused with the sim's reason."""
+    trainer_cfg = SimConfig(task="push", image_size=84).to_dict()
+    trainer_cfg["randomization"]["textures"], trainer_cfg["randomization"]["texture_prob"] = True, 1.0
     with SimProcess("s", image_size=64), Spinning() as node:
+        venv = RosVectorEnv(node, ["s"], trainer_cfg, 50, image_keys=True)
+        obs, _ = venv.reset(seed=0)
+        assert obs["rgb"].shape == (1, 84, 84, 3)
+        info = venv.clients[0].info
+        assert info["trainer_config"] and info["config"]["randomization"]["textures"] is True
+        assert info["config"]["image_size"] == 84
+        venv.step(np.zeros((1, 4), np.float32))
+        venv.close()
+    with SimProcess("s", image_size=64, mode="realtime"), Spinning() as node:
         venv = RosVectorEnv(node, ["s"], SimConfig(task="push", image_size=84).to_dict(), 50, image_keys=True)
         with pytest.raises(SimIncompatible, match="image_size: trainer 84, sim 64"):
+            venv.reset(seed=0)
+    with SimProcess("s", image_size=64), Spinning() as node:
+        bad = {**trainer_cfg, "image_size": 4}   # smaller than the sim's crop allows
+        venv = RosVectorEnv(node, ["s"], bad, 50, image_keys=True)
+        with pytest.raises(SimIncompatible, match="trainer's sim config refused: .*image"):
             venv.reset(seed=0)
 
 
@@ -313,7 +332,8 @@ def test_trainer_node_trains_from_a_sim_node_end_to_end(tmp_path):
 
 def test_trainer_node_runs_the_staged_pipeline(tmp_path):
     """`pipeline=staged` over ROS: stage 1 (privileged teacher, no images) in the trainer process, stage 2
-    (the pixel student) from a sim node that runs the student's sim config (sim_overrides: textures)."""
+    (the pixel student) from a sim node launched with its defaults: the trainer hands it the student's sim
+    config (training textures on), as train_sim.launch.py's sims get it."""
     import rclpy
     from rclpy.parameter import Parameter
 
@@ -323,7 +343,7 @@ def test_trainer_node_runs_the_staged_pipeline(tmp_path):
                  "video_episodes=0", "teacher.total_env_steps=100", "teacher.eval_every_steps=100",
                  "teacher.eval_episodes=1", "student.total_env_steps=100", "student.eval_every_steps=100",
                  "student.eval_episodes=1", "student.teacher_collect_decay_steps=50"]
-    with SimProcess("sim0", task="reach", sim_overrides="['randomization.textures=true','randomization.texture_prob=1.0']"):
+    with SimProcess("sim0", task="reach"):
         rclpy.init()
         try:
             node = TrainerNode(parameter_overrides=[

@@ -185,15 +185,28 @@ class RosVectorEnv:
         self.last_obs: list[dict | None] = [None] * self.num_envs
         self.steps = 0
         self._checked_version = [0] * self.num_envs
+        self._handed = [-1] * self.num_envs   # info_version of each sim when it was handed the trainer's config
         self.drops = self.readmissions = 0
 
     # ------------------------------------------------------------------ validation / liveness
-    def _check(self, i: int) -> None:
-        """Refuse a sim whose task / image size / config differs from the trainer's (clear message)."""
+    def _check(self, i: int) -> bool:
+        """True when sim i runs the trainer's sim config. A lockstep sim that runs another one is handed the
+        trainer's (its `trainer_sim_config` parameter: the trainer's config is the one source) and is ready once
+        it announces it; a sim that refuses it, or runs realtime, is refused naming the fields that differ."""
         c = self.clients[i]
         mine, theirs = ({k: v for k, v in d.items() if k not in IGNORED_SIM_FIELDS}
                         for d in (self.sim_config, c.info.get("config", {})))
         diffs = config_mismatch(mine, theirs, labels=("trainer", "sim"))
+        # handed over to a sim that runs its launch parameters (fresh or restarted) or another trainer's config;
+        # one that runs a handed config and still differs did not take ours: refused below
+        if diffs and c.info.get("mode") == "lockstep" and (not c.info.get("trainer_config") or self._handed[i] < 0) \
+                and self._handed[i] != c.info_version:
+            why = self._set_parameter(i, Parameter("trainer_sim_config", Parameter.Type.STRING,
+                                                   json.dumps(mine)), "the trainer's sim config")
+            if why is None:
+                self._handed[i] = c.info_version
+                self.node.get_logger().info(f"sim /{c.ns}: handed the trainer's sim config ({'; '.join(diffs)})")
+            return False   # ready when it announces the new config (a new sim_info)
         if diffs:
             raise SimIncompatible(f"sim /{c.ns} ({c.info.get('node')}) does not match the trainer's sim config:\n  "
                                   + "\n  ".join(diffs))
@@ -204,6 +217,7 @@ class RosVectorEnv:
         if c.info.get("mode") != "lockstep":
             raise SimIncompatible(f"sim /{c.ns} runs in {c.info.get('mode')!r} mode; training needs mode:=lockstep")
         self._checked_version[i] = c.info_version
+        return True
 
     def _ready(self, i: int) -> bool:
         c = self.clients[i]
@@ -214,7 +228,7 @@ class RosVectorEnv:
         if c.dropped_at_version is not None and c.info_version == c.dropped_at_version:
             return False   # dropped and not announced again (a dead node's endpoints linger in the graph)
         if self._checked_version[i] != c.info_version:
-            self._check(i)
+            return self._check(i)
         return True
 
     def _drop(self, i: int, why: str) -> None:
@@ -305,8 +319,9 @@ class RosVectorEnv:
         self.obs_loop.destroy()   # the per-step subscriptions; the rest belongs to the owner's node
 
     # ------------------------------------------------------------------ internals
-    def _set_seed(self, i: int, seed: int) -> str | None:
-        """Sets sim i's seed parameter; returns why it could not (the sim is gone), raises if it refused."""
+    def _set_parameter(self, i: int, prm: Parameter, what: str) -> str | None:
+        """Sets one parameter of sim i; returns why it could not (the sim is gone), raises SimIncompatible
+        with the sim's reason if it refused the value."""
         c = self.clients[i]
         if c.param_client is None or c.param_client_version != c.info_version:
             if c.param_client is not None:
@@ -315,14 +330,17 @@ class RosVectorEnv:
             c.param_client_version = c.info_version
         if not c.param_client.wait_for_service(self.step_timeout_s):
             return f"parameter service of {c.info['node']} not available"
-        request = SetParameters.Request(parameters=[Parameter("seed", Parameter.Type.INTEGER, int(seed)).to_parameter_msg()])
+        request = SetParameters.Request(parameters=[prm.to_parameter_msg()])
         result = call_service(c.param_client, request, self.step_timeout_s, attempts=3, on_retry=lambda n:
-                              self.node.get_logger().warning(f"sim /{c.ns}: setting the seed, no answer; again"))
+                              self.node.get_logger().warning(f"sim /{c.ns}: setting {what}, no answer; again"))
         if result is None:
-            return "setting the seed timed out"
+            return f"setting {what} timed out"
         if not result.results[0].successful:
-            raise RuntimeError(f"sim /{c.ns}: seed {seed} refused: {result.results[0].reason}")
+            raise SimIncompatible(f"sim /{c.ns}: {what} refused: {result.results[0].reason}")
         return None
+
+    def _set_seed(self, i: int, seed: int) -> str | None:
+        return self._set_parameter(i, Parameter("seed", Parameter.Type.INTEGER, int(seed)), f"seed {seed}")
 
     def _gather(self, poll) -> None:
         """Wait until every live sim has a complete observation (poll(i) -> (stamp, parts))."""

@@ -4,10 +4,10 @@
 
 Parameters: sim_namespaces (string array), run_dir, config_file (strict aac_train YAML, '' = defaults),
 overrides (KEY=VALUE strings, like `aac_train --set`), step_timeout_s, camera_namespace,
-step_reliability (best_effort | reliable: QoS of the observation subscriptions). The sims must run the same
-sim config as the trainer (task, image size, randomization...): a mismatch is refused naming the
-field (`sim_overrides` on the sim nodes sets what differs from their defaults, e.g. the staged
-pipeline's training textures). Evaluation runs an in-process sim of that config inside this process.
+step_reliability (best_effort | reliable: QoS of the observation subscriptions). The sims run the
+trainer's sim config (task, image size, randomization, the staged student's training textures): the trainer
+hands it to each lockstep sim when it connects (ros_env.RosVectorEnv), and refuses, naming the field, a
+sim that cannot take it. Evaluation runs an in-process sim of that config inside this process.
 With `pipeline=staged` (the main job) stage 1, the privileged teacher, trains in this process without
 images and stage 2, the pixel student, collects from the sims.
 """

@@ -29,6 +29,7 @@ import time
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped, TwistStamped, Vector3Stamped
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -64,7 +65,12 @@ PARAMETERS = {   # name: default (the contract with aac_bringup's config/*.yaml)
     # a printed calibration board bolted to the hand, as a PNG (aac_calibrate --write-board) and its size in
     # metres: the twin then shows it to its camera for an eye-to-hand calibration ('' = none)
     "calibration_board_image": "", "calibration_board_size_m": [0.15, 0.21],
+    # the trainer's SimConfig (JSON), handed over at run time through the parameter service by the trainer
+    # (aac_policy.ros_env): a lockstep sim then runs exactly the trainer's config ('' = the parameters above)
+    "trainer_sim_config": "",
 }
+# what a trainer's config does not set on a sim: the sim's own camera files and whether it renders
+SIM_OWN_FIELDS = ("render_images", "camera_intrinsics", "camera_extrinsics")
 CAMERA_RESOLUTIONS = ("policy", "native")
 MODES = ("lockstep", "realtime")
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
@@ -112,9 +118,12 @@ class SimNode(Node):
             raise ConfigError("camera_resolution:=native publishes the camera's full frames, which the sim renders "
                               "only with camera_render: native (sim_overrides: ['camera_render=native'])")
         self.server = SimServer(AacPandaEnv(config=self.cfg))
-        if values["calibration_board_image"]:
-            self._add_board(values["calibration_board_image"], values["calibration_board_size_m"])
+        self.board = (values["calibration_board_image"], values["calibration_board_size_m"])
+        if self.board[0]:
+            self._add_board(*self.board)
         self.pending_seed = values["seed"] if values["seed"] >= 0 else None
+        self._next: tuple[SimConfig, AacPandaEnv | None] | None = None   # a handed-over config, checked
+        self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._on_parameters)
         self.command_timeout_s = float(values["command_timeout_s"])
 
@@ -156,21 +165,73 @@ class SimNode(Node):
         self.refused = 0
         self.tick_timer = None
 
-        info = {**self.server.info(), "config": self.cfg.to_dict(), "mode": self.mode,
-                "node": self.get_fully_qualified_name(), "camera_namespace": cam,
-                "camera_resolution": self.camera_resolution}
-        self.pub_info.publish(String(data=json.dumps(info)))
+        self.camera_namespace = cam
+        self.trainer_config = False   # True once it runs a config a trainer handed over
+        self._publish_info()
         self._publish_description()
         if self.mode == "realtime":   # a twin runs from the start; lockstep waits for the trainer's reset,
             self._publish(self.server.reset(self._take_seed()))   # so its env's history equals a fresh in-process env's
             self.tick_timer = self.create_timer(self.cfg.control_dt, self._on_tick)
         self.get_logger().info(f"{self.cfg.task} sim ready ({self.mode}, {self.cfg.image_size}px)")
 
+    def _publish_info(self) -> None:
+        info = {**self.server.info(), "config": self.cfg.to_dict(), "mode": self.mode,
+                "node": self.get_fully_qualified_name(), "camera_namespace": self.camera_namespace,
+                "camera_resolution": self.camera_resolution, "trainer_config": self.trainer_config}
+        self.pub_info.publish(String(data=json.dumps(info)))
+
     # ------------------------------------------------------------------ parameters / reset
+    def _trainer_config(self, text: str) -> SimConfig:
+        """The config a trainer hands over (JSON of its SimConfig), with this sim's own camera files and
+        rendering; ConfigError when it is not a valid SimConfig or this sim cannot take one."""
+        if self.mode != "lockstep":
+            raise ConfigError("only a lockstep sim (a trainer's) takes a trainer's config; this one runs realtime")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"trainer_sim_config is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("trainer_sim_config must be a JSON object (a SimConfig)")
+        own = self.cfg.to_dict()
+        cfg = SimConfig.from_dict({**data, **{k: own[k] for k in SIM_OWN_FIELDS}})
+        if self.camera_resolution == "native" and cfg.camera_render != "native":
+            raise ConfigError("this sim publishes full camera frames (camera_resolution native): the config "
+                              "must keep camera_render: native")
+        return cfg
+
+    def _check_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """A handed-over config is taken only if its env can be built (built here, swapped in after)."""
+        for prm in params:
+            if prm.name == "trainer_sim_config" and prm.value:
+                try:
+                    cfg = self._trainer_config(prm.value)
+                    self._next = (cfg, None if cfg == self.cfg else AacPandaEnv(config=cfg))
+                except Exception as exc:   # any failure to build it: refused, the sim keeps running its config
+                    return SetParametersResult(successful=False, reason=f"{type(exc).__name__}: {exc}")
+        return SetParametersResult(successful=True)
+
     def _on_parameters(self, params: list[Parameter]) -> None:
         for prm in params:
             if prm.name == "seed":
                 self.pending_seed = int(prm.value) if prm.value >= 0 else None
+            elif prm.name == "trainer_sim_config" and prm.value:
+                self._take_trainer_config(*self._next)
+                self._next = None
+
+    @_locked
+    def _take_trainer_config(self, cfg: SimConfig, env: AacPandaEnv | None) -> None:
+        """Run the trainer's config from the next reset on (its env replaces the old one), announced on
+        sim_info so the trainer sees the config it handed over."""
+        self.trainer_config = True
+        if env is not None:
+            old, self.cfg = self.server.env, cfg
+            self.server = SimServer(env)
+            old.close()
+            if self.board[0]:
+                self._add_board(*self.board)
+            self.twist = self.gripper = None
+            self.get_logger().info(f"running the trainer's sim config ({cfg.task}, {cfg.image_size}px)")
+        self._publish_info()
 
     def _take_seed(self) -> int | None:
         seed, self.pending_seed = self.pending_seed, None
