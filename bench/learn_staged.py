@@ -1,15 +1,17 @@
 """The staged pipeline (the main job) on push from pixels, per seed, under the main job's 2 h budget.
 
     .venv/bin/python bench/learn_staged.py --seeds 3                      # the headline: 3 seeds, 2 h each
+    .venv/bin/python bench/learn_staged.py --seeds 3 --task pick --minutes 240    # issue 19: 4 h per seed
     .venv/bin/python bench/learn_staged.py --seeds 1 --variant p8 --set student.passes_per_frame=8
     .venv/bin/python bench/learn_staged.py --seeds 1 --variant trial --teacher-from bench/runs/push_state-t-base_seed0
 
 Each seed is an ordinary resumable run of `aac_train --set pipeline=staged` in
-bench/runs/staged[-<variant>]_seed<k>/ (re-running continues it). `--teacher-from` starts stage 2 from an
+bench/runs/staged[-<task>][-<variant>]_seed<k>/ (re-running continues it; <task> only for tasks other
+than push). `--teacher-from` starts stage 2 from an
 existing `wiring: state` run instead of training stage 1 (a stage-2 experiment; its wall time then
 excludes the teacher's). Results: bench/results/learn_staged[-<variant>].json with, per seed, the
 stages' env steps, wall time, success and passes per frame, every eval row of both stages (env steps
-and wall time), the final eval report with the held-out sweep, and mean / worst over seeds.
+and wall time), the final eval report with the held-out sweep, and mean / worst over seeds; for pick and pick_place also the grasp numbers per condition.
 Targets (issue 16): >= 90 % eval success (50 episodes, mean of 3 seeds, worst >= 85 %) within 2 h of
 wall time, all stages included; held-out conditions within 10 points of the training distribution;
 teacher >= 90 % eval in <= 300k env steps.
@@ -58,15 +60,18 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--variant", default="")
+    ap.add_argument("--task", default="push", choices=("reach", "push", "pick", "pick_place"))
+    ap.add_argument("--minutes", type=float, default=120.0, help="wall-time budget per seed, all stages")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--teacher-from", type=Path, help="a `wiring: state` run to use as stage 1")
     args = ap.parse_args()
-    label = "staged" + (f"-{args.variant}" if args.variant else "")
+    label = "staged" + (f"-{args.task}" if args.task != "push" else "") + (f"-{args.variant}" if args.variant else "")
     out_path = HERE / "results" / f"learn_{label}.json"
     results = {}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         run = HERE / "runs" / f"{label}_seed{seed}"
-        cfg = load_config(None, ["pipeline=staged", "sim.task=push", f"seed={seed}", "max_wall_minutes=120",
+        cfg = load_config(None, ["pipeline=staged", f"sim.task={args.task}", f"seed={seed}",
+                                 f"max_wall_minutes={args.minutes:g}",
                                  "final_eval_episodes=50", *args.set])
         if args.teacher_from:
             adopt_teacher(args.teacher_from, run)
@@ -78,6 +83,10 @@ def main() -> int:
             "time_to_success": {c: r.get("mean_time_to_success_steps")
                                 for c, r in report.get("conditions", {}).items()},
             "curves": {s: read_metrics(run / s / "metrics.jsonl") for s in ("teacher", "student")}}
+        grasp = {c: {k: r[k] for k in ("grasp_success_rate", "drop_rate_after_grasp")}
+                 for c, r in report.get("conditions", {}).items() if "grasp_success_rate" in r}
+        if grasp:
+            results[f"seed{seed}"]["grasp"] = grasp
         summary = summarize(results)   # written after every seed: a stopped series keeps what it measured
         out_path.write_text(json.dumps({"command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
                                         "summary": summary, "runs": results}, indent=2))
