@@ -197,3 +197,42 @@ def test_twin_episodes_are_the_in_process_ones_by_seed():
         np.testing.assert_allclose(goal, obs["desired_goal"], atol=1e-6)
     assert not np.allclose(*goals.values())
     env.close()
+
+
+def test_twin_rows_of_a_grasp_task_give_the_grasp_metrics_of_the_sim_evaluation():
+    """Issue 19: the twin eval reports grasp success and drops like the in-process evaluation, from the
+    privileged rows the twin publishes (steps 1..T: the reset row arrives before the evaluator listens)."""
+    from aac_robot.metrics import grasp_events
+    from aac_sim.scripted import ScriptedPolicy
+    env = AacPandaEnv(task="pick", render_images=False)
+    policy = ScriptedPolicy(env)
+    obs, _ = env.reset(seed=7)
+    states, goals, rows = [obs["state"]], [obs["desired_goal"]], []
+    for t in range(1, env.cfg.max_episode_steps + 1):
+        obs, reward, _, _, info = env.step(policy(obs))
+        states.append(obs["state"])
+        goals.append(obs["desired_goal"])
+        rows.append({"step": [t], "is_success": [info["is_success"]], "reward": [reward], "state": obs["state"],
+                     "desired_goal": obs["desired_goal"]})
+    layout, threshold = env.state_layout, env.cfg.distance_threshold_m
+    env.close()
+    r = episode_result(rows, len(rows), (layout, threshold))
+    assert (r.grasped, r.dropped) == grasp_events(np.array(states), np.array(goals), layout, threshold) == (True, False)
+    assert r.success
+    rep = report([r], [{}], [False], {"namespace": "s", "episode_steps": len(rows), "perturb_at": None,
+                                      "perturb_m": 0.05, "safety_node_seen": True})
+    assert rep["overall"]["grasp_success_rate"] == 1.0
+    assert "grasp success: 1.00; drops after a lift: 0.00" in markdown(rep)
+    assert episode_result(rows, len(rows)).grasped is None   # push / reach: no grasp numbers
+
+
+def test_twin_eval_of_a_grasp_task_reports_grasp_numbers_over_ros():
+    """The plumbing on a live pick twin (no controller: the block stays where it is): the state layout and
+    threshold come from the twin's sim_info and the report carries the grasp numbers."""
+    from aac_policy.deploy_eval import evaluate_twin
+    from ros_helpers import SimProcess, Spinning
+
+    with SimProcess("g", task="pick", mode="realtime", randomize=False, seed=1), Spinning("aac_eval_g") as node:
+        rep = evaluate_twin(node, "g", episodes=1, episode_steps=5)
+    assert rep["task"] == "pick" and rep["overall"]["grasp_success_rate"] == 0.0
+    assert rep["episodes"][0]["grasped"] is False and rep["episodes"][0]["dropped"] is False

@@ -41,7 +41,7 @@ from std_srvs.srv import Trigger
 
 from aac_robot import ros_interface as ri
 from aac_robot.node_main import BackgroundSpin
-from aac_robot.metrics import EpisodeResult, summarize
+from aac_robot.metrics import GRASP_TASKS, EpisodeResult, grasp_events, summarize
 from aac_robot.ros_convert import unpack_labelled
 
 from .ros_env import call_service
@@ -49,14 +49,23 @@ from .ros_env import call_service
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 
 
-def episode_result(rows: list[dict], steps: int) -> EpisodeResult:
-    """Episode result from the twin's privileged rows (step, is_success, reward) of steps 1..`steps`."""
+def episode_result(rows: list[dict], steps: int, grasp: tuple[dict, float] | None = None) -> EpisodeResult:
+    """Episode result from the twin's privileged rows (step, is_success, reward) of steps 1..`steps`.
+    `grasp` = (state layout, success threshold m) for pick / pick_place: grasped and dropped are computed
+    from the rows' privileged states as in the simulator's evaluation (aac_robot.metrics.grasp_events)."""
     by_step = {int(r["step"][0]): r for r in rows if 1 <= int(r["step"][0]) <= steps}
     if steps not in by_step:
         raise RuntimeError(f"the twin did not reach step {steps} (got up to {max(by_step, default=0)})")
     first = next((t for t in sorted(by_step) if by_step[t]["is_success"][0] > 0.5), None)
     ret = float(sum(by_step[t]["reward"][0] for t in by_step))
-    return EpisodeResult(bool(by_step[steps]["is_success"][0] > 0.5), first, ret, steps)
+    result = EpisodeResult(bool(by_step[steps]["is_success"][0] > 0.5), first, ret, steps)
+    if grasp is not None:
+        layout, threshold = grasp
+        order = sorted(by_step)   # the first row is step 1: its block height is where the block started
+        result.grasped, result.dropped = grasp_events(np.array([by_step[t]["state"] for t in order]),
+                                                      np.array([by_step[t]["desired_goal"] for t in order]),
+                                                      layout, threshold)
+    return result
 
 
 def counts_delta(before: dict | None, after: dict | None) -> dict[str, int]:
@@ -90,6 +99,10 @@ def markdown(rep: dict) -> str:
              f"- success rate: {o['success_rate']:.2f}",
              f"- mean time to success: {o['mean_time_to_success_steps']} steps",
              f"- mean return: {o['mean_return']:.2f}"]
+    if "grasp_success_rate" in o:
+        drops = o["drop_rate_after_grasp"]
+        lines.append(f"- grasp success: {o['grasp_success_rate']:.2f}; drops after a lift: "
+                     f"{'-' if drops is None else f'{drops:.2f}'} (share of grasped episodes)")
     if "after_perturbation" in rep:
         a = rep["after_perturbation"]
         lines.append(f"- success after a {rep['perturb_m']} m block perturbation at step {rep['perturb_at']}: "
@@ -206,7 +219,11 @@ class TwinEvaluator:
                     perturbed = True
             rows = list(self.rows)
         time.sleep(1.2)   # the arm node reports its counts at 1 Hz
-        return episode_result(rows, steps), {"counts": counts_delta(before, self.interventions),
+        grasp = None
+        if self.info["task"] in GRASP_TASKS:
+            layout = {k: slice(a, b) for k, (a, b) in self.info["state_layout"].items()}
+            grasp = (layout, float(self.info["distance_threshold_m"]))
+        return episode_result(rows, steps, grasp), {"counts": counts_delta(before, self.interventions),
                                              "perturbed": perturbed}
 
 
