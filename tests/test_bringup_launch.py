@@ -174,10 +174,12 @@ OPTIONAL_INCLUDES = {lu.REALSENSE_PACKAGE: lu.REALSENSE_LAUNCH}
 
 EXPECTED_ARGUMENTS = {
     "train_sim.launch.py": {"task": "push", "num_sims": "2", "rviz": "true",
-                            "config": ("aac_bringup", "config", "train_sim.yaml"), "run_dir": "runs/ros"},
+                            "config": ("aac_bringup", "config", "train_sim.yaml"), "run_dir": "runs/ros",
+                            "camera_extrinsics": ""},
     "deploy_sim.launch.py": {"actor": "", "task": "push", "rviz": "true", "record": "true", "dry_run": "false",
                              "discovery_range": "LOCALHOST",
-                             "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": ""},
+                             "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": "",
+                             "camera_namespace": "camera/camera", "camera_extrinsics": ""},
     "deploy_real.launch.py": {"actor": "", "robot": "fr3", "camera": "auto", "camera_namespace": "camera/camera",
                               "preflight": "true", "discovery_range": "LOCALHOST", "enclaves": "false", "keystore": "",
                               "output": "joint_trajectory", "arm_controller": "", "joint_names": "",
@@ -187,8 +189,10 @@ EXPECTED_ARGUMENTS = {
 # Parameters each launch file sets on a node itself (after the config file, so they win): a packaged
 # config must not set them.
 LAUNCH_SET = {
-    "deploy_sim.launch.py": {"aac_sim_node": {"task", "mode"}, "aac_policy_node": {"actor"},
-                             "aac_arm_node": {"output", "dry_run", "actor"}, "aac_recorder_node": set()},
+    "deploy_sim.launch.py": {"aac_sim_node": {"task", "mode", "camera_namespace", "camera_extrinsics"},
+                             "aac_policy_node": {"actor", "camera_namespace"},
+                             "aac_arm_node": {"output", "dry_run", "actor", "camera_namespace"},
+                             "aac_recorder_node": {"camera_namespace"}},
     "deploy_real.launch.py": {"aac_policy_node": {"actor", "camera_namespace", "joint_names", "finger_joint_states"},
                               "aac_arm_node": {"output", "dry_run", "actor", "camera_namespace", "arm_controller",
                                                "joint_names"},
@@ -406,8 +410,10 @@ def test_train_launch_overrides():
     (sim,) = _node_calls(tree, "aac_sim")
     (overrides,) = [i for i in _arg(sim, "parameters").elts if isinstance(i, ast.Dict)]
     keys = {_value(k, consts): v for k, v in zip(overrides.keys, overrides.values)}
-    assert set(keys) == {"task", "mode", "seed", "publish_clock"}
+    assert set(keys) == {"task", "mode", "seed", "publish_clock", "camera_extrinsics"}
     assert _value(keys["mode"], consts) == "lockstep"
+    params = lu.node_parameters_from_file(BRINGUP / "config" / "train_sim.yaml", "/sim0/aac_sim_node")
+    assert not set(keys) & set(params), "train_sim.yaml sets what the launch file sets"
     (trainer,) = _node_calls(tree, "aac_policy")
     (overrides,) = [i for i in _arg(trainer, "parameters").elts if isinstance(i, ast.Dict)]
     assert {_value(k, consts) for k in overrides.keys} == {"sim_namespaces", "run_dir"}
@@ -513,13 +519,20 @@ def test_deploy_configs_leave_launch_set_parameters_alone(launch, config):
             assert not keys & set(params), f"{config} sets {node}.{keys & set(params)}"
 
 
+def test_sim_launch_files_only_wire():
+    """deploy_sim and train_sim read no parameter file themselves: what they decide comes from launch
+    arguments, the rest the nodes read from the file they are handed (issue 18: launch files only wire)."""
+    for name in ("deploy_sim.launch.py", "train_sim.launch.py"):
+        calls = {_call_name(n) for n in ast.walk(_tree(BRINGUP / "launch" / name)) if isinstance(n, ast.Call)}
+        assert "node_parameters_from_file" not in calls, name
+
+
 def test_deploy_sim_config_is_consistent():
-    """Policy, arm and recorder listen where the sim publishes, and the arm commands the sim's controllers."""
+    """The arm commands the sim's controllers (every node's camera namespace is the launch's one argument:
+    LAUNCH_SET), and the policy's joints and goal are the sim's."""
     path = BRINGUP / "config" / "deploy_sim.yaml"
     params = {n: lu.node_parameters_from_file(path, f"/{n}") for n in LAUNCH_SET["deploy_sim.launch.py"]}
     sim = params["aac_sim_node"]
-    for node in ("aac_policy_node", "aac_arm_node", "aac_recorder_node"):
-        assert params[node].get("camera_namespace", CONTRACT[node]["camera_namespace"]) == sim["camera_namespace"]
     arm = params["aac_arm_node"]
     assert arm["arm_controller"] == sim["arm_controller"] and arm["gripper_controller"] == sim["gripper_controller"]
     assert arm["gripper_output"] == "joint_trajectory" and arm["joint_names"] == list(ri.ARM_JOINTS)

@@ -55,11 +55,8 @@ def _launch_setup(context, *args, **kwargs):
     if not os.path.isfile(config):
         raise RuntimeError(f'deploy_sim.launch.py: config file not found: {config}')
 
-    def fqn(name):
-        return f'/{ns}/{name}' if ns else f'/{name}'
-
-    sim_params = lu.node_parameters_from_file(config, fqn(SIM_NODE_NAME))
-    cam = str(sim_params.get('camera_namespace', lu.DEFAULT_CAMERA_NAMESPACE))
+    cam = LaunchConfiguration('camera_namespace').perform(context).strip('/')
+    extrinsics = LaunchConfiguration('camera_extrinsics').perform(context)
 
     actions = []
     if not actor:
@@ -71,14 +68,15 @@ def _launch_setup(context, *args, **kwargs):
         name=SIM_NODE_NAME,
         namespace=ns,
         output='screen',
-        parameters=[config, {'task': task, 'mode': 'realtime'}],
+        parameters=[config, {'task': task, 'mode': 'realtime', 'camera_namespace': cam,
+                             'camera_extrinsics': extrinsics}],
         remappings=lu.tf_remappings(ns),
     ))
     # robot_description: aac_sim's console script (in <prefix>/lib/aac_sim, not on PATH), with the
     # sim's camera_extrinsics so the URDF mount is the one the sim renders from.
     description = ParameterValue(
         Command([ExecutableInPackage(executable='aac_robot_description', package='aac_sim'),
-                 lu.robot_description_args(sim_params.get('camera_extrinsics', ''))], on_stderr='warn'),
+                 lu.robot_description_args(extrinsics)], on_stderr='warn'),
         value_type=str)
     actions.append(Node(
         package='robot_state_publisher',
@@ -95,7 +93,7 @@ def _launch_setup(context, *args, **kwargs):
         name=POLICY_NODE_NAME,
         namespace=ns,
         output='screen',
-        parameters=[config, {'actor': actor}],
+        parameters=[config, {'actor': actor, 'camera_namespace': cam}],
     ))
     actions.append(Node(
         package='aac_driver',
@@ -103,7 +101,7 @@ def _launch_setup(context, *args, **kwargs):
         name=ARM_NODE_NAME,
         namespace=ns,
         output='screen',
-        parameters=[config, {'output': ARM_OUTPUT, 'dry_run': dry_run, 'actor': actor}],
+        parameters=[config, {'output': ARM_OUTPUT, 'dry_run': dry_run, 'actor': actor, 'camera_namespace': cam}],
     ))
     actions.append(Node(
         package='aac_driver',
@@ -111,7 +109,7 @@ def _launch_setup(context, *args, **kwargs):
         name=RECORDER_NODE_NAME,
         namespace=ns,
         output='screen',
-        parameters=[config],   # records its default topics + what aac_arm_node publishes
+        parameters=[config, {'camera_namespace': cam}],   # its default topics + what aac_arm_node publishes
         condition=IfCondition(LaunchConfiguration('record')),
     ))
     rviz_config = os.path.join(get_package_share_directory('aac_bringup'), 'rviz', 'deploy.rviz')
@@ -152,6 +150,13 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'namespace', default_value='',
             description="namespace of the twin ('' = root, the real robot's topic names)"),
+        DeclareLaunchArgument(
+            'camera_namespace', default_value='camera/camera',
+            description='camera topics under <namespace>/<camera_namespace> (realsense2_camera >= 4.55 naming)'),
+        DeclareLaunchArgument(
+            'camera_extrinsics', default_value='',
+            description="camera pose YAML (camera_extrinsics.yaml format, e.g. aac_calibrate's result) for the "
+                        "twin's camera and the URDF mount; '' = the packaged mount"),
         DeclareLaunchArgument(
             'config',
             default_value=PathJoinSubstitution(

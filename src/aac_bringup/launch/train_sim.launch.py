@@ -29,8 +29,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import ExecutableInPackage, FindPackageShare
 
-from aac_bringup.launch_utils import (node_parameters_from_file, robot_description_args,
-                                      sim_namespaces, tf_remappings, tf_remappings_to)
+from aac_bringup.launch_utils import robot_description_args, sim_namespaces, tf_remappings, tf_remappings_to
 
 SIM_NODE_NAME = 'aac_sim_node'
 TRAINER_NODE_NAME = 'aac_trainer_node'
@@ -54,12 +53,12 @@ def _launch_setup(context, *args, **kwargs):
     namespaces = sim_namespaces(LaunchConfiguration('num_sims').perform(context))
     config = LaunchConfiguration('config').perform(context)
     run_dir = LaunchConfiguration('run_dir').perform(context)
+    extrinsics = LaunchConfiguration('camera_extrinsics').perform(context)
     if not os.path.isfile(config):
         raise RuntimeError(f'train_sim.launch.py: config file not found: {config}')
 
     actions = []
     for i, ns in enumerate(namespaces):
-        sim_params = node_parameters_from_file(config, f'/{ns}/{SIM_NODE_NAME}')
         actions.append(Node(
             package='aac_sim',
             executable='aac_sim_node',
@@ -72,6 +71,7 @@ def _launch_setup(context, *args, **kwargs):
                 'seed': i,
                 # one /clock source: sim0
                 'publish_clock': i == 0,
+                'camera_extrinsics': extrinsics,
             }],
             remappings=tf_remappings(ns),
         ))
@@ -82,7 +82,7 @@ def _launch_setup(context, *args, **kwargs):
             namespace=ns,
             output='screen',
             parameters=[{
-                'robot_description': _robot_description(sim_params.get('camera_extrinsics', '')),
+                'robot_description': _robot_description(extrinsics),
                 'use_sim_time': True,
             }],
             remappings=tf_remappings(ns),
@@ -129,6 +129,10 @@ def generate_launch_description():
             default_value=PathJoinSubstitution(
                 [FindPackageShare('aac_bringup'), 'config', 'train_sim.yaml']),
             description='ROS 2 parameter file for the sim and trainer nodes'),
+        DeclareLaunchArgument(
+            'camera_extrinsics', default_value='',
+            description="camera pose YAML (camera_extrinsics.yaml format) for every sim's camera and its URDF "
+                        "mount; '' = the packaged mount"),
         DeclareLaunchArgument(
             'run_dir', default_value='runs/ros',
             description='trainer run folder (checkpoints, replay, exported actor), resumable'),
