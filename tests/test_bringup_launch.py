@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
-import re
 import runpy
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -181,6 +180,7 @@ EXPECTED_ARGUMENTS = {
                              "config": ("aac_bringup", "config", "deploy_sim.yaml"), "namespace": "",
                              "camera_namespace": "camera/camera", "camera_extrinsics": ""},
     "deploy_real.launch.py": {"actor": "", "robot": "fr3", "camera": "auto", "camera_namespace": "camera/camera",
+                              "camera_profile": "640,480,30", "serial_no": "",
                               "preflight": "true", "discovery_range": "LOCALHOST", "enclaves": "false", "keystore": "",
                               "output": "joint_trajectory", "arm_controller": "", "joint_names": "",
                               "dry_run": "true", "record": "true", "rviz": "true",
@@ -196,7 +196,7 @@ LAUNCH_SET = {
     "deploy_real.launch.py": {"aac_policy_node": {"actor", "camera_namespace", "joint_names", "finger_joint_states"},
                               "aac_arm_node": {"output", "dry_run", "actor", "camera_namespace", "arm_controller",
                                                "joint_names"},
-                              "aac_realsense_node": {"camera_namespace"},
+                              "aac_realsense_node": {"camera_namespace", "width", "height", "fps", "serial_no"},
                               "aac_recorder_node": {"camera_namespace"}},
 }
 
@@ -519,10 +519,10 @@ def test_deploy_configs_leave_launch_set_parameters_alone(launch, config):
             assert not keys & set(params), f"{config} sets {node}.{keys & set(params)}"
 
 
-def test_sim_launch_files_only_wire():
-    """deploy_sim and train_sim read no parameter file themselves: what they decide comes from launch
+def test_launch_files_only_wire():
+    """The launch files read no parameter file themselves: what they decide comes from launch
     arguments, the rest the nodes read from the file they are handed (issue 18: launch files only wire)."""
-    for name in ("deploy_sim.launch.py", "train_sim.launch.py"):
+    for name in ("deploy_sim.launch.py", "train_sim.launch.py", "deploy_real.launch.py"):
         calls = {_call_name(n) for n in ast.walk(_tree(BRINGUP / "launch" / name)) if isinstance(n, ast.Call)}
         assert "node_parameters_from_file" not in calls, name
 
@@ -648,8 +648,8 @@ def test_deploy_real_config_is_cautious():
     assert arm["max_ee_speed_m_s"] <= ARM_NODE_PARAMETERS["max_ee_speed_m_s"]
     assert arm["joint_velocity_scale"] <= ARM_NODE_PARAMETERS["joint_velocity_scale"]
     assert arm["latch_on_non_finite"] is True
-    cam = lu.node_parameters_from_file(real, "/aac_realsense_node")
-    assert (cam["width"], cam["height"], cam["fps"]) == (640, 480, 30)   # the D435 model the actor was trained with
+    # the D435 model the actor was trained with: the camera_profile launch argument's default, for both cameras
+    assert lu.camera_profile(EXPECTED_ARGUMENTS["deploy_real.launch.py"]["camera_profile"]) == (640, 480, 30)
     assert EXPECTED_ARGUMENTS["deploy_real.launch.py"]["dry_run"] == "true"
     assert EXPECTED_ARGUMENTS["deploy_sim.launch.py"]["dry_run"] == "false"
 
@@ -862,9 +862,12 @@ def test_realsense_launch_arguments():
     assert lu.realsense_launch_arguments("camera/camera", 640, 480, 30, "_012345")["serial_no"] == "_012345"
     with pytest.raises(ValueError, match="camera_namespace"):
         lu.realsense_launch_arguments("/", 640, 480, 30)
-    # the packaged profile is the pyrealsense2 node's: one place sets it for both cameras
-    rs = lu.node_parameters_from_file(BRINGUP / "config" / "deploy_real.yaml", "/aac_realsense_node")
-    assert set(rs) <= set(REALSENSE_NODE_PARAMETERS) and {"width", "height", "fps"} <= set(rs)
+    # one launch argument sets the profile for both cameras (rs_launch.py's and aac_realsense_node's parameters)
+    assert {"width", "height", "fps", "serial_no"} <= set(REALSENSE_NODE_PARAMETERS)
+    assert lu.camera_profile("848,480,15") == (848, 480, 15) == lu.camera_profile(" 848x480x15 ")
+    for bad in ("640,480", "640,480,0", "a,b,c"):
+        with pytest.raises(ValueError, match="camera_profile"):
+            lu.camera_profile(bad)
 
 
 def test_base_frame_alias():
@@ -944,16 +947,28 @@ def test_launch_description_builds(path, args, expected):
 
 @pytest.mark.parametrize("robot", sorted(lu.ROBOTS))
 def test_deploy_real_passes_aac_preflight_arguments_it_accepts(robot, tmp_path):
-    """The command line deploy_real builds for aac_preflight parses, with the robot's names."""
+    """The command line deploy_real builds for aac_preflight parses, with the robot's names; the arm node's
+    gripper settings the preflight reads from the same parameter file the arm node gets, over the same
+    robot preset (a value in the file wins, as for the arm node)."""
     from aac_driver import preflight
     preset = lu.robot_preset(robot)
+    real = BRINGUP / "config" / "deploy_real.yaml"
     args = lu.preflight_arguments(robot, list(preset.arm_joints + preset.finger_joints), "camera/camera",
-                                  "joint_trajectory", preset.arm_controller, "gripper_command", preset.gripper_action,
-                                  preset.finger_joint_states, "")
+                                  "joint_trajectory", preset.arm_controller, str(real), preset.finger_joint_states, "")
     cfg = preflight.parse_args(args)
-    assert cfg is not None
-    text = " ".join(args)
-    assert preset.arm_controller in text and preset.gripper_action in text and "--timeout 10.0" in text
+    arm = {**preset.arm_parameters(), **lu.node_parameters_from_file(real, "/aac_arm_node")}
+    assert (cfg.gripper_output, cfg.gripper_action) == (arm["gripper_output"], arm["gripper_action"])
+    assert cfg.gripper_controller == arm["gripper_controller"] and cfg.arm_controller == preset.arm_controller
+    assert "--timeout 10.0" in " ".join(args)
+    own = tmp_path / "mine.yaml"   # a user's file that switches the gripper to a joint trajectory controller
+    own.write_text("/**/aac_arm_node:\n  ros__parameters:\n    gripper_output: joint_trajectory\n"
+                   "    gripper_controller: my_gripper\n")
+    cfg = preflight.parse_args(lu.preflight_arguments(robot, list(preset.arm_joints), "camera/camera", "servo",
+                                                      preset.arm_controller, str(own), "", ""))
+    assert (cfg.gripper_output, cfg.gripper_controller) == ("joint_trajectory", "my_gripper")
+    own.write_text("/**/aac_arm_node:\n  ros__parameters:\n    gripper_output: magnet\n")
+    with pytest.raises(SystemExit):
+        preflight.parse_args(["--params-file", str(own)])
 
 
 

@@ -3,7 +3,6 @@ ROS installation and cheap to import in a launch file; names come from the contr
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import tempfile
 import xml.etree.ElementTree as ElementTree
@@ -13,6 +12,7 @@ import yaml
 
 # Names of the deployment graph and the robot presets: the contract's own (aac_robot, plain constants).
 from aac_robot.ros_interface import BASE_FRAME as POLICY_FRAME, DEFAULT_CAMERA_NAMESPACE, MARKERS
+from aac_robot.param_files import node_parameters_from_file  # noqa: F401 (re-exported for the tests)
 from aac_robot.robots import ROBOTS, RobotPreset
 
 SIM_NAMESPACE_PREFIX = "sim"
@@ -43,37 +43,6 @@ def tf_remappings_to(namespace: str) -> list[tuple[str, str]]:
     """Remap /tf, /tf_static of a root-namespace node (RViz) to `namespace`'s TF topics."""
     ns = namespace.strip("/")
     return [(t, f"/{ns}{t}") for t in TF_TOPICS] if ns else []
-
-
-def _node_key_matches(key: str, node_fqn: str) -> bool:
-    """ROS 2 parameter-file node key (with * and ** wildcards) matches a fully qualified node name."""
-    key = "/" + key.lstrip("/")
-    if key == "/**":
-        return True
-    pattern = re.escape(key).replace(r"/\*\*", "(/[^/]+)*").replace(r"\*", "[^/]*")
-    return re.fullmatch(pattern, node_fqn) is not None
-
-
-def node_parameters_from_file(path, node_fqn: str) -> dict:
-    """Parameters a ROS 2 parameter file gives node `node_fqn` (e.g. '/sim0/aac_sim_node').
-
-    Later keys override earlier ones, as in rcl. Raises ValueError naming the file on a file
-    that is not a ROS 2 parameter file.
-    """
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read parameter file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"parameter file {path}: top level must be a mapping of node names")
-    params: dict = {}
-    for key, section in data.items():
-        if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
-            raise ValueError(f"parameter file {path}: {key!r} has no 'ros__parameters' mapping")
-        if _node_key_matches(str(key), node_fqn):
-            params.update(section["ros__parameters"])
-    return params
 
 
 def robot_description_args(camera_extrinsics) -> str:
@@ -179,17 +148,31 @@ def enclave_arguments(node_name: str, enabled: bool) -> list[str]:
 
 
 def preflight_arguments(robot: str, joint_names: list[str], camera_namespace: str, output: str,
-                        arm_controller: str, gripper_output: str, gripper_action: str, finger_joint_states: str,
-                        actor: str, timeout_s: float = 10.0) -> list[str]:
-    """aac_preflight's command line for what deploy_real starts (its checks: aac_driver.preflight)."""
+                        arm_controller: str, params_file: str, finger_joint_states: str, actor: str,
+                        timeout_s: float = 10.0) -> list[str]:
+    """aac_preflight's command line for what deploy_real starts (its checks: aac_driver.preflight). The arm
+    node's gripper settings it reads from `params_file` itself, as the arm node does."""
     args = ["--robot", robot, "--joint-names", ",".join(joint_names), "--camera-namespace", camera_namespace,
-            "--output", output, "--arm-controller", arm_controller, "--gripper-output", gripper_output,
-            "--gripper-action", gripper_action, "--timeout", str(timeout_s)]
+            "--output", output, "--arm-controller", arm_controller, "--params-file", params_file,
+            "--timeout", str(timeout_s)]
     if finger_joint_states:
         args += ["--finger-joint-states", finger_joint_states]
     if actor:
         args += ["--actor", actor]
     return args
+
+
+def camera_profile(text: str) -> tuple[int, int, int]:
+    """(width, height, fps) of the camera_profile launch argument ('640,480,30', realsense-ros's
+    `rgb_camera.color_profile` format); ValueError naming it otherwise."""
+    parts = str(text).replace("x", ",").split(",")
+    try:
+        width, height, fps = (int(v.strip()) for v in parts)
+    except ValueError:
+        raise ValueError(f"camera_profile must be WIDTH,HEIGHT,FPS (e.g. 640,480,30), got {text!r}") from None
+    if min(width, height, fps) <= 0:
+        raise ValueError(f"camera_profile values must be > 0, got {text!r}")
+    return width, height, fps
 
 
 def robot_preset(name: str) -> RobotPreset:
@@ -333,5 +316,5 @@ __all__ = [
     "tf_remappings_to", "node_parameters_from_file", "robot_description_args", "rviz_config_for_namespace",
     "RobotPreset", "ROBOTS", "robot_preset", "parse_bool", "check_choice", "ARM_OUTPUTS", "parse_joint_names", "resolve_camera",
     "split_camera_namespace", "realsense_launch_arguments", "base_frame_alias_arguments",
-    "deploy_rviz_config", "REALSENSE_PACKAGE", "REALSENSE_LAUNCH", "CAMERAS", "CAMERA_AUTO", "POLICY_FRAME",
+    "deploy_rviz_config", "camera_profile", "REALSENSE_PACKAGE", "REALSENSE_LAUNCH", "CAMERAS", "CAMERA_AUTO", "POLICY_FRAME",
 ]

@@ -16,7 +16,7 @@ leaving dry run.
 
 Graph (root namespace, the real robot's topic names):
   camera                realsense2_camera's rs_launch.py (align_depth, enable_sync, colour/depth
-                        profile from the config's aac_realsense_node width/height/fps), or
+                        profile camera_profile:=640,480,30, serial_no:=), or
                         /aac_realsense_node (pyrealsense2 only) publishing the same topics
   /aac_policy_node      actor.pt on <camera_namespace>/color + aligned depth, joint_states, aac/goal
                         -> aac/policy/twist, aac/policy/gripper
@@ -92,6 +92,8 @@ def _launch_setup(context, *args, **kwargs):
     robot = lu.robot_preset(LaunchConfiguration('robot').perform(context))
     arm_joints, finger_joints = lu.parse_joint_names(LaunchConfiguration('joint_names').perform(context), robot)
     cam = LaunchConfiguration('camera_namespace').perform(context).strip('/')
+    width, height, fps = lu.camera_profile(LaunchConfiguration('camera_profile').perform(context))
+    serial_no = LaunchConfiguration('serial_no').perform(context)
     output = lu.check_choice(LaunchConfiguration('output').perform(context), lu.ARM_OUTPUTS, 'output')
     arm_controller = LaunchConfiguration('arm_controller').perform(context).strip('/') or robot.arm_controller
     dry_run = lu.parse_bool(LaunchConfiguration('dry_run').perform(context), 'dry_run')
@@ -109,12 +111,9 @@ def _launch_setup(context, *args, **kwargs):
 
     # --- camera: realsense2_camera's own launch file, or our pyrealsense2 node (same topics)
     if camera == 'realsense2_camera':
-        rs = lu.node_parameters_from_file(config, f'/{REALSENSE_NODE_NAME}')
         include = IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(realsense_share, 'launch', 'rs_launch.py')),
-            launch_arguments=lu.realsense_launch_arguments(
-                cam, rs.get('width', 640), rs.get('height', 480), rs.get('fps', 30),
-                rs.get('serial_no', '')).items(),
+            launch_arguments=lu.realsense_launch_arguments(cam, width, height, fps, serial_no).items(),
         )
         # rs_launch.py takes no enclave: its process gets one from the environment, in this group only
         actions.append(GroupAction([SetEnvironmentVariable(lu.ENCLAVE_OVERRIDE_VARIABLE,
@@ -127,7 +126,8 @@ def _launch_setup(context, *args, **kwargs):
             name=REALSENSE_NODE_NAME,
             ros_arguments=lu.enclave_arguments(REALSENSE_NODE_NAME, secure),
             output='screen',
-            parameters=[config, {'camera_namespace': cam}],
+            parameters=[config, {'camera_namespace': cam, 'width': width, 'height': height, 'fps': fps,
+                                 'serial_no': serial_no}],
         ))
 
     actions.append(Node(
@@ -163,14 +163,11 @@ def _launch_setup(context, *args, **kwargs):
     )
     # aac_preflight checks the live graph (camera, intrinsics, joints, fingers, controller, gripper, goal).
     # In dry run it only prints its checklist; live, the arm node starts only once every check passed.
-    arm = {**robot_params, **lu.node_parameters_from_file(config, f'/{ARM_NODE_NAME}')}
     if lu.parse_bool(LaunchConfiguration('preflight').perform(context), 'preflight'):
         preflight = ExecuteProcess(
             cmd=[ExecutableInPackage(executable=PREFLIGHT_EXECUTABLE, package='aac_driver'),
                  *lu.preflight_arguments(robot.name, arm_joints + finger_joints, cam, output, arm_controller,
-                                         arm.get('gripper_output', 'gripper_command'),
-                                         arm.get('gripper_action', robot.gripper_action),
-                                         robot.finger_joint_states, actor)],
+                                         config, robot.finger_joint_states, actor)],
             name='aac_preflight', output='screen',
             additional_env={lu.ENCLAVE_OVERRIDE_VARIABLE: lu.SECURITY_ENCLAVES['aac_preflight']} if secure else None)
         actions.append(preflight)
@@ -237,6 +234,12 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'camera_namespace', default_value='camera/camera',
             description='camera topics prefix; realsense2_camera: camera_namespace/camera_name'),
+        DeclareLaunchArgument(
+            'camera_profile', default_value='640,480,30',
+            description='colour and aligned-depth profile WIDTH,HEIGHT,FPS (realsense2_camera or aac_realsense_node)'),
+        DeclareLaunchArgument(
+            'serial_no', default_value='',
+            description="the camera's serial number ('' = the first device found)"),
         DeclareLaunchArgument(
             'output', default_value='joint_trajectory',
             description='arm output: joint_trajectory (<arm_controller>/joint_trajectory) | servo '

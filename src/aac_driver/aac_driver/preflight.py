@@ -43,6 +43,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from aac_robot import ros_interface as ri
+from aac_robot.param_files import node_parameters_from_file
 from aac_robot.robots import FRANKA_GRIPPER_JOINT_STATES, ROBOTS
 
 PASS, WARN, FAIL, SKIP, INFO = "PASS", "WARN", "FAIL", "SKIP", "INFO"
@@ -139,7 +140,11 @@ def parse_args(argv=None) -> Config:
     p.add_argument("--gripper-output", choices=GRIPPER_OUTPUTS, default=None,
                    help="the arm node's `gripper_output` (default gripper_command; twin: joint_trajectory)")
     p.add_argument("--gripper-action", default=None, help="the arm node's `gripper_action` (default: the preset's)")
-    p.add_argument("--gripper-controller", default="gripper_controller", help="the arm node's `gripper_controller`")
+    p.add_argument("--gripper-controller", default=None,
+                   help="the arm node's `gripper_controller` (default gripper_controller)")
+    p.add_argument("--params-file", default="",
+                   help="the deployment's ROS 2 parameter file: the arm node's gripper_output, gripper_action and "
+                        "gripper_controller are read from its aac_arm_node section (flags given here win)")
     p.add_argument("--finger-topic", default=DEFAULT_FINGER_TOPIC, help="the gripper's own JointState topic")
     p.add_argument("--finger-joint-states", default=None,
                    help="the policy node's finger_joint_states ('' = joint_states); default: read from a running "
@@ -152,6 +157,15 @@ def parse_args(argv=None) -> Config:
     p.add_argument("--json", default="", help="also write the results as JSON to this file")
     a = p.parse_args(argv)
     robot = ROBOTS[a.robot]
+    arm_file = {}
+    if a.params_file:
+        try:
+            arm_file = node_parameters_from_file(a.params_file, "/" + ri.ARM_NODE_NAME)
+        except ValueError as exc:
+            p.error(str(exc))
+        if arm_file.get("gripper_output", GRIPPER_OUTPUTS[0]) not in GRIPPER_OUTPUTS:
+            p.error(f"{a.params_file}: aac_arm_node gripper_output {arm_file['gripper_output']!r} is not one of "
+                    f"{GRIPPER_OUTPUTS}")
     arm, fingers = robot.arm_joints, robot.finger_joints
     if a.joint_names:
         names = [n for item in a.joint_names for n in item.replace(",", " ").split()]
@@ -165,9 +179,11 @@ def parse_args(argv=None) -> Config:
     return Config(namespace=a.namespace or "/", robot=a.robot, arm_joints=arm, finger_joints=fingers,
                   base_frame=robot.base_frame, camera_namespace=a.camera_namespace, fps=a.fps, output=a.output,
                   arm_controller=a.arm_controller or robot.arm_controller,
-                  gripper_output=a.gripper_output or ("joint_trajectory" if a.twin else "gripper_command"),
-                  gripper_action=a.gripper_action or robot.gripper_action,
-                  gripper_controller=a.gripper_controller, finger_topic=a.finger_topic,
+                  gripper_output=a.gripper_output or arm_file.get("gripper_output")
+                  or ("joint_trajectory" if a.twin else "gripper_command"),
+                  gripper_action=a.gripper_action or arm_file.get("gripper_action") or robot.gripper_action,
+                  gripper_controller=a.gripper_controller or arm_file.get("gripper_controller", "gripper_controller"),
+                  finger_topic=a.finger_topic,
                   finger_joint_states=a.finger_joint_states, goal_topic=a.goal_topic, actor=a.actor,
                   camera_extrinsics=a.camera_extrinsics,
                   timeout=a.timeout, twin=a.twin, json=a.json)
