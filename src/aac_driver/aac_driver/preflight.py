@@ -540,7 +540,7 @@ def check_fingers(cfg: Config, obs: Observation) -> Check:
             return Check(name, FAIL, f"{', '.join(fingers)} not on {source} ({learnt})"
                          + (f"; they are in {js.topic}" if in_js and not frozen else ""),
                          "start franka_gripper (franka.launch.py load_gripper:=true; moveit.launch.py starts it), "
-                         f"or set the policy node's finger_joint_states to where the fingers are")
+                         "or set the policy node's finger_joint_states to where the fingers are")
         note = "; " + moveit_cause.split(":")[0] + " (not used)" if moveit_cause else ""
         return Check(name, PASS, f"{f0}/2 on {source}, {rng[0]:.4f}..{rng[1]:.4f} ({learnt}){note}")
     # no policy node and no flag: find the live fingers, say what the policy must be given
