@@ -105,3 +105,51 @@ def test_success_needs_the_block_held_where_the_task_says():
         seen.add(in_air)
     env.close()
     assert seen == {True, False}
+
+
+def test_training_episodes_can_start_with_the_block_in_the_hand_and_evaluation_never_does(tmp_path):
+    """The teacher's grasp curriculum (teacher.start_grasped_prob): training episodes start with the block
+    closed in the gripper (lifting it then picks it), the evaluation env's episodes as before; refused for
+    tasks without a grasp."""
+    from aac_policy.config import load_config
+    from aac_policy.train import Trainer
+    from aac_sim.config import ConfigError
+
+    env = AacPandaEnv(task="pick", render_images=False)
+    plain, _ = env.reset(seed=5)
+    obs, _ = env.reset(seed=5, options={"start_grasped_prob": 1.0})
+    np.testing.assert_allclose(obs["desired_goal"], plain["desired_goal"])   # same goal, same block start
+    rel = obs["state"][env.state_layout["object_rel_ee"]]
+    contacts = obs["state"][env.state_layout["contacts"]]
+    assert np.linalg.norm(rel) < 0.01 and contacts[0] > 0.5 and contacts[1] > 0.5
+    for _ in range(8):   # straight up, gripper closed: the block comes along
+        obs, _, _, _, info = env.step(np.array([0.0, 0.0, 1.0, -1.0], np.float32))
+    assert obs["achieved_goal"][2] > plain["achieved_goal"][2] + 0.1 and env._held
+    with pytest.raises(ValueError, match=r"start_grasped_prob must be in \[0, 1\]"):
+        env.reset(seed=1, options={"start_grasped_prob": 2.0})
+    env.close()
+    push = AacPandaEnv(task="push", render_images=False)
+    with pytest.raises(ValueError, match="grasp tasks"):
+        push.reset(seed=1, options={"start_grasped_prob": 0.5})
+    push.close()
+    with pytest.raises(ConfigError, match="grasp tasks"):
+        load_config(None, ["sim.task=push", "start_grasped_prob=0.5"])
+
+    from aac_policy.staged import student_config, teacher_config
+    staged = load_config(None, ["pipeline=staged", "sim.task=pick", "teacher.start_grasped_prob=0.5"])
+    assert teacher_config(staged).start_grasped_prob == 0.5          # stage 1 only: the student's episodes
+    assert student_config(staged, tmp_path, 1.0).start_grasped_prob == 0.0   # are the deployment's
+
+    cfg = load_config(None, ["sim.task=pick", "wiring=state", "num_envs=1", "start_grasped_prob=1.0",
+                             "random_steps=100", "batch_size=32", "hidden_dim=32", "save_replay=false",
+                             "video_episodes=0"])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    envs = trainer.make_env()
+    trainer.collect(envs, 0)
+    envs.close()
+    rb = trainer.replay
+    layout = trainer.eval_env.unwrapped.state_layout
+    start = rb.obs["state"][0, 0]   # the first frame of the collected episode
+    assert np.linalg.norm(start[layout["object_rel_ee"]]) < 0.01
+    eval_obs, _ = trainer.eval_env.reset(seed=0)
+    assert np.linalg.norm(eval_obs["state"][layout["object_rel_ee"]]) > 0.05   # evaluation: from above the table

@@ -30,10 +30,13 @@ class TeacherStage(StrictConfig):
     num_envs: int = 1                # in-process: with no rendering an env step costs less than the IPC
     eval_every_steps: int = 10_000
     eval_episodes: int = 50
+    # grasp tasks: this share of the teacher's training episodes starts with the block in the hand (a
+    # curriculum only the simulator can give; evaluation never does): TrainConfig.start_grasped_prob
+    start_grasped_prob: float = 0.0
 
     def __post_init__(self):
         _check_stage(self, ("total_env_steps", "n_step", "batch_size", "num_envs", "eval_every_steps", "eval_episodes"),
-                     ("max_wall_minutes", "updates_per_step"), ("stop_success",))
+                     ("max_wall_minutes", "updates_per_step"), ("stop_success", "start_grasped_prob"))
 
 
 def _check_stage(stage, positive_ints, non_negative, unit) -> None:
@@ -105,6 +108,9 @@ class TrainConfig(StrictConfig):
     random_steps: int = 2_000        # uniform random actions first (fills replay with varied data)
     exploration_noise: float = 0.2   # Gaussian action noise std
     random_action_prob: float = 0.3  # HER's epsilon: a uniformly random action with this probability
+    # pick / pick_place: this share of the training episodes starts with the block closed in the gripper
+    # (aac_sim env reset option; evaluation episodes never do). For privileged teachers: a curriculum
+    start_grasped_prob: float = 0.0
 
     # --- replay and HER
     replay_capacity: int = 100_000   # transitions (pixel frames are stored once as uint8/uint16)
@@ -184,6 +190,11 @@ class TrainConfig(StrictConfig):
             raise ConfigError(f"stop_success must be in [0, 1], got {self.stop_success}")
         if not 0 <= self.random_action_prob <= 1:
             raise ConfigError(f"random_action_prob must be in [0, 1], got {self.random_action_prob}")
+        if not 0 <= self.start_grasped_prob <= 1:
+            raise ConfigError(f"start_grasped_prob must be in [0, 1], got {self.start_grasped_prob}")
+        if self.start_grasped_prob > 0 and (self.env_id or self.sim.task not in ("pick", "pick_place")):
+            raise ConfigError(f"start_grasped_prob is for the grasp tasks pick and pick_place, not "
+                              f"{self.env_id or self.sim.task!r}")
         if self.state_teacher and self.wiring != "asymmetric":
             raise ConfigError(f"state_teacher needs wiring 'asymmetric' (the pixel actor is its student), "
                               f"got wiring {self.wiring!r}")

@@ -42,7 +42,7 @@ def teacher_config(cfg: TrainConfig) -> TrainConfig:
                        stop_success=t.stop_success, updates_per_step=t.updates_per_step, n_step=t.n_step,
                        batch_size=t.batch_size, num_envs=t.num_envs, eval_every_steps=t.eval_every_steps,
                        eval_episodes=t.eval_episodes, checkpoint_every_steps=t.eval_every_steps,
-                       video_episodes=0)
+                       start_grasped_prob=t.start_grasped_prob, video_episodes=0)
 
 
 def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> TrainConfig:

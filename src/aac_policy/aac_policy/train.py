@@ -208,7 +208,9 @@ class Trainer:
 
     def _collect(self, envs, seed: int | None) -> dict:
         n, keys = envs.num_envs, self.replay.keys
-        obs, info = envs.reset(seed=seed)
+        # training-only reset options of the env (grasp tasks: some episodes start with the block in the hand)
+        start = {"start_grasped_prob": self.cfg.start_grasped_prob} if self.cfg.start_grasped_prob > 0 else {}
+        obs, info = envs.reset(seed=seed, options=start or None)
         dropped = np.array(info.get("dropped", np.zeros(n, dtype=bool)))
         frames = [{k: [obs[k][i]] for k in keys} for i in range(n)]   # the running episode of each env
         actions: list[list[np.ndarray]] = [[] for _ in range(n)]
@@ -247,7 +249,7 @@ class Trainer:
                                      bool(teacher_acts[i])))
             finished |= done
             if done.any() and not finished.all():   # the early ones start their next episode
-                obs, info = envs.reset(options={"reset_mask": done})
+                obs, info = envs.reset(options={"reset_mask": done, **start})
                 dropped[done] = np.asarray(info.get("dropped", np.zeros(n, dtype=bool)))[done]
                 teacher_acts[done] = self._drivers(n)[done]
                 for i in np.flatnonzero(done):

@@ -25,6 +25,7 @@ from .randomization import DomainRandomizer, EpisodeParams
 from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_textures, make_block,
                     reset_robot)
 from .tasks import goal_distance, make_task
+from aac_robot.metrics import GRASP_TASKS
 
 ACTOR_KEYS = ("rgb", "depth", "proprio", "desired_goal")
 PRIVILEGED_KEYS = ("state", "achieved_goal")
@@ -118,6 +119,9 @@ class AacPandaEnv(gym.Env):
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """`options={"start_grasped_prob": p}` (grasp tasks, training only): with probability p the episode
+        starts with the block closed in the gripper at its start position (a curriculum for a privileged
+        teacher; evaluation never passes it)."""
         super().reset(seed=seed)
         if seed is not None or self._dr is None:
             # Domain randomization streams are spawned from the seed, independent of the task's draws.
@@ -132,6 +136,14 @@ class AacPandaEnv(gym.Env):
                                               physicsClientId=self.client)
             p.resetBaseVelocity(self.block, (0, 0, 0), (0, 0, 0), physicsClientId=self.client)
         self.goal = sample.goal.astype(np.float64)
+        p_grasped = float((options or {}).get("start_grasped_prob", 0.0))
+        if not 0.0 <= p_grasped <= 1.0:
+            raise ValueError(f"start_grasped_prob must be in [0, 1], got {p_grasped}")
+        if p_grasped > 0.0:
+            if self.task.name not in GRASP_TASKS:
+                raise ValueError(f"start_grasped_prob is for grasp tasks {GRASP_TASKS}, not {self.task.name!r}")
+            if self.np_random.uniform() < p_grasped:   # drawn after the task's sample: goals do not change
+                self._start_in_hand(sample.object_pos, ep.object_size)
         self._steps = 0
         substep = self.cfg.control_dt / self.cfg.physics_substeps
         # the previous command (the start pose, gripper open) holds this many substeps into each step
@@ -298,6 +310,19 @@ class AacPandaEnv(gym.Env):
         self._view = gl_view_matrix(ep.extrinsics)
         self._proj = gl_projection_matrix(ep.intrinsics, NEAR_M, FAR_M)
         self._light = ep.lighting.pybullet_kwargs()
+
+    def _start_in_hand(self, object_pos: np.ndarray, size: float) -> None:
+        """The arm with its grasp point at the block's centre and the fingers closed on it, settled for a few
+        physics substeps so the contacts hold (the arm's next command keeps it closed: width 0)."""
+        q = self._start_q
+        for _ in range(10):
+            reset_robot(self.scene, q, width=size)
+            q = tuple(self.ik.solve(object_pos).tolist())
+        reset_robot(self.scene, q, width=size)
+        p.resetBasePositionAndOrientation(self.block, object_pos.tolist(), (0, 0, 0, 1), physicsClientId=self.client)
+        command_joints(self.scene, q, 0.0)
+        for _ in range(self.cfg.physics_substeps):
+            p.stepSimulation(physicsClientId=self.client)
 
     def _start_pose(self, ee_start) -> tuple:
         """Arm joint angles with the grasp point at `ee_start` (gripper down), solved once."""
