@@ -67,13 +67,21 @@ def resolve_device(name: str) -> torch.device:
 def _terminate_workers(envs: gym.vector.AsyncVectorEnv) -> None:
     """After Ctrl-C: the signal reached the rollout workers too (one process group), so some may be
     gone and the "close" handshake would hit a broken pipe (that error then replaced the
-    KeyboardInterrupt: exit 1 instead of 130, seen when the signal came during an update)."""
+    KeyboardInterrupt: exit 1 instead of 130, seen when the signal came during an update), or gymnasium
+    re-raises a worker's own KeyboardInterrupt from it. Whatever close does, every worker is then
+    terminated and joined: a worker left alive would keep the interpreter from exiting (it joins
+    non-daemon children at exit; a test saw a Ctrl-C'd run not exit within 60 s once)."""
     try:
         envs.close(terminate=True)
-    except (OSError, EOFError):   # a pending step's pipe of a worker that is already gone
-        for proc in envs.processes:
-            if proc.is_alive():
-                proc.terminate()
+    except BaseException:   # noqa: B036 (cleanup while a KeyboardInterrupt propagates: it must not be replaced)
+        pass
+    for proc in envs.processes:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5)
 
 
 class Trainer:
