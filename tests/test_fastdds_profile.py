@@ -53,3 +53,20 @@ def test_a_node_started_by_aac_loads_the_profile_without_parser_errors():
     assert out.stdout.strip() == str(ri.FASTDDS_PROFILE)
     assert "XMLPARSER" not in out.stderr and "Error" not in out.stderr, out.stderr
     assert "deprecated" not in out.stderr, out.stderr   # e.g. the old variable name on Fast DDS 3
+
+
+def test_malloc_is_tuned_for_frame_buffers_unless_the_user_tunes_it(monkeypatch):
+    """aac nodes keep ~1 MB frame buffers on the heap (bench/frame_transport.py halves the 640x480 transport
+    with it); a user's own GLIBC_TUNABLES / MALLOC_* settings win."""
+    import platform
+
+    from aac_robot.node_main import tune_malloc_for_frames
+    for var in [k for k in os.environ if k == "GLIBC_TUNABLES" or k.startswith("MALLOC_")]:
+        monkeypatch.delenv(var)
+    if platform.libc_ver()[0] == "glibc":
+        assert tune_malloc_for_frames() is True
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1048576")
+    assert tune_malloc_for_frames() is False
+    monkeypatch.delenv("GLIBC_TUNABLES")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert tune_malloc_for_frames() is False
