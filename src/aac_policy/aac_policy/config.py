@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aac_robot.config_base import apply_overrides, set_by_path  # noqa: F401 (set_by_path: aac_train --set)
+from aac_robot.metrics import GRASP_TASKS
 from aac_sim.config import ConfigError, SimConfig, StrictConfig
 
 WIRINGS = ("asymmetric", "symmetric", "state")
@@ -192,8 +193,8 @@ class TrainConfig(StrictConfig):
             raise ConfigError(f"random_action_prob must be in [0, 1], got {self.random_action_prob}")
         if not 0 <= self.start_grasped_prob <= 1:
             raise ConfigError(f"start_grasped_prob must be in [0, 1], got {self.start_grasped_prob}")
-        if self.start_grasped_prob > 0 and (self.env_id or self.sim.task not in ("pick", "pick_place")):
-            raise ConfigError(f"start_grasped_prob is for the grasp tasks pick and pick_place, not "
+        if self.start_grasped_prob > 0 and (self.env_id or self.sim.task not in GRASP_TASKS):
+            raise ConfigError(f"start_grasped_prob is for the grasp tasks {GRASP_TASKS}, not "
                               f"{self.env_id or self.sim.task!r}")
         if self.state_teacher and self.wiring != "asymmetric":
             raise ConfigError(f"state_teacher needs wiring 'asymmetric' (the pixel actor is its student), "

@@ -27,20 +27,27 @@ GRASP_TASKS = ("pick", "pick_place")
 LIFT_M = 0.02   # "lifted": the block's centre this far above where it started
 
 
+def held(contacts) -> np.ndarray:
+    """Is the block held: both finger contacts and no table contact (the privileged state's `contacts`, left
+    finger, right finger, table; over the last axis, so one state or a whole episode)."""
+    c = np.asarray(contacts) > 0.5
+    return c[..., 0] & c[..., 1] & ~c[..., 2]
+
+
 def grasp_events(states: np.ndarray, goals: np.ndarray, layout: dict, threshold_m: float) -> tuple[bool, bool]:
     """(grasped, dropped) of one episode from its privileged states (T+1, state_dim, reset included) and
     desired goals. Held = both finger contacts and no table contact. Dropped = after a step where it was
     held and lifted, a later step where it is no longer held and is back on the table while farther than
     `threshold_m` from the goal (a place at the goal, pick_place's release, is not a drop)."""
-    contacts = states[:, layout["contacts"]] > 0.5
-    held = contacts[:, 0] & contacts[:, 1] & ~contacts[:, 2]
+    contacts = states[:, layout["contacts"]]
+    in_hand = held(contacts)
     obj = states[:, layout["object_pos"]]
-    lifted = held & (obj[:, 2] > obj[0, 2] + LIFT_M)
+    lifted = in_hand & (obj[:, 2] > obj[0, 2] + LIFT_M)
     if not lifted.any():
-        return bool(held.any()), False
+        return bool(in_hand.any()), False
     after = np.arange(len(states)) > int(np.argmax(lifted))
     away = np.linalg.norm(obj - goals, axis=1) > threshold_m
-    return True, bool((after & ~held & contacts[:, 2] & away).any())
+    return True, bool((after & ~in_hand & (contacts[:, 2] > 0.5) & away).any())
 
 
 def summarize(results: list[EpisodeResult]) -> dict:

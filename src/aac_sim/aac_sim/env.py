@@ -17,6 +17,7 @@ from gymnasium import spaces
 
 from aac_robot.camera import (CameraExtrinsics, CameraIntrinsics, DEFAULT_EXTRINSICS_YAML, DEFAULT_INTRINSICS_YAML,
                               gl_projection_matrix, gl_view_matrix, resized_intrinsics)
+from aac_robot.metrics import GRASP_TASKS, held
 from aac_robot.motion import MotionLimits, applied_action, limit_xyz
 from aac_robot.preprocessing import CropResize, metres_to_depth_mm
 
@@ -25,7 +26,6 @@ from .randomization import DomainRandomizer, EpisodeParams
 from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_textures, make_block,
                     reset_robot)
 from .tasks import goal_distance, make_task
-from aac_robot.metrics import GRASP_TASKS
 
 ACTOR_KEYS = ("rgb", "depth", "proprio", "desired_goal")
 PRIVILEGED_KEYS = ("state", "achieved_goal")
@@ -314,11 +314,7 @@ class AacPandaEnv(gym.Env):
     def _start_in_hand(self, object_pos: np.ndarray, size: float) -> None:
         """The arm with its grasp point at the block's centre and the fingers closed on it, settled for a few
         physics substeps so the contacts hold (the arm's next command keeps it closed: width 0)."""
-        q = self._start_q
-        for _ in range(10):
-            reset_robot(self.scene, q, width=size)
-            q = tuple(self.ik.solve(object_pos).tolist())
-        reset_robot(self.scene, q, width=size)
+        q = self._ik_pose(object_pos, self._start_q, width=size)
         p.resetBasePositionAndOrientation(self.block, object_pos.tolist(), (0, 0, 0, 1), physicsClientId=self.client)
         command_joints(self.scene, q, 0.0)
         for _ in range(self.cfg.physics_substeps):
@@ -328,10 +324,16 @@ class AacPandaEnv(gym.Env):
         """Arm joint angles with the grasp point at `ee_start` (gripper down), solved once."""
         if ee_start is None:
             return NEUTRAL_ARM_Q
-        q = NEUTRAL_ARM_Q
-        for _ in range(10):   # IK from the current pose: a few resets converge to the exact point
-            reset_robot(self.scene, q)
-            q = tuple(self.ik.solve(ee_start).tolist())
+        return self._ik_pose(ee_start, NEUTRAL_ARM_Q)
+
+    def _ik_pose(self, target, q0, width: float = GRIPPER_MAX_WIDTH) -> tuple:
+        """Joint angles with the grasp point at `target` (gripper down), the robot left there. IK solves from
+        the current pose: a few resets from q0 converge to the exact point."""
+        q = q0
+        for _ in range(10):
+            reset_robot(self.scene, q, width=width)
+            q = tuple(self.ik.solve(target).tolist())
+        reset_robot(self.scene, q, width=width)
         return q
 
     def _block_for_size(self, size: float) -> int:
@@ -421,7 +423,7 @@ class AacPandaEnv(gym.Env):
             contacts.append(float(bool(p.getContactPoints(s.table, self.block, physicsClientId=c))))
             parts += [pos, quat, lin, ang, pos - ee_pos, contacts]
             achieved = pos
-            self._held = contacts[0] > 0.5 and contacts[1] > 0.5 and contacts[2] < 0.5   # as metrics.grasp_events
+            self._held = bool(held(contacts))
         else:
             self._held = False
         return {"desired_goal": self.goal.astype(np.float32), "state": np.concatenate(parts).astype(np.float32),
