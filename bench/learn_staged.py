@@ -67,8 +67,12 @@ def main() -> int:
     args = ap.parse_args()
     label = "staged" + (f"-{args.task}" if args.task != "push" else "") + (f"-{args.variant}" if args.variant else "")
     out_path = HERE / "results" / f"learn_{label}.json"
-    results = {}
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    # A series continued seed by seed (`--first-seed 2 --seeds 1`) keeps the seeds it does not rerun;
+    # each seed records the command that ran it, so a mixed series shows it.
+    previous = json.loads(out_path.read_text()).get("runs", {}) if out_path.exists() else {}
+    results = {k: v for k, v in previous.items() if k not in {f"seed{s}" for s in seeds}}
+    for seed in seeds:
         run = HERE / "runs" / f"{label}_seed{seed}"
         cfg = load_config(None, ["pipeline=staged", f"sim.task={args.task}", f"seed={seed}",
                                  f"max_wall_minutes={args.minutes:g}",
@@ -78,7 +82,8 @@ def main() -> int:
         out = run_staged(cfg, run, progress=False)
         report = out["report"] or {}
         results[f"seed{seed}"] = {
-            "run_dir": rel(run), "stages": out["stages"],
+            "run_dir": rel(run), "command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
+            "stages": out["stages"],
             "final_report": {c: r.get("success_rate") for c, r in report.get("conditions", {}).items()},
             "time_to_success": {c: r.get("mean_time_to_success_steps")
                                 for c, r in report.get("conditions", {}).items()},
@@ -87,11 +92,24 @@ def main() -> int:
                  for c, r in report.get("conditions", {}).items() if "grasp_success_rate" in r}
         if grasp:
             results[f"seed{seed}"]["grasp"] = grasp
+        results = dict(sorted(results.items(), key=lambda kv: int(kv[0][4:])))
         summary = summarize(results)   # written after every seed: a stopped series keeps what it measured
-        out_path.write_text(json.dumps({"command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
-                                        "summary": summary, "runs": results}, indent=2))
+        out_path.write_text(json.dumps({"command": series_command(args, results), "summary": summary,
+                                        "runs": results}, indent=2))
         print(json.dumps(summary, indent=2), flush=True)
     return 0
+
+
+def series_command(args: argparse.Namespace, results: dict) -> str:
+    """The one command that reproduces the whole series in the file (all its seeds, this invocation's options)."""
+    first = min(int(k[4:]) for k in results)
+    argv = [a for a in sys.argv[1:]]
+    for flag in ("--seeds", "--first-seed"):   # drop this invocation's seed range, then state the series'
+        while flag in argv:
+            i = argv.index(flag)
+            del argv[i:i + 2]
+    rng = (["--first-seed", str(first)] if first else []) + ["--seeds", str(len(results))]
+    return "python bench/learn_staged.py " + " ".join(rng + argv)
 
 
 def summarize(results: dict) -> dict:

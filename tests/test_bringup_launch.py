@@ -39,7 +39,8 @@ LAUNCH_FILES = sorted((BRINGUP / "launch").glob("*.launch.py"))
 CONFIG_FILES = sorted(p for p in (BRINGUP / "config").glob("*.yaml") if not p.name.startswith("servo_"))
 SERVO_CONFIG = BRINGUP / "config" / "servo_fr3.yaml"
 RVIZ_FILE = BRINGUP / "rviz" / "aac.rviz"             # training (sim0)
-DEPLOY_RVIZ_FILE = BRINGUP / "rviz" / "deploy.rviz"    # deploy_sim and deploy_real
+DEPLOY_RVIZ_FILE = BRINGUP / "rviz" / "deploy_sim.rviz"         # deploy_sim
+DEPLOY_REAL_RVIZ_FILE = BRINGUP / "rviz" / "deploy_real.rviz"   # deploy_real: the same without the twin's markers
 RVIZ_FILES = sorted((BRINGUP / "rviz").glob("*.rviz"))
 
 # --------------------------------------------------------------------------- static helpers
@@ -329,14 +330,14 @@ def test_named_files_exist_and_are_installed(path):
     for call in _calls(tree, "FindPackageShare") + _calls(tree, "get_package_share_directory"):
         assert _value(_arg(call, "package", 0), consts) in {"aac_bringup", *OPTIONAL_INCLUDES}
     expected = {"train_sim.launch.py": {("config", "train_sim.yaml"), ("rviz", "aac.rviz")},
-                "deploy_sim.launch.py": {("config", "deploy_sim.yaml"), ("rviz", "deploy.rviz")},
-                "deploy_real.launch.py": {("config", "deploy_real.yaml"), ("rviz", "deploy.rviz")}}
+                "deploy_sim.launch.py": {("config", "deploy_sim.yaml"), ("rviz", "deploy_sim.rviz")},
+                "deploy_real.launch.py": {("config", "deploy_real.yaml"), ("rviz", "deploy_real.rviz")}}
     assert set(named) == expected[path.name]
 
 
 def test_rviz_and_configs_installed():
     installed = {Path(f).as_posix() for _, files in _setup_data_files("aac_bringup") for f in files}
-    assert {p.name for p in RVIZ_FILES} == {"aac.rviz", "deploy.rviz"}
+    assert {p.name for p in RVIZ_FILES} == {"aac.rviz", "deploy_sim.rviz", "deploy_real.rviz"}
     assert {p.name for p in CONFIG_FILES} == {"train_sim.yaml", "deploy_sim.yaml", "deploy_real.yaml"}
     for path in CONFIG_FILES + RVIZ_FILES + [SERVO_CONFIG]:
         assert path.relative_to(BRINGUP).as_posix() in installed
@@ -692,18 +693,6 @@ def test_rviz_config():
     assert lu.RVIZ_NAMESPACE == f"/{lu.sim_namespaces(1)[0]}/"
 
 
-@pytest.mark.parametrize("namespace,prefix", [("", "/"), ("twin", "/twin/"), ("/twin/", "/twin/"), ("sim0", "/sim0/")])
-def test_rviz_config_for_namespace(namespace, prefix):
-    out = lu.rviz_config_for_namespace(RVIZ_FILE, namespace)
-    try:
-        data = yaml.safe_load(Path(out).read_text())
-        original = _rviz_topics(yaml.safe_load(RVIZ_FILE.read_text()))
-        assert _rviz_topics(data) == {k: prefix + v[len(lu.RVIZ_NAMESPACE):] for k, v in original.items()}
-    finally:
-        if Path(out) != RVIZ_FILE:
-            Path(out).unlink()
-
-
 def test_deploy_rviz_config():
     """Camera (colour + aligned depth), robot model, goal pose, the filtered twist, the twin's markers;
     every topic is one something in the deploy graph publishes."""
@@ -732,33 +721,40 @@ def test_deploy_rviz_config():
     }
 
 
-@pytest.mark.parametrize("namespace,cam,sim", [("", "camera/camera", True), ("twin", "camera/camera", True),
-                                               ("/twin/", "d435/cam", True), ("", "camera/camera", False),
-                                               ("", "cam", False)])
-def test_deploy_rviz_config_rewrite(namespace, cam, sim):
-    out = lu.deploy_rviz_config(DEPLOY_RVIZ_FILE, namespace, cam, sim=sim)
-    try:
-        original = _rviz_topics(yaml.safe_load(DEPLOY_RVIZ_FILE.read_text()))
-        data = yaml.safe_load(Path(out).read_text())
-        topics = _rviz_topics(data)
-        ns = namespace.strip("/")
-        prefix = f"/{ns}/" if ns else "/"
-        expected = {}
-        for name, topic in original.items():
-            rel = topic[1:]
-            if rel == ri.MARKERS and not sim:
-                continue
-            if rel.startswith(ri.DEFAULT_CAMERA_NAMESPACE + "/"):
-                rel = f"{cam}/" + rel[len(ri.DEFAULT_CAMERA_NAMESPACE) + 1:]
-            expected[name] = prefix + rel
-        assert topics == expected
-        assert (Path(out) == DEPLOY_RVIZ_FILE) == (not ns and cam == ri.DEFAULT_CAMERA_NAMESPACE and sim)
-        # everything but the topics (and the dropped display) is kept
-        assert data["Visualization Manager"]["Global Options"] == yaml.safe_load(
-            DEPLOY_RVIZ_FILE.read_text())["Visualization Manager"]["Global Options"]
-    finally:
-        if Path(out) != DEPLOY_RVIZ_FILE:
-            Path(out).unlink()
+def test_deploy_real_rviz_is_deploy_sim_without_markers():
+    """Two files, one content: deploy_real.rviz is deploy_sim.rviz less the twin's block/goal markers."""
+    sim, real = (yaml.safe_load(f.read_text()) for f in (DEPLOY_RVIZ_FILE, DEPLOY_REAL_RVIZ_FILE))
+    sim["Visualization Manager"]["Displays"] = [d for d in _rviz_displays(sim)
+                                                if d["Class"] != "rviz_default_plugins/MarkerArray"]
+    assert sim == real
+    assert set(_rviz_topics(yaml.safe_load(DEPLOY_RVIZ_FILE.read_text())).values()) == {
+        "/" + t for t in lu.RVIZ_DEPLOY_TOPICS}
+
+
+def _remap(topic: str, rules: list[tuple[str, str]]) -> str:
+    """rcl's rule for absolute-name remaps: the first rule whose source is the topic wins."""
+    return next((dst for src, dst in rules if src == topic), topic)
+
+
+@pytest.mark.parametrize("namespace,cam", [("", "camera/camera"), ("twin", "camera/camera"), ("/twin/", "d435/cam"),
+                                           ("", "cam"), ("", "")])
+def test_rviz_remappings(namespace, cam):
+    """rviz2 in the root namespace with deploy_{sim,real}.rviz sees, after the launch file's remappings, the
+    topics the deploy graph in `namespace` with camera `cam` publishes, and TF from that namespace."""
+    rules = lu.rviz_remappings(namespace, cam)
+    ns = namespace.strip("/")
+    prefix = f"/{ns}/" if ns else "/"
+    cam_prefix = f"{cam}/" if cam else ""
+    published = {prefix + t for t in (ri.ROBOT_DESCRIPTION, ri.GOAL, ri.FILTERED_TWIST, ri.MARKERS,
+                                      cam_prefix + ri.COLOR_IMAGE, cam_prefix + ri.DEPTH_IMAGE)}
+    for f in (DEPLOY_RVIZ_FILE, DEPLOY_REAL_RVIZ_FILE):
+        for name, topic in _rviz_topics(yaml.safe_load(f.read_text())).items():
+            assert topic.startswith("/"), f"{f.name}: {name} must be absolute for the remaps to apply"
+            assert _remap(topic, rules) in published, f"{f.name}: {name} {topic} -> {_remap(topic, rules)}"
+    assert all(src != dst for src, dst in rules)
+    assert [r for r in rules if r[0] in lu.TF_TOPICS] == lu.tf_remappings_to(namespace)
+    if not ns and cam == ri.DEFAULT_CAMERA_NAMESPACE:
+        assert rules == []
 
 
 # --------------------------------------------------------------------------- launch_utils

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import os
 import shlex
-import tempfile
 import xml.etree.ElementTree as ElementTree
-from pathlib import Path
 
 import yaml
 
 # Names of the deployment graph and the robot presets: the contract's own (aac_robot, plain constants).
-from aac_robot.ros_interface import BASE_FRAME as POLICY_FRAME, DEFAULT_CAMERA_NAMESPACE, MARKERS
+from aac_robot import ros_interface as _ri
+from aac_robot.ros_interface import BASE_FRAME as POLICY_FRAME, DEFAULT_CAMERA_NAMESPACE
 from aac_robot.param_files import node_parameters_from_file  # noqa: F401 (re-exported for the tests)
 from aac_robot.robots import ROBOTS, RobotPreset
 
 SIM_NAMESPACE_PREFIX = "sim"
-# The RViz config shows the first training sim; deploy_sim rewrites this prefix to its namespace.
+# rviz/aac.rviz shows the first training sim's topics (train_sim remaps only its TF).
 RVIZ_NAMESPACE = "/sim0/"
+# What rviz/deploy_{sim,real}.rviz show (relative to the deployment's namespace), written there for the
+# root namespace and the default camera; rviz_remappings moves them. deploy_real.rviz has all but MARKERS.
+RVIZ_DEPLOY_TOPICS = (_ri.ROBOT_DESCRIPTION, f"{DEFAULT_CAMERA_NAMESPACE}/{_ri.COLOR_IMAGE}",
+                      f"{DEFAULT_CAMERA_NAMESPACE}/{_ri.DEPTH_IMAGE}", _ri.GOAL, _ri.FILTERED_TWIST, _ri.MARKERS)
 # robot_state_publisher (and any TF broadcaster) publishes on the ABSOLUTE /tf, /tf_static; with
 # several sims the same frame names would collide there, so each namespace gets its own TF topics.
 TF_TOPICS = ("/tf", "/tf_static")
@@ -53,22 +56,6 @@ def robot_description_args(camera_extrinsics) -> str:
     """
     camera_extrinsics = str(camera_extrinsics or "").strip()
     return f" --extrinsics {shlex.quote(camera_extrinsics)}" if camera_extrinsics else ""
-
-
-def rviz_config_for_namespace(rviz_config, namespace: str) -> str:
-    """The RViz config with its /sim0/ topics moved to `namespace` ('' = root).
-
-    Returns the file itself when nothing changes, else a rewritten copy in a temp folder.
-    """
-    ns = namespace.strip("/")
-    target = f"/{ns}/" if ns else "/"
-    if target == RVIZ_NAMESPACE:
-        return str(rviz_config)
-    text = Path(rviz_config).read_text().replace(RVIZ_NAMESPACE, target)
-    fd, out = tempfile.mkstemp(prefix=f"aac_{ns or 'root'}_", suffix=".rviz")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return out
 
 
 # --------------------------------------------------------------------------- deployment
@@ -271,50 +258,28 @@ def base_frame_alias_arguments(base_frame: str) -> list[str] | None:
     return ["--frame-id", base_frame, "--child-frame-id", POLICY_FRAME]
 
 
-def deploy_rviz_config(rviz_config, namespace: str = "", camera_namespace: str = DEFAULT_CAMERA_NAMESPACE,
-                       sim: bool = True) -> str:
-    """rviz/deploy.rviz for one deployment: its topics (written for the root namespace and the
-    default camera) moved into `namespace` and `camera_namespace`; without `sim` the displays of
-    simulator-only topics (block/goal markers) are dropped. Returns the file itself when nothing
-    changes, else a rewritten copy in a temp folder."""
-    path = Path(rviz_config)
-    data = yaml.safe_load(path.read_text())
+def rviz_remappings(namespace: str = "", camera_namespace: str = DEFAULT_CAMERA_NAMESPACE) -> list[tuple[str, str]]:
+    """Remappings for an rviz2 node started in the root namespace with rviz/deploy_{sim,real}.rviz, whose
+    topics are written for the root namespace and the default camera: every deploy topic it shows (and
+    TF) moved to `namespace` and `camera_namespace`. Remapping, not a rewritten copy of the config:
+    the launch file only wires."""
     ns = namespace.strip("/")
     cam = camera_namespace.strip("/")
     prefix = f"/{ns}/" if ns else "/"
-    changed = False
-    displays = []
-    for display in data["Visualization Manager"]["Displays"]:
-        keep = True
-        for key in ("Topic", "Description Topic"):
-            topic = display.get(key)
-            if not isinstance(topic, dict):
-                continue
-            rel = str(topic["Value"]).lstrip("/")
-            if rel == MARKERS and not sim:
-                keep = False
-            if rel.startswith(DEFAULT_CAMERA_NAMESPACE + "/"):
-                rel = (f"{cam}/" if cam else "") + rel[len(DEFAULT_CAMERA_NAMESPACE) + 1:]
-            value = prefix + rel
-            if value != topic["Value"]:
-                topic["Value"], changed = value, True
-        if keep:
-            displays.append(display)
-        else:
-            changed = True
-    if not changed:
-        return str(path)
-    data["Visualization Manager"]["Displays"] = displays
-    fd, out = tempfile.mkstemp(prefix=f"aac_deploy_{ns or 'root'}_", suffix=".rviz")
-    with os.fdopen(fd, "w") as f:
-        f.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
-    return out
+    out = []
+    for topic in RVIZ_DEPLOY_TOPICS:
+        rel = topic
+        if rel.startswith(DEFAULT_CAMERA_NAMESPACE + "/"):
+            rel = (f"{cam}/" if cam else "") + rel[len(DEFAULT_CAMERA_NAMESPACE) + 1:]
+        if prefix + rel != "/" + topic:
+            out.append(("/" + topic, prefix + rel))
+    return out + tf_remappings_to(ns)
 
 
 __all__ = [
     "SIM_NAMESPACE_PREFIX", "RVIZ_NAMESPACE", "TF_TOPICS", "sim_namespaces", "tf_remappings",
-    "tf_remappings_to", "node_parameters_from_file", "robot_description_args", "rviz_config_for_namespace",
+    "tf_remappings_to", "node_parameters_from_file", "robot_description_args", "RVIZ_DEPLOY_TOPICS",
     "RobotPreset", "ROBOTS", "robot_preset", "parse_bool", "check_choice", "ARM_OUTPUTS", "parse_joint_names", "resolve_camera",
     "split_camera_namespace", "realsense_launch_arguments", "base_frame_alias_arguments",
-    "deploy_rviz_config", "camera_profile", "REALSENSE_PACKAGE", "REALSENSE_LAUNCH", "CAMERAS", "CAMERA_AUTO", "POLICY_FRAME",
+    "rviz_remappings", "camera_profile", "REALSENSE_PACKAGE", "REALSENSE_LAUNCH", "CAMERAS", "CAMERA_AUTO", "POLICY_FRAME",
 ]

@@ -27,7 +27,7 @@ Graph (root namespace, the real robot's topic names):
   /aac_recorder_node    rosbag2 (MCAP) of the run in runs/bags, record:=true
   /aac_base_frame_alias static TF fr3_link0 -> panda_link0 (identity; FR3 only): the policy, its goal
                         and the filtered twist use panda_link0
-  /rviz2                rviz/deploy.rviz: camera + depth, robot model, goal pose, filtered twist
+  /rviz2                rviz/deploy_real.rviz: camera + depth, robot model, goal pose, filtered twist
 
 The goal: publish a geometry_msgs/PoseStamped in panda_link0 (= the robot base) on /aac/goal,
 e.g. `ros2 topic pub -r 1 /aac/goal geometry_msgs/msg/PoseStamped
@@ -207,14 +207,15 @@ def _launch_setup(context, *args, **kwargs):
             arguments=alias,
         ))
 
-    rviz_config = os.path.join(get_package_share_directory('aac_bringup'), 'rviz', 'deploy.rviz')
+    rviz_config = os.path.join(get_package_share_directory('aac_bringup'), 'rviz', 'deploy_real.rviz')
     actions.append(Node(
         package='rviz2',
         executable='rviz2',
         name='rviz2',
         ros_arguments=lu.enclave_arguments('rviz2', secure),
         output='screen',
-        arguments=['-d', lu.deploy_rviz_config(rviz_config, '', cam, sim=False)],
+        arguments=['-d', rviz_config],
+        remappings=lu.rviz_remappings('', cam),
         condition=IfCondition(LaunchConfiguration('rviz')),
     ))
     return scope_actions + actions

@@ -13,7 +13,7 @@ Graph (all in <namespace>; '' = the real robot's topic names):
                          servo_node/delta_twist_cmds), gripper_controller/joint_trajectory;
                          dry_run (default false here)
   aac_recorder_node      rosbag2 (MCAP) of the run in runs/bags, record:=true
-  /rviz2                 rviz/deploy.rviz with its topics moved to <namespace>
+  /rviz2                 rviz/deploy_sim.rviz, its topics remapped to <namespace> and the camera
 
 The sim node publishes /clock (`publish_clock` in config/deploy_sim.yaml); robot_state_publisher
 and RViz use it (use_sim_time). The policy, arm and recorder nodes run on wall time, as on the real
@@ -112,15 +112,15 @@ def _launch_setup(context, *args, **kwargs):
         parameters=[config, {'camera_namespace': cam}],   # its default topics + what aac_arm_node publishes
         condition=IfCondition(LaunchConfiguration('record')),
     ))
-    rviz_config = os.path.join(get_package_share_directory('aac_bringup'), 'rviz', 'deploy.rviz')
+    rviz_config = os.path.join(get_package_share_directory('aac_bringup'), 'rviz', 'deploy_sim.rviz')
     actions.append(Node(
         package='rviz2',
         executable='rviz2',
         name='rviz2',
         output='screen',
-        arguments=['-d', lu.deploy_rviz_config(rviz_config, ns, cam, sim=True)],
+        arguments=['-d', rviz_config],
         parameters=[{'use_sim_time': True}],
-        remappings=lu.tf_remappings_to(ns),
+        remappings=lu.rviz_remappings(ns, cam),
         condition=IfCondition(LaunchConfiguration('rviz')),
     ))
     return scope_actions + actions
