@@ -58,6 +58,28 @@ def test_onnx_and_torch_export_give_the_same_actions_on_real_frames(exported):
     assert worst < TOLERANCE, worst
 
 
+def test_the_deploy_preprocessing_is_trainings_bit_for_bit():
+    """The exported module builds the image with plain ops (image_tensor_plain), training with in-place
+    slice writes (image_tensor): the same numbers, with rgb, depth or both, in and out of range."""
+    from aac_policy.networks import image_tensor, image_tensor_plain
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.randint(0, 256, (3, 84, 84, 3), generator=g, dtype=torch.uint8)
+    depth = torch.randint(0, 65535, (3, 84, 84), generator=g, dtype=torch.int32).to(torch.uint16)
+    for r, d in ((rgb, depth), (rgb, None), (None, depth), (None, depth.float())):
+        a, b = image_tensor(r, d), image_tensor_plain(r, d)
+        assert a.shape == b.shape and torch.equal(a, b)
+        assert b.permute(0, 2, 3, 1).is_contiguous()   # channels-last, as image_tensor's
+
+
+def test_the_onnx_graph_is_small(exported):
+    """In-place slice writes in the preprocessing once traced to ~400 ONNX nodes (ScatterND, Shape, Expand...)
+    that cost ONNX Runtime ~8x the network itself (2.5-3.1 ms vs 0.34 ms per action, bench/README.md)."""
+    import onnx
+    graph = onnx.load(str(exported[1])).graph
+    ops = [n.op_type for n in graph.node]
+    assert "ScatterND" not in ops and len(ops) < 80, sorted(set(ops))
+
+
 def test_the_onnx_actor_is_checked_like_the_torch_one(exported):
     _, onnx_path, env = exported
     dep = DeployedActor(str(onnx_path))

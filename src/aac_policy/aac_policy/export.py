@@ -24,7 +24,7 @@ from typing import Dict, List
 import torch
 import torch.nn as nn
 
-from .networks import DEPTH_RANGE_M, NORM_CLIP, image_tensor
+from .networks import DEPTH_RANGE_M, NORM_CLIP, image_tensor_plain
 
 SPEC_FILE = "obs_spec.json"
 SPEC_FORMAT = "aac_actor/1"
@@ -55,7 +55,7 @@ class DeployPixelActor(_DeployBase):
     def forward(self, obs: Dict[str, torch.Tensor]) -> torch.Tensor:
         rgb = obs["rgb"] if self.use_rgb else None
         depth = obs["depth"] if self.use_depth else None
-        return self.actor(image_tensor(rgb, depth), self._vec(obs))
+        return self.actor(image_tensor_plain(rgb, depth), self._vec(obs))
 
 
 class DeployStateActor(_DeployBase):

@@ -71,6 +71,21 @@ def image_tensor(rgb: Optional[torch.Tensor], depth: Optional[torch.Tensor]) -> 
     return out.permute(0, 3, 1, 2)
 
 
+def image_tensor_plain(rgb: Optional[torch.Tensor], depth: Optional[torch.Tensor]) -> torch.Tensor:
+    """`image_tensor`'s numbers (bit for bit; tests/test_onnx_export.py) from plain ops: cast, scale, clamp,
+    concat, permute. The exported deploy module runs this one: image_tensor's in-place writes into slices
+    of a preallocated tensor trace to ~200 ONNX shape / scatter ops, which cost ONNX Runtime more than the
+    convolutions do (bench/README.md, 2026-12-01 session 2)."""
+    parts = []
+    if rgb is not None:
+        parts.append(rgb.float() * (1.0 / 255.0))
+    if depth is not None:
+        # DEPTH_RANGE_M = 2.0, as in image_tensor
+        parts.append((depth.float() * (0.001 / 2.0)).clamp(0.0, 1.0).unsqueeze(-1))
+    assert parts, "image_tensor_plain needs rgb and/or depth"
+    return torch.cat(parts, dim=-1).permute(0, 3, 1, 2)
+
+
 def random_shift(imgs: list[np.ndarray], pad: int, rng: np.random.Generator) -> list[np.ndarray]:
     """DrQ augmentation on raw (B,H,W,...) image batches: shift each sample by a random integer
     offset in [-pad, pad], replicating the border (= replicate-pad + random crop). All images of
