@@ -11,7 +11,7 @@ from aac_sim.config import ConfigError, RandomizationConfig, SimConfig
 from aac_sim.env import AacPandaEnv
 from aac_sim.randomization import STREAMS, DomainRandomizer
 from aac_sim.scene import NOMINAL_COLORS
-from aac_sim.scene import NUM_TEXTURES, TEXTURE_BANKS, make_texture, texture_files
+from aac_sim.scene import NUM_TEXTURES, TEXTURE_BANKS, make_texture, texture_file, texture_files
 
 OFF = RandomizationConfig.off()
 ACTIONS = np.random.default_rng(5).uniform(-1, 1, (6, 4))
@@ -230,23 +230,40 @@ def _histogram(img, bins=8):
     return h.ravel() / h.sum()
 
 
+def _features(img):
+    return img.astype(np.int16), _histogram(img), _pattern(img)
+
+
 def _similarity(a, b):
     """(mean absolute pixel difference, total-variation distance of the colour histograms,
-    |correlation| of the colour-independent patterns)"""
-    return (np.abs(a.astype(int) - b.astype(int)).mean(), 0.5 * np.abs(_histogram(a) - _histogram(b)).sum(),
-            abs((_pattern(a) * _pattern(b)).mean()))
+    |correlation| of the colour-independent patterns) of two images or of their _features"""
+    (pa, ha, za), (pb, hb, zb) = (x if isinstance(x, tuple) else _features(x) for x in (a, b))
+    return np.abs(pa - pb).mean(), 0.5 * np.abs(ha - hb).sum(), abs((za * zb).mean())
 
 
 # A pair is "the same texture" if the pixels are close (a copy), or the colour histograms are close (a
 # copy moved, flipped or rotated), or the patterns correlate (a recoloured copy, even an inverted one).
-# Closest train/held-out pairs today: 15.6 pixel difference, 0.35 histogram distance, 0.22 correlation;
+# Closest train_large/held-out pairs today: 15.6 pixel difference, 0.34 histogram distance, 0.22 correlation;
 # a copy gives 0 / 0 / 1.
 MIN_PIXEL_DIFF, MIN_HIST_DIST, MAX_PATTERN_CORR = 8.0, 0.2, 0.5
 
 
+def test_train_large_extends_train():
+    """`train_large` is `train` and more: its first textures are train's, pixel for pixel and file for file."""
+    n = TEXTURE_BANKS["train"]
+    assert TEXTURE_BANKS["train_large"] >= 4 * n
+    assert all(np.array_equal(make_texture(i, "train"), make_texture(i, "train_large")) for i in (0, 7, n - 1))
+    assert texture_file("train", 5) == texture_file("train_large", 5)
+    with pytest.raises(ValueError, match="train texture index"):
+        make_texture(n, "train")
+    with pytest.raises(ValueError, match="unknown texture bank 'wood'"):
+        texture_file("wood", 0)
+
+
 def test_train_and_heldout_banks_do_not_overlap():
+    """Every training texture (train_large holds all of train's) against every held-out one."""
     heldout = [make_texture(i, "heldout") for i in range(TEXTURE_BANKS["heldout"])]
-    train = [make_texture(i, "train") for i in range(TEXTURE_BANKS["train"])]
+    train = [make_texture(i, "train_large") for i in range(TEXTURE_BANKS["train_large"])]
     # the measure catches copies and recolours of every held-out texture ...
     for h in heldout:
         recoloured = 255 - h[..., ::-1]
@@ -256,15 +273,17 @@ def test_train_and_heldout_banks_do_not_overlap():
         assert _similarity(np.clip(h * 0.6 + 40, 0, 255).astype(np.uint8), h)[2] > 0.99
     # ... and no training texture is one
     heldout_bytes = {h.tobytes() for h in heldout}
+    heldout = [_features(h) for h in heldout]
     for i, t in enumerate(train):
         assert t.tobytes() not in heldout_bytes, f"train texture {i} is a held-out one"
+        t = _features(t)
         for j, h in enumerate(heldout):
             pixel, hist, corr = _similarity(t, h)
             assert pixel > MIN_PIXEL_DIFF and hist > MIN_HIST_DIST and corr < MAX_PATTERN_CORR, \
                 f"train texture {i} is near held-out texture {j}: {pixel:.1f} {hist:.2f} {corr:.2f}"
 
 
-@pytest.mark.parametrize("bank", ["train", "heldout"])
+@pytest.mark.parametrize("bank", ["train", "heldout", "train_large"])
 def test_texture_bank_draws_only_its_own_textures(bank):
     cfg = dataclasses.replace(OFF, textures=True, texture_bank=bank)
     eps = draws(cfg, seed=1, n=60)
@@ -274,7 +293,9 @@ def test_texture_bank_draws_only_its_own_textures(bank):
     assert max(indices) >= (TEXTURE_BANKS["heldout"] if bank == "train" else TEXTURE_BANKS["heldout"] - 1)
     env = AacPandaEnv(task="push", randomization=dataclasses.asdict(cfg))
     env.reset(seed=0)
-    assert set(env._texture_ids) == {bank}   # only that bank is loaded into the renderer
+    loaded = {b for b, _ in env._texture_ids}
+    assert loaded == {bank}   # only that bank is loaded into the renderer, and only what was drawn
+    assert len(env._texture_ids) <= 3 < TEXTURE_BANKS[bank] or bank == "heldout"
     env.close()
 
 

@@ -23,7 +23,7 @@ from aac_robot.preprocessing import CropResize, metres_to_depth_mm
 
 from .config import ConfigError, SimConfig, from_dict
 from .randomization import DomainRandomizer, EpisodeParams
-from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_textures, make_block,
+from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_texture, make_block,
                     reset_robot)
 from .tasks import goal_distance, make_task
 
@@ -91,7 +91,7 @@ class AacPandaEnv(gym.Env):
         self.block = None
         self._blocks: dict[float, int] = {}
         self._parking: dict[int, tuple] = {}
-        self._texture_ids: dict[str, tuple[int, ...]] = {}   # per bank, loaded on its first textured episode
+        self._texture_ids: dict[tuple[str, int], int] = {}   # (bank, index) -> renderer id, loaded on first use
         self._textured: set[int] = set()   # bodies showing a texture now
 
         layout = ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if self.task.has_object else ())
@@ -294,15 +294,16 @@ class AacPandaEnv(gym.Env):
                 self._textured.discard(body)
         else:
             bank = ep.textures["bank"]
-            if bank not in self._texture_ids:
-                self._texture_ids[bank] = load_textures(c, bank)
-            ids = self._texture_ids[bank]
             for part, body in parts:
+                key = (bank, ep.textures[part])
+                if key not in self._texture_ids:
+                    self._texture_ids[key] = load_texture(c, *key)
                 # TinyRenderer multiplies the texture by the base colour: white on table and floor, the
                 # episode's object colour on the block (its nominal colour when colours are not randomized:
                 # an untinted block was brighter than any block in training, bench/README.md)
                 tint = ep.colors["object"] if part == "object" else (1, 1, 1, 1)
-                p.changeVisualShape(body, -1, rgbaColor=tint, textureUniqueId=ids[ep.textures[part]], physicsClientId=c)
+                p.changeVisualShape(body, -1, rgbaColor=tint, textureUniqueId=self._texture_ids[key],
+                                    physicsClientId=c)
                 self._textured.add(body)
         for link in s.robot_links:
             color = ep.colors["robot_dark"] if link in s.robot_dark_links else ep.colors["robot"]

@@ -42,9 +42,12 @@ TEXTURE_SIZE = 256
 # sees a fifth to a quarter of the 1.15 x 1.0 m table top, and the block shows a patch of a few cells.
 TEXTURE_KINDS = ("checker", "checker", "checker", "stripes", "stripes", "noise", "noise", "grid")  # held-out bank
 TRAIN_TEXTURE_KINDS = ("checker", "stripes", "noise", "tiles", "wood", "weave", "terrazzo", "marble")
-TEXTURE_BANKS = {"train": 64, "heldout": len(TEXTURE_KINDS)}
+TEXTURE_BANKS = {"train": 64, "heldout": len(TEXTURE_KINDS), "train_large": 512}
 assert tuple(TEXTURE_BANKS) == TEXTURE_BANK_NAMES
 NUM_TEXTURES = TEXTURE_BANKS["heldout"]   # size of the held-out bank
+# The generator behind each bank: `train_large` continues `train` (its first 64 textures are train's, the
+# same files), so a run can widen its training bank without a second family of textures to check.
+_TEXTURE_FAMILY = {"train": "train", "train_large": "train", "heldout": "heldout"}
 _TEXTURE_SEED = {"heldout": 1000, "train": 5000}   # + index; the ranges never meet (train < 4000 textures)
 
 
@@ -67,12 +70,30 @@ def _blend(c0, c1, w: np.ndarray) -> np.ndarray:
     return c0[None, None] * (1 - w[..., None]) + c1[None, None] * w[..., None]
 
 
+def _two_colours(rng: np.random.Generator, min_l1: float) -> tuple[np.ndarray, np.ndarray]:
+    """A pattern's two colours, kept at least `min_l1` apart (sum over RGB) so the pattern shows."""
+    c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
+    if np.abs(c0 - c1).sum() < min_l1:
+        c1 = 1.0 - c0
+    return c0, c1
+
+
+# per-channel distance under which a training colour pair counts as a held-out texture's (either order)
+HELDOUT_COLOUR_MARGIN = 0.25
+
+
+def _near_heldout_colours(c0: np.ndarray, c1: np.ndarray) -> bool:
+    for h0, h1 in _HELDOUT_COLOURS:
+        for a, b in ((h0, h1), (h1, h0)):
+            if max(np.abs(c0 - a).max(), np.abs(c1 - b).max()) < HELDOUT_COLOUR_MARGIN:
+                return True
+    return False
+
+
 def _heldout_texture(index: int, n: int) -> np.ndarray:
     """The original 8 textures (seed 1000 + index): do not change, evaluation numbers depend on them."""
     rng = np.random.default_rng(_TEXTURE_SEED["heldout"] + index)
-    c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
-    if np.abs(c0 - c1).sum() < 0.9:   # keep the two colours of a pattern well apart
-        c1 = 1.0 - c0
+    c0, c1 = _two_colours(rng, min_l1=0.9)
     y, x = np.mgrid[0:n, 0:n] / n
     kind = TEXTURE_KINDS[index]
     if kind == "checker":
@@ -91,6 +112,10 @@ def _heldout_texture(index: int, n: int) -> np.ndarray:
     return _blend(c0, c1, w)
 
 
+_HELDOUT_COLOURS = tuple(_two_colours(np.random.default_rng(_TEXTURE_SEED["heldout"] + i), min_l1=0.9)
+                         for i in range(len(TEXTURE_KINDS)))
+
+
 def _train_texture(index: int, n: int) -> np.ndarray:
     """Training texture `index` (seed 5000 + index): kind by index, colours, scales, angle, offset random.
     Scales are log-uniform from about the held-out ones (which show 0.5-1.5 pattern periods in the policy
@@ -98,9 +123,12 @@ def _train_texture(index: int, n: int) -> np.ndarray:
     rng = np.random.default_rng(_TEXTURE_SEED["train"] + index)
     logu = lambda lo, hi: float(np.exp(rng.uniform(np.log(lo), np.log(hi))))  # noqa: E731
     kind = TRAIN_TEXTURE_KINDS[index % len(TRAIN_TEXTURE_KINDS)]
-    c0, c1 = rng.uniform(0.05, 0.95, size=(2, 3))
-    if np.abs(c0 - c1).sum() < 0.6:
-        c1 = 1.0 - c0
+    c0, c1 = _two_colours(rng, min_l1=0.6)
+    # Beyond train's 64 (fixed: results depend on them, and the overlap test checks them one by one) a
+    # texture never takes a held-out texture's colour pair: same colours in another pattern gave colour
+    # histograms as close as a moved copy's. Redrawn from the texture's own stream, so still deterministic.
+    while index >= TEXTURE_BANKS["train"] and _near_heldout_colours(c0, c1):
+        c0, c1 = _two_colours(rng, min_l1=0.6)
     y, x = np.mgrid[0:n, 0:n] / n
     angle = rng.uniform(0, np.pi)
     u = x * np.cos(angle) + y * np.sin(angle) + rng.uniform(0, 1)    # rotated, shifted coordinates
@@ -161,44 +189,51 @@ def make_texture(index: int, bank: str = "heldout", n: int = TEXTURE_SIZE) -> np
         raise ValueError(f"unknown texture bank {bank!r}; choose one of {list(TEXTURE_BANKS)}")
     if not 0 <= index < TEXTURE_BANKS[bank]:
         raise ValueError(f"{bank} texture index must be in [0, {TEXTURE_BANKS[bank]}), got {index}")
-    img = (_heldout_texture if bank == "heldout" else _train_texture)(index, n)
+    img = (_heldout_texture if _TEXTURE_FAMILY[bank] == "heldout" else _train_texture)(index, n)
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
-_texture_file_memo: dict[tuple[str, str], tuple[str, ...]] = {}
+_texture_file_memo: dict[tuple[str, int, str], str] = {}
+
+
+def texture_file(bank: str, index: int) -> str:
+    """PNG path of texture `index` of `bank`, generated into the cache dir on first use (content-addressed;
+    remembered per process and cache dir, so later calls do not regenerate the image)."""
+    if bank not in TEXTURE_BANKS:
+        raise ValueError(f"unknown texture bank {bank!r}; choose one of {list(TEXTURE_BANKS)}")
+    family = _TEXTURE_FAMILY[bank]
+    out_dir = cache_dir() / "textures"
+    key = (family, index, str(out_dir))
+    if key in _texture_file_memo and os.path.exists(_texture_file_memo[key]):
+        return _texture_file_memo[key]
+    img = make_texture(index, bank)
+    digest = hashlib.sha1(img.tobytes()).hexdigest()[:12]
+    prefix = "texture" if family == "heldout" else f"texture_{family}"   # held-out names as before
+    out = out_dir / f"{prefix}_{index}_{digest}.png"
+    if not out.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".png")   # several workers may get here at once
+        os.close(fd)
+        if not cv2.imwrite(tmp, cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+            os.unlink(tmp)
+            raise OSError(f"could not write texture {tmp}")
+        os.replace(tmp, out)
+    _texture_file_memo[key] = str(out)
+    return str(out)
 
 
 def texture_files(bank: str = "heldout") -> tuple[str, ...]:
-    """PNG paths of a texture bank, generated into the cache dir on first use (content-addressed; the
-    list is remembered per process and cache dir, so later calls do not regenerate the images)."""
+    """PNG paths of a whole texture bank (see texture_file)."""
     if bank not in TEXTURE_BANKS:
         raise ValueError(f"unknown texture bank {bank!r}; choose one of {list(TEXTURE_BANKS)}")
-    out_dir = cache_dir() / "textures"
-    key = (bank, str(out_dir))
-    if key in _texture_file_memo and all(os.path.exists(f) for f in _texture_file_memo[key]):
-        return _texture_file_memo[key]
-    paths = []
-    for i in range(TEXTURE_BANKS[bank]):
-        img = make_texture(i, bank)
-        digest = hashlib.sha1(img.tobytes()).hexdigest()[:12]
-        prefix = "texture" if bank == "heldout" else f"texture_{bank}"   # held-out names as before
-        out = out_dir / f"{prefix}_{i}_{digest}.png"
-        if not out.exists():
-            out_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".png")   # several workers may get here at once
-            os.close(fd)
-            if not cv2.imwrite(tmp, cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
-                os.unlink(tmp)
-                raise OSError(f"could not write texture {tmp}")
-            os.replace(tmp, out)
-        paths.append(str(out))
-    _texture_file_memo[key] = tuple(paths)
-    return tuple(paths)
+    return tuple(texture_file(bank, i) for i in range(TEXTURE_BANKS[bank]))
 
 
-def load_textures(client: int, bank: str = "heldout") -> tuple[int, ...]:
-    """Load a texture bank into a PyBullet client; returns texture ids indexed like the bank."""
-    return tuple(p.loadTexture(path, physicsClientId=client) for path in texture_files(bank))
+def load_texture(client: int, bank: str, index: int) -> int:
+    """Load texture `index` of `bank` into a PyBullet client; returns its texture id. The env loads a
+    texture on its first use: a 512-texture bank would take ~100 MB of renderer memory per client and
+    ~8 s to generate if loaded whole."""
+    return p.loadTexture(texture_file(bank, index), physicsClientId=client)
 
 
 @dataclass
