@@ -127,7 +127,14 @@ def test_ctrl_c_or_kill_saves_a_checkpoint_at_the_last_whole_round(tmp_path, sig
             time.sleep(0.2)
         assert not list_checkpoints(run / "checkpoints")   # no periodic checkpoint yet
         os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:   # say where it hangs: aac_train prints its stacks on SIGUSR1
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(2)
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, err = proc.communicate(timeout=30)
+            pytest.fail("the run did not exit within 90 s of the signal; its stacks:\n" + err.decode()[-6000:])
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -9,6 +9,7 @@ Re-running the same command resumes from the newest readable checkpoint in the r
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import signal
@@ -300,7 +301,7 @@ class Trainer:
         t_env = t_learn = 0.0
         updates = 0
         last = {}
-        previous_handler, interrupted = None, False
+        previous_handler, interrupted, finished = None, False, False
         if threading.current_thread() is threading.main_thread():   # `kill` saves like Ctrl-C does
             previous_handler = signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -362,6 +363,7 @@ class Trainer:
                 if step >= next_ckpt or last_round:
                     next_ckpt += cfg.checkpoint_every_steps
                     self.save()
+            finished = True
         except KeyboardInterrupt:
             # Ctrl-C / SIGTERM: keep everything up to the last whole round (an interrupted round
             # added nothing to replay or the step count), so re-running resumes without a loss
@@ -375,7 +377,9 @@ class Trainer:
                 signal.signal(signal.SIGTERM, previous_handler)
             bar.close()
             writer.close()
-            if interrupted and isinstance(envs, gym.vector.AsyncVectorEnv):
+            # interrupted, or any error (a worker the signal reached can turn Ctrl-C into another
+            # exception): the workers are terminated, never asked to close over pipes that may be dead
+            if not finished and isinstance(envs, gym.vector.AsyncVectorEnv):
                 _terminate_workers(envs)
             else:
                 envs.close()
@@ -415,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if hasattr(signal, "SIGUSR1"):   # a run that seems stuck: `kill -USR1 <pid>` prints every thread's stack
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         cfg = load_config(args.config, args.set)
         if cfg.pipeline == "staged":
