@@ -295,7 +295,7 @@ def test_texture_bank_draws_only_its_own_textures(bank):
     env.reset(seed=0)
     loaded = {b for b, _ in env._texture_ids}
     assert loaded == {bank}   # only that bank is loaded into the renderer, and only what was drawn
-    assert len(env._texture_ids) <= 3 < TEXTURE_BANKS[bank] or bank == "heldout"
+    assert len(env._texture_ids) <= 3   # table, floor and block: not the whole bank
     env.close()
 
 

@@ -301,7 +301,7 @@ class Trainer:
         t_env = t_learn = 0.0
         updates = 0
         last = {}
-        previous_handler, interrupted, finished = None, False, False
+        previous_handler, finished = None, False
         if threading.current_thread() is threading.main_thread():   # `kill` saves like Ctrl-C does
             previous_handler = signal.signal(signal.SIGTERM, _interrupt)
         try:
@@ -367,7 +367,6 @@ class Trainer:
         except KeyboardInterrupt:
             # Ctrl-C / SIGTERM: keep everything up to the last whole round (an interrupted round
             # added nothing to replay or the step count), so re-running resumes without a loss
-            interrupted = True
             path = self.save()
             log.warning("interrupted at %d env steps; saved %s (re-run the same command to resume)",
                         self.env_steps, path)
