@@ -301,9 +301,12 @@ class Trainer:
         t_env = t_learn = 0.0
         updates = 0
         last = {}
-        previous_handler, finished = None, False
-        if threading.current_thread() is threading.main_thread():   # `kill` saves like Ctrl-C does
-            previous_handler = signal.signal(signal.SIGTERM, _interrupt)
+        previous_handlers, finished = {}, False
+        if threading.current_thread() is threading.main_thread():
+            # `kill` saves like Ctrl-C does. SIGINT is set too: a run started in the background by a
+            # non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and Python then installs no
+            # KeyboardInterrupt handler, so Ctrl-C to its process group would stop only the workers
+            previous_handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             if self.env_steps == 0:
                 self._log_eval(writer, 0, self.evaluate(cfg.eval_episodes))
@@ -372,8 +375,8 @@ class Trainer:
                         self.env_steps, path)
             raise
         finally:
-            if previous_handler is not None:
-                signal.signal(signal.SIGTERM, previous_handler)
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
             bar.close()
             writer.close()
             # interrupted, or any error (a worker the signal reached can turn Ctrl-C into another
