@@ -139,6 +139,32 @@ def test_nan_labels_and_missing_cuda_are_clear_errors(teacher_run, tmp_path):
         load_config(None, ["device=tpu"])
 
 
+def test_the_students_learning_rate_falls_along_a_cosine_over_its_budget(teacher_run, tmp_path):
+    cfg = load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "total_env_steps=400",
+                                            "distill_updates_per_step=0.2", "distill_lr_final=0.1",
+                                            "final_eval_episodes=0"])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    assert trainer.distill_lr() == pytest.approx(1e-3)
+    trainer.env_steps = 200                       # half the env-step budget: halfway down the cosine
+    assert trainer.distill_lr() == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+    trainer.wall_time = 0.75 * 60 * 10            # the wall-time fraction counts when it is the larger one
+    trainer.cfg = cfg.replace(max_wall_minutes=10)
+    assert trainer.distill_lr() == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5 * (1 + np.cos(0.75 * np.pi))))
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    seen = []
+    set_lr = trainer.agent.set_distill_lr
+    trainer.agent.set_distill_lr = lambda lr: seen.append(lr) or set_lr(lr)
+    trainer.run()
+    # it only falls, and the optimizer ends within one rollout of the final rate
+    assert len(seen) > 3 and all(a >= b for a, b in zip(seen, seen[1:])), seen
+    assert seen[0] > 0.9e-3 and seen[-1] < 0.2e-3, seen
+    assert trainer.agent.actor_opt.param_groups[0]["lr"] == seen[-1]
+    with pytest.raises(ConfigError, match="distill_lr_final must be in"):
+        load_config(None, ["distill_lr_final=1.5"])
+    with pytest.raises(ConfigError, match="StudentStage.lr_final must be in"):
+        load_config(None, ["student.lr_final=-0.1"])
+
+
 class EarlyDonePointEnv(PointGoalEnv):
     """Ends an episode on success (terminated), so episodes have different lengths."""
 

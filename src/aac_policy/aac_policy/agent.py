@@ -210,6 +210,10 @@ class Agent:
         _polyak(target, online, self.cfg.tau)
         return policy_loss
 
+    def set_distill_lr(self, lr: float) -> None:
+        for group in self.actor_opt.param_groups:
+            group["lr"] = lr
+
     def distill(self, batch: dict) -> dict:
         """One pixel-actor step towards the teacher's action on the same (relabelled) sample."""
         cfg, spec, o = self.cfg, self.spec, batch["obs"]

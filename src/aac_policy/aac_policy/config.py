@@ -74,6 +74,7 @@ class StudentStage(StrictConfig):
                                      # (an all-textured student scored 20 % on the flat-coloured twin): with it the
                                      # student learned far slower (bench/README.md); the twin runs textured instead
     bf16: bool = True
+    lr_final: float = 1.0            # learning rate at the end of the budget, as a fraction of actor_lr (cosine)
     eval_every_steps: int = 20_000
     eval_episodes: int = 30
 
@@ -82,7 +83,7 @@ class StudentStage(StrictConfig):
                      ("max_wall_minutes", "passes_per_frame", "her_k", "teacher_collect_decay_steps",
                       "exploration_noise"),
                      ("stop_success", "teacher_collect_prob", "teacher_collect_final", "random_action_prob",
-                      "texture_prob"))
+                      "texture_prob", "lr_final"))
         if not self.passes_per_frame > 0:
             raise ConfigError(f"StudentStage.passes_per_frame must be > 0, got {self.passes_per_frame}")
 
@@ -145,6 +146,10 @@ class TrainConfig(StrictConfig):
     # updates, the pixel actor only learns by regressing its actions (DAgger, the staged pipeline's stage 2)
     teacher_path: str | None = None
     bf16: bool = False                        # bfloat16 autocast for the pixel actor's updates (CPU with AVX512-BF16)
+    # the distilled pixel actor's learning rate falls from actor_lr to actor_lr x this along a cosine over
+    # the run's budget (the larger of its env-step and wall-time fractions); 1 = constant. A constant 1e-3
+    # left the 2 h student swinging 10-20 points between evals at its end (bench/README.md, 2026-12-02)
+    distill_lr_final: float = 1.0
     augment: bool = True             # DrQ random shift on the actor's (and pixel critic's) images
     augment_pad: int = 4
     # with augment: RGB jitter of the training images, per sample and channel a gain in [1-x, 1+x] and an
@@ -199,7 +204,7 @@ class TrainConfig(StrictConfig):
         if self.state_teacher and self.wiring != "asymmetric":
             raise ConfigError(f"state_teacher needs wiring 'asymmetric' (the pixel actor is its student), "
                               f"got wiring {self.wiring!r}")
-        for name in ("teacher_collect_prob", "teacher_collect_final"):
+        for name in ("teacher_collect_prob", "teacher_collect_final", "distill_lr_final"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.teacher_path and not self.state_teacher:

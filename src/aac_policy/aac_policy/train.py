@@ -12,6 +12,7 @@ import argparse
 import faulthandler
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -46,7 +47,8 @@ RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", 
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
-                   "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0}
+                   "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0,
+                   "distill_lr_final": 1.0}
 LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
 
 
@@ -331,6 +333,9 @@ class Trainer:
                         n_distill = int(self.distill_credit)
                         self.distill_credit -= n_distill
                         keys, keys_next = self.agent.distill_sample_keys()
+                        if n_distill:
+                            last["lr/distill"] = self.distill_lr()
+                            self.agent.set_distill_lr(last["lr/distill"])
                         for _ in range(n_distill):
                             last.update(self.agent.distill(self.replay.sample(cfg.batch_size, keys, keys_next)))
                         self.distill_samples += n_distill * cfg.batch_size
@@ -391,6 +396,21 @@ class Trainer:
         """`stop_evals` evals in a row at or above `stop_success` (0 = train the whole budget)."""
         n, goal = self.cfg.stop_evals, self.cfg.stop_success
         return goal > 0 and len(self.eval_history) >= n and min(self.eval_history[-n:]) >= goal
+
+    def budget_fraction(self) -> float:
+        """How much of the run's budget is spent: the larger of its env-step and wall-time fractions."""
+        cfg = self.cfg
+        frac = self.env_steps / cfg.total_env_steps
+        if cfg.max_wall_minutes > 0:
+            frac = max(frac, self.wall_time / (60 * cfg.max_wall_minutes))
+        return min(frac, 1.0)
+
+    def distill_lr(self) -> float:
+        """The pixel student's learning rate now: actor_lr falling along a cosine to actor_lr x distill_lr_final
+        at the end of the budget. A function of progress only, so a resumed run continues the same schedule."""
+        cfg = self.cfg
+        final = cfg.distill_lr_final
+        return cfg.actor_lr * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * self.budget_fraction())))
 
     def _out_of_time(self) -> bool:
         return self.cfg.max_wall_minutes > 0 and self.wall_time >= 60 * self.cfg.max_wall_minutes
