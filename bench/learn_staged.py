@@ -4,6 +4,11 @@
     .venv/bin/python bench/learn_staged.py --seeds 3 --task pick --minutes 240    # issue 19: 4 h per seed
     .venv/bin/python bench/learn_staged.py --seeds 1 --variant p8 --set student.passes_per_frame=8
     .venv/bin/python bench/learn_staged.py --seeds 1 --variant trial --teacher-from bench/runs/push_state-t-base_seed0
+    .venv/bin/python bench/learn_staged.py --seeds 1 --task pick --teacher-only --set teacher.max_wall_minutes=100
+
+`--teacher-only` runs stage 1 alone into the same run folder (a later run without it continues with stage 2)
+and writes bench/results/learn_staged[-<task>][-<variant>]-teacher.json: per seed the teacher's env steps,
+wall time, eval curve and its final report (privileged state, no images).
 
 Each seed is an ordinary resumable run of `aac_train --set pipeline=staged` in
 bench/runs/staged[-<task>][-<variant>]_seed<k>/ (re-running continues it; <task> only for tasks other
@@ -27,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from aac_policy.plots import read_metrics
-from aac_policy.staged import STAGE_FILE, run_staged
+from aac_policy.staged import STAGE_FILE, run_staged, run_teacher
 from aac_policy.train import load_config
 
 HERE = Path(__file__).parent
@@ -64,9 +69,10 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=120.0, help="wall-time budget per seed, all stages")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--teacher-from", type=Path, help="a `wiring: state` run to use as stage 1")
+    ap.add_argument("--teacher-only", action="store_true", help="stage 1 alone (the run folder is the same)")
     args = ap.parse_args()
     label = "staged" + (f"-{args.task}" if args.task != "push" else "") + (f"-{args.variant}" if args.variant else "")
-    out_path = HERE / "results" / f"learn_{label}.json"
+    out_path = HERE / "results" / f"learn_{label}{'-teacher' if args.teacher_only else ''}.json"
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     # A series continued seed by seed (`--first-seed 2 --seeds 1`) keeps the seeds it does not rerun;
     # each seed records the command that ran it, so a mixed series shows it.
@@ -79,21 +85,27 @@ def main() -> int:
                                  "final_eval_episodes=50", *args.set])
         if args.teacher_from:
             adopt_teacher(args.teacher_from, run)
-        out = run_staged(cfg, run, progress=False)
-        report = out["report"] or {}
+        if args.teacher_only:
+            stages = {"teacher": run_teacher(cfg, run, progress=False)}
+            report_file = run / "teacher" / "eval" / "report.json"
+            report = json.loads(report_file.read_text()) if report_file.exists() else {}
+        else:
+            out = run_staged(cfg, run, progress=False)
+            stages, report = out["stages"], out["report"] or {}
         results[f"seed{seed}"] = {
             "run_dir": rel(run), "command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
-            "stages": out["stages"],
+            "stages": stages,
             "final_report": {c: r.get("success_rate") for c, r in report.get("conditions", {}).items()},
             "time_to_success": {c: r.get("mean_time_to_success_steps")
                                 for c, r in report.get("conditions", {}).items()},
-            "curves": {s: read_metrics(run / s / "metrics.jsonl") for s in ("teacher", "student")}}
+            "curves": {s: read_metrics(run / s / "metrics.jsonl") for s in stages}}
         grasp = {c: {k: r[k] for k in ("grasp_success_rate", "drop_rate_after_grasp")}
                  for c, r in report.get("conditions", {}).items() if "grasp_success_rate" in r}
         if grasp:
             results[f"seed{seed}"]["grasp"] = grasp
         results = dict(sorted(results.items(), key=lambda kv: int(kv[0][4:])))
-        summary = summarize(results)   # written after every seed: a stopped series keeps what it measured
+        # written after every seed: a stopped series keeps what it measured
+        summary = summarize_teachers(results) if args.teacher_only else summarize(results)
         out_path.write_text(json.dumps({"command": series_command(args, results), "summary": summary,
                                         "runs": results}, indent=2))
         print(json.dumps(summary, indent=2), flush=True)
@@ -110,6 +122,16 @@ def series_command(args: argparse.Namespace, results: dict) -> str:
             del argv[i:i + 2]
     rng = (["--first-seed", str(first)] if first else []) + ["--seeds", str(len(results))]
     return "python bench/learn_staged.py " + " ".join(rng + argv)
+
+
+def summarize_teachers(results: dict) -> dict:
+    final = [r["final_report"].get("train") for r in results.values() if r["final_report"].get("train") is not None]
+    teachers = [r["stages"]["teacher"] for r in results.values()]
+    return {"seeds": len(results), "final_success_mean": float(np.mean(final)) if final else None,
+            "final_success_worst": float(np.min(final)) if final else None,
+            "teacher_env_steps": [t["env_steps"] for t in teachers],
+            "teacher_wall_time_min": [round(t["wall_time_s"] / 60, 1) for t in teachers],
+            "reached_stop_success": [t["reached_stop_success"] for t in teachers]}
 
 
 def summarize(results: dict) -> dict:

@@ -215,3 +215,59 @@ def test_policy_node_pairs_a_frame_with_the_joint_state_taken_at_its_time(actor_
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_the_policy_node_process_drives_the_twin_like_in_process_and_stops_on_sigint(actor_file):
+    """`aac_policy_node` as launched (its own process and main(), ONNX Runtime): the same episode as in-process,
+    and Ctrl-C ends it with exit code 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    from std_msgs.msg import Float32MultiArray
+    from std_srvs.srv import Trigger
+
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
+    from ros_helpers import ROOT, SimProcess, Spinning, wait_for
+
+    onnx = actor_file.with_suffix(".onnx")
+    ref = reference_episode(onnx, steps=30)
+    ns = "proc"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_robot", "aac_policy")))
+    with SimProcess(ns, task="push", randomize=False, seed=SEED), Spinning("aac_test_policy_process") as client, \
+            tempfile.TemporaryFile("w+") as log:
+        rows = {}
+
+        def on_priv(msg):
+            _, seg = unpack_labelled(msg)
+            rows[int(seg["step"][0])] = seg
+
+        client.create_subscription(Float32MultiArray, f"/{ns}/{ri.PRIVILEGED_STATE}", on_priv, 100)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aac_policy.policy_node", "--ros-args", "-r", f"__ns:=/{ns}",
+             "-r", f"{ri.POLICY_TWIST}:={ri.TWIST_COMMAND}",
+             "-r", f"{ri.POLICY_GRIPPER}:={ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}",
+             "-p", f"actor:={onnx}"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            reset = client.create_client(Trigger, f"/{ns}/{ri.RESET_SERVICE}")
+            assert reset.wait_for_service(timeout_sec=30)
+            # the policy node's image readers must be matched before the lockstep sim's first frame
+            images = [f"/{ns}/camera/camera/{t}" for t in (ri.COLOR_IMAGE, ri.DEPTH_IMAGE)]
+            wait_for(lambda: all(client.count_subscribers(t) > 0 for t in images), 30, "the policy node's readers")
+            time.sleep(0.5)
+            reset.call_async(Trigger.Request())
+            wait_for(lambda: len(rows) >= 31, 60, "30 steps driven by the policy node process")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            log.seek(0)
+            print(log.read()[-3000:])
+    got = np.array([np.concatenate([rows[t]["state"][18:21], rows[t]["achieved_goal"]]) for t in range(1, 31)])
+    np.testing.assert_array_equal(got[:, :3], ref[:, :3])
+    np.testing.assert_array_equal(got[:, 3:], ref[:, 7:])

@@ -165,6 +165,17 @@ def test_the_students_learning_rate_falls_along_a_cosine_over_its_budget(teacher
         load_config(None, ["student.lr_final=-0.1"])
 
 
+def test_bf16_is_used_only_where_the_device_has_a_fast_bf16_path(teacher_run, tmp_path, monkeypatch, caplog):
+    import aac_policy.agent as agent_module
+    for fast in (True, False):
+        monkeypatch.setattr(agent_module, "bf16_is_fast", lambda device, fast=fast: fast)
+        cfg = load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "bf16=true", "total_env_steps=100"])
+        assert Trainer(cfg, tmp_path / str(fast), progress=False).agent.bf16 is fast
+    assert "no fast bfloat16 path" in caplog.text and "trains in fp32" in caplog.text
+    off = load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "bf16=false", "total_env_steps=100"])
+    assert Trainer(off, tmp_path / "off", progress=False).agent.bf16 is False
+
+
 class EarlyDonePointEnv(PointGoalEnv):
     """Ends an episode on success (terminated), so episodes have different lengths."""
 

@@ -14,6 +14,7 @@ in the critic update, so critic updates cost what they cost in the oracle.
 from __future__ import annotations
 
 import copy
+import logging
 
 import numpy as np
 import torch
@@ -23,9 +24,12 @@ import torch.nn.functional as F
 from .config import TrainConfig
 from .networks import (PixelActor, PixelCritic, RunningNorm, StateActor, StateCritic, color_jitter, image_tensor,
                        random_shift)
+from .perf import bf16_is_fast, bf16_support_note
 from .spec import ObsSpec
 
 GOAL_KEYS = ("desired_goal", "achieved_goal")
+
+log = logging.getLogger(__name__)
 
 
 def norm_name(key: str) -> str:
@@ -77,6 +81,10 @@ class Agent:
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.bf16 = cfg.bf16 and bf16_is_fast(self.device)
+        if cfg.bf16 and not self.bf16:
+            log.warning("bf16 requested but this %s has no fast bfloat16 path (%s): the pixel actor trains in "
+                        "fp32", self.device.type, bf16_support_note(self.device))
         # columns of the aux key that the encoder regresses (object / grasp-point position)
         self.aux_index = torch.tensor([i for _, a, b in spec.aux_slices for i in range(a, b)], dtype=torch.long,
                                       device=self.device)
@@ -223,7 +231,7 @@ class Agent:
         if not torch.isfinite(target).all():
             raise FloatingPointError("the teacher produced non-finite action labels (NaN/inf): its weights or "
                                      "normalizers are broken; retrain or reload the teacher")
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             a, feat = self.actor.act(img, self.vec(o, spec.actor_vec_keys))
             aux_pred = self.actor.aux(feat) if self.actor.aux is not None else None
         bc_loss = F.mse_loss(a.float(), target)

@@ -145,7 +145,8 @@ class TrainConfig(StrictConfig):
     # a trained privileged teacher (a `wiring: state` run folder): loaded and FROZEN; no critic or teacher
     # updates, the pixel actor only learns by regressing its actions (DAgger, the staged pipeline's stage 2)
     teacher_path: str | None = None
-    bf16: bool = False                        # bfloat16 autocast for the pixel actor's updates (CPU with AVX512-BF16)
+    bf16: bool = False                        # bfloat16 autocast for the pixel actor's updates where the device has a
+                                              # fast bf16 path (perf.bf16_is_fast: AVX512/AMX CPUs, bf16 GPUs), else fp32
     # the distilled pixel actor's learning rate falls from actor_lr to actor_lr x this along a cosine over
     # the run's budget (the larger of its env-step and wall-time fractions); 1 = constant. A constant 1e-3
     # left the 2 h student swinging 10-20 points between evals at its end (bench/README.md, 2026-12-02)

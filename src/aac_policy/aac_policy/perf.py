@@ -46,3 +46,22 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Does bfloat16 autocast speed the pixel actor's updates up on `device`? On CPU only where oneDNN has a
+    bf16 path (AVX512 / AVX512-BF16 / AMX): on an AVX2-only CPU (AMD Zen 3 here, 2026-12-02) autocast made the
+    update 3.8x SLOWER than fp32 (../shared/tools/cpu_bf16_update_bench.py), where AVX512-BF16 made it 1.6x
+    faster. On CUDA where the GPU supports bf16."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def bf16_support_note(device: torch.device) -> str:
+    """What the machine offers, for a log line or a result file."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU capability {torch.backends.cpu.get_cpu_capability()}"

@@ -71,6 +71,7 @@ def _stage_summary(trainer: Trainer, out: dict, minutes_budget: float) -> dict:
                "reached_stop_success": trainer.reached_target(), "minutes_budget": minutes_budget,
                "episodes": trainer.episodes}
     if trainer.agent.teacher is not None:
+        summary["bf16"] = trainer.agent.bf16   # what ran: requested and fast on this machine
         summary["passes_per_frame"] = round(trainer.distill_samples / max(trainer.env_steps, 1), 3)
     return summary
 
@@ -89,6 +90,13 @@ def _run_stage(name: str, cfg: TrainConfig, stage_dir: Path, progress: bool, mak
     return summary
 
 
+def run_teacher(cfg: TrainConfig, run_dir: str | Path, progress: bool = True) -> dict:
+    """Stage 1 alone (resumable; skipped once done): `<run>/teacher/`, its summary. A teacher trained
+    this way is the one `run_staged` continues from with the same run folder."""
+    teacher_dir = Path(run_dir) / "teacher"
+    return _run_stage("teacher", teacher_config(cfg), teacher_dir, progress)
+
+
 def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, make_student_env=None) -> dict:
     """Stage 1 then stage 2 (each resumable), then the run folder's top-level results.
     `make_student_env(trainer)` gives stage 2's vector env (the ROS trainer node passes its sims);
@@ -103,7 +111,7 @@ def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, mak
     (run_dir / "config.yaml").write_text(__import__("yaml").safe_dump(cfg.to_dict(), sort_keys=False))
     t0 = time.monotonic()
     teacher_dir = run_dir / "teacher"
-    teacher = _run_stage("teacher", teacher_config(cfg), teacher_dir, progress)
+    teacher = run_teacher(cfg, run_dir, progress)
     minutes = cfg.student.max_wall_minutes
     if minutes == 0 and cfg.max_wall_minutes > 0:   # the rest of the pipeline's budget
         minutes = max(cfg.max_wall_minutes - teacher["wall_time_s"] / 60.0, 1.0)
