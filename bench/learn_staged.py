@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aac_policy.perf import machine_info
 from aac_policy.plots import read_metrics
 from aac_policy.staged import STAGE_FILE, run_staged, run_teacher
 from aac_policy.train import load_config
@@ -94,7 +95,7 @@ def main() -> int:
             stages, report = out["stages"], out["report"] or {}
         results[f"seed{seed}"] = {
             "run_dir": rel(run), "command": "python bench/learn_staged.py " + " ".join(sys.argv[1:]),
-            "stages": stages,
+            "machine": machine_info(), "stages": stages,
             "final_report": {c: r.get("success_rate") for c, r in report.get("conditions", {}).items()},
             "time_to_success": {c: r.get("mean_time_to_success_steps")
                                 for c, r in report.get("conditions", {}).items()},

@@ -109,11 +109,33 @@ def staged_row(path: str, what: str) -> str | None:
     return row(f"{what} (`bench/results/{path}`)", f"`{d['command']}`", result)
 
 
+def teacher_rows() -> list[str]:
+    """Stage 1 alone (`learn_staged.py --teacher-only`): one row per task / variant file."""
+    rows = []
+    for p in sorted(RESULTS.glob("learn_staged-*-teacher.json")):
+        d = load(p.name)
+        task = p.name.removeprefix("learn_staged-").removesuffix("-teacher.json")
+        per_seed = []
+        for k, r in d["runs"].items():
+            curve, t = r["curves"]["teacher"], r["stages"]["teacher"]
+            first = first_at(curve, 0.9)
+            grasp = r.get("grasp", {}).get("train", {}).get("grasp_success_rate")
+            per_seed.append(f"{k}: {pct(r['final_report'].get('train'))} final report"
+                            + (f", grasp {pct(grasp)}" if grasp is not None else "")
+                            + f"; {steps_k(t['env_steps'])} env steps in {t['wall_time_s'] / 60:.0f} min; "
+                            + (f"first eval >= 90 % at {steps_k(first)}" if first else "no eval >= 90 %")
+                            + f", best eval {pct(max(x['success_rate'] for x in curve))}, mean of the last "
+                            + f"{min(10, len(curve))} evals {pct(sum(x['success_rate'] for x in curve[-10:]) / len(curve[-10:]))}")
+        rows.append(row(f"teacher stage alone (privileged state, no images): {task} (`bench/results/{p.name}`)",
+                        f"`{d['command']}`", "; ".join(per_seed)))
+    return rows
+
+
 def learning() -> str:
     rows = [r for r in (
         staged_row("learn_staged.json", "**the main job**: staged pipeline, 2 h per seed"),
         staged_row("learn_staged-trial-p16.json", "student stage alone, 40 min, from an existing teacher (trial)"),
-    ) if r]
+    ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():
         curve = curves[0]

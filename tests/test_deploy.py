@@ -56,6 +56,46 @@ def reference_episode(actor_file, steps=50, camera_render="policy"):
     return np.array(out)
 
 
+def record_privileged_rows(client, ns: str) -> dict:
+    """step -> the lockstep sim's privileged state segment, as it publishes them."""
+    from std_msgs.msg import Float32MultiArray
+
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
+    rows = {}
+
+    def on_priv(msg):
+        _, seg = unpack_labelled(msg)
+        rows[int(seg["step"][0])] = seg
+
+    client.create_subscription(Float32MultiArray, f"/{ns}/{ri.PRIVILEGED_STATE}", on_priv, 100)
+    return rows
+
+
+def drive_lockstep_episode(client, ns: str, readers_matched, rows: dict, steps: int) -> None:
+    """Reset the lockstep sim once the policy node's image readers are matched, and wait for `steps` steps.
+    A frame the sim publishes before it has matched those readers is lost and nothing steps again (seen
+    once in a full suite run); the sim's side of the matching gets a moment too (this process sees only
+    its own view)."""
+    from std_srvs.srv import Trigger
+
+    from aac_robot import ros_interface as ri
+    from ros_helpers import wait_for
+    reset = client.create_client(Trigger, f"/{ns}/{ri.RESET_SERVICE}")
+    assert reset.wait_for_service(timeout_sec=30)
+    images = [f"/{ns}/camera/camera/{t}" for t in (ri.COLOR_IMAGE, ri.DEPTH_IMAGE)]
+    wait_for(lambda: all(readers_matched(t) for t in images), 30, "the policy node's image readers matched")
+    time.sleep(0.5)
+    reset.call_async(Trigger.Request())
+    wait_for(lambda: len(rows) >= steps + 1, 60, f"{steps} steps driven by the policy node")
+
+
+def assert_same_episode(rows: dict, ref: np.ndarray, steps: int) -> None:
+    got = np.array([np.concatenate([rows[t]["state"][18:21], rows[t]["achieved_goal"]]) for t in range(1, steps + 1)])
+    np.testing.assert_array_equal(got[:, :3], ref[:steps, :3])      # grasp point, every step
+    np.testing.assert_array_equal(got[:, 3:], ref[:steps, 7:])      # block
+
+
 def test_deploy_observation_equals_the_sims_own(actor_file):
     """Preprocessing + FK parity: a sim frame at the camera's resolution and the joint state give
     bit-for-bit the observation the sim hands the actor."""
@@ -115,27 +155,20 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, 
     actor_file = actor_file.with_suffix(suffix)
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float32MultiArray
-    from std_srvs.srv import Trigger
 
     from aac_policy.policy_node import PolicyNode
     from aac_robot.node_main import ExecutorThread
     from aac_robot import ros_interface as ri
     from aac_robot.ros_convert import unpack_labelled
-    from ros_helpers import SimProcess, Spinning, wait_for
+    from ros_helpers import SimProcess, Spinning
 
     ref = reference_episode(actor_file, camera_render=camera)
     sim_yaml = tmp_path / "sim.yaml"
     sim_yaml.write_text(f"camera_render: {camera}\n")
     with SimProcess("s", task="push", randomize=False, seed=SEED, sim_config=str(sim_yaml), camera_resolution=camera), \
             Spinning("aac_test_deploy") as client:
-        rows = {}
-
-        def on_priv(msg):
-            _, seg = unpack_labelled(msg)
-            rows[int(seg["step"][0])] = seg
-
+        rows = record_privileged_rows(client, "s")
         proprio = {}
-        client.create_subscription(Float32MultiArray, "/s/" + ri.PRIVILEGED_STATE, on_priv, 100)
         client.create_subscription(Float32MultiArray, "/s/" + ri.PROPRIO,
                                    lambda m: proprio.__setitem__(unpack_labelled(m)[0], m), 100)
         node = PolicyNode(cli_args=["--ros-args", "-r", "__ns:=/s",
@@ -145,23 +178,12 @@ def test_policy_node_drives_a_lockstep_twin_exactly_like_in_process(actor_file, 
         # its own executor thread: leaving the `with` joins it, so no callback still runs when the
         # actor is closed (executor.remove_node does not wait for one in flight)
         with ExecutorThread(node):
-            reset = client.create_client(Trigger, "/s/" + ri.RESET_SERVICE)
-            assert reset.wait_for_service(timeout_sec=30)
-            # lockstep: a frame the sim publishes before it has matched the policy node's readers is lost and
-            # nothing steps again (seen once in a full suite run), so both image topics must be discovered, and
-            # the sim's side of the matching gets a moment too (this process sees only its own view)
-            images = [f"/s/camera/camera/{t}" for t in (ri.COLOR_IMAGE, ri.DEPTH_IMAGE)]
-            wait_for(lambda: all(node.count_publishers(t) > 0 for t in images), 10, "sim publishers")
-            time.sleep(0.5)
-            reset.call_async(Trigger.Request())
-            wait_for(lambda: len(rows) >= 51, 60, "50 steps driven by the policy node")
+            drive_lockstep_episode(client, "s", lambda t: node.count_publishers(t) > 0, rows, 50)
         node.actor.close()
         node.destroy_node()
     assert node.actions >= 50 and not node.skipped
     assert (node.actor.camera.width, node.actor.camera.height) == ((640, 480) if camera == "native" else (84, 84))
-    got = np.array([np.concatenate([rows[t]["state"][18:21], rows[t]["achieved_goal"]]) for t in range(1, 51)])
-    np.testing.assert_array_equal(got[:, :3], ref[:, :3])      # grasp point, every step
-    np.testing.assert_array_equal(got[:, 3:], ref[:, 7:])      # block
+    assert_same_episode(rows, ref, 50)
 
 
 def test_policy_node_pairs_a_frame_with_the_joint_state_taken_at_its_time(actor_file):
@@ -226,12 +248,8 @@ def test_the_policy_node_process_drives_the_twin_like_in_process_and_stops_on_si
     import sys
     import tempfile
 
-    from std_msgs.msg import Float32MultiArray
-    from std_srvs.srv import Trigger
-
     from aac_robot import ros_interface as ri
-    from aac_robot.ros_convert import unpack_labelled
-    from ros_helpers import ROOT, SimProcess, Spinning, wait_for
+    from ros_helpers import ROOT, SimProcess, Spinning
 
     onnx = actor_file.with_suffix(".onnx")
     ref = reference_episode(onnx, steps=30)
@@ -239,27 +257,14 @@ def test_the_policy_node_process_drives_the_twin_like_in_process_and_stops_on_si
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_robot", "aac_policy")))
     with SimProcess(ns, task="push", randomize=False, seed=SEED), Spinning("aac_test_policy_process") as client, \
             tempfile.TemporaryFile("w+") as log:
-        rows = {}
-
-        def on_priv(msg):
-            _, seg = unpack_labelled(msg)
-            rows[int(seg["step"][0])] = seg
-
-        client.create_subscription(Float32MultiArray, f"/{ns}/{ri.PRIVILEGED_STATE}", on_priv, 100)
+        rows = record_privileged_rows(client, ns)
         proc = subprocess.Popen(
             [sys.executable, "-m", "aac_policy.policy_node", "--ros-args", "-r", f"__ns:=/{ns}",
              "-r", f"{ri.POLICY_TWIST}:={ri.TWIST_COMMAND}",
              "-r", f"{ri.POLICY_GRIPPER}:={ri.DEFAULT_GRIPPER_CONTROLLER}/{ri.JOINT_TRAJECTORY}",
              "-p", f"actor:={onnx}"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            reset = client.create_client(Trigger, f"/{ns}/{ri.RESET_SERVICE}")
-            assert reset.wait_for_service(timeout_sec=30)
-            # the policy node's image readers must be matched before the lockstep sim's first frame
-            images = [f"/{ns}/camera/camera/{t}" for t in (ri.COLOR_IMAGE, ri.DEPTH_IMAGE)]
-            wait_for(lambda: all(client.count_subscribers(t) > 0 for t in images), 30, "the policy node's readers")
-            time.sleep(0.5)
-            reset.call_async(Trigger.Request())
-            wait_for(lambda: len(rows) >= 31, 60, "30 steps driven by the policy node process")
+            drive_lockstep_episode(client, ns, lambda t: client.count_subscribers(t) > 0, rows, 30)
             proc.send_signal(signal.SIGINT)
             assert proc.wait(10) == 0
         finally:
@@ -268,6 +273,4 @@ def test_the_policy_node_process_drives_the_twin_like_in_process_and_stops_on_si
                 proc.wait(10)
             log.seek(0)
             print(log.read()[-3000:])
-    got = np.array([np.concatenate([rows[t]["state"][18:21], rows[t]["achieved_goal"]]) for t in range(1, 31)])
-    np.testing.assert_array_equal(got[:, :3], ref[:, :3])
-    np.testing.assert_array_equal(got[:, 3:], ref[:, 7:])
+    assert_same_episode(rows, ref, 30)

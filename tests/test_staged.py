@@ -19,7 +19,7 @@ import torch
 
 from aac_policy.checkpoint import CheckpointError
 from aac_policy.export import load_actor
-from aac_policy.staged import run_staged
+from aac_policy.staged import run_staged, student_config
 from aac_policy.config import load_config
 from aac_policy.finish import finish_run
 from aac_policy.train import Trainer
@@ -159,6 +159,9 @@ def test_the_students_learning_rate_falls_along_a_cosine_over_its_budget(teacher
     assert len(seen) > 3 and all(a >= b for a, b in zip(seen, seen[1:])), seen
     assert seen[0] > 0.9e-3 and seen[-1] < 0.2e-3, seen
     assert trainer.agent.actor_opt.param_groups[0]["lr"] == seen[-1]
+    # the staged pipeline hands student.lr_final to its stage-2 run
+    staged = load_config(None, ["pipeline=staged", "student.lr_final=0.2"])
+    assert student_config(staged, tmp_path, 10.0).distill_lr_final == 0.2
     with pytest.raises(ConfigError, match="distill_lr_final must be in"):
         load_config(None, ["distill_lr_final=1.5"])
     with pytest.raises(ConfigError, match="StudentStage.lr_final must be in"):
@@ -174,6 +177,41 @@ def test_bf16_is_used_only_where_the_device_has_a_fast_bf16_path(teacher_run, tm
     assert "no fast bfloat16 path" in caplog.text and "trains in fp32" in caplog.text
     off = load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "bf16=false", "total_env_steps=100"])
     assert Trainer(off, tmp_path / "off", progress=False).agent.bf16 is False
+
+
+def test_a_keep_best_run_keeps_its_best_eval_and_a_student_learns_from_that(tmp_path):
+    """The teacher stage keeps checkpoints/best.pt (ties: the later eval); the student loads it rather than the
+    newest checkpoint, and the stage's export / report describe it (restore_best)."""
+    from aac_policy.checkpoint import load_checkpoint_file
+    register_point_envs()
+    cfg = load_config(None, TEACHER_SETS + ["total_env_steps=4000", "keep_best=true"])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    scripted = iter([0.1, 0.5, 0.9, 0.3, 0.9])   # evals at 0, 1000, ..., 4000 env steps
+
+    def evaluate(episodes):
+        return {"episodes": episodes, "success_rate": next(scripted), "mean_return": 0.0,
+                "mean_time_to_success_steps": None}
+    trainer.evaluate = evaluate
+    trainer.run()
+    best = load_checkpoint_file(tmp_path / "checkpoints" / "best.pt")
+    assert (best["eval_success"], best["env_steps"]) == (0.9, 4000)   # the tie went to the later eval
+    student = Trainer(load_config(None, STUDENT_SETS + [f"teacher_path={tmp_path}"]), tmp_path / "s", progress=False)
+    assert student.teacher_from.name == "best.pt"
+    # an earlier best: 0.9 at 2000 env steps after the last eval is pushed below it
+    cfg2 = load_config(None, TEACHER_SETS + ["total_env_steps=3000", "keep_best=true"])
+    t2 = Trainer(cfg2, tmp_path / "b", progress=False)
+    scripted = iter([0.1, 0.5, 0.9, 0.3])
+    weights = {}
+
+    def evaluate2(episodes):
+        weights[t2.env_steps] = {k: v.clone() for k, v in t2.agent.actor.state_dict().items()}
+        return {"episodes": episodes, "success_rate": next(scripted), "mean_return": 0.0,
+                "mean_time_to_success_steps": None}
+    t2.evaluate = evaluate2
+    t2.run()
+    assert t2.restore_best() == {"env_steps": 2000, "eval_success": 0.9}
+    for k, v in t2.agent.actor.state_dict().items():
+        assert torch.equal(v, weights[2000][k]), k
 
 
 class EarlyDonePointEnv(PointGoalEnv):

@@ -16,6 +16,7 @@ import torch
 log = logging.getLogger(__name__)
 PATTERN = re.compile(r"^checkpoint_(\d{9})\.pt$")
 FORMAT = "aac_checkpoint/1"
+BEST_FILE = "best.pt"   # a run's best-eval checkpoint (TrainConfig.keep_best), next to the numbered ones
 
 
 class CheckpointError(RuntimeError):
@@ -113,16 +114,20 @@ TEACHER_SIM_FIELDS = ("task", "max_episode_steps", "motion", "physics_substeps",
 
 
 def load_teacher_checkpoint(path: str | Path, student_cfg: dict, student_spec: dict) -> tuple[dict, Path]:
-    """The newest checkpoint of a privileged teacher run (`wiring: state`) at `path` (its run folder,
-    its checkpoints/ folder or a checkpoint file), checked against the student's config and obs spec:
-    a teacher from another task, spec or wiring is refused naming the field."""
+    """The checkpoint of a privileged teacher run (`wiring: state`) at `path` (its run folder, its
+    checkpoints/ folder or a checkpoint file): its best-eval one (`best.pt`, kept by `keep_best` runs such as
+    the staged teacher stage) where there is one, else the newest; checked against the student's config and
+    obs spec: a teacher from another task, spec or wiring is refused naming the field."""
     p = Path(path)
     how = ("train one first: `aac_train --set wiring=state --set sim.task=<task> --run-dir <folder>`, "
            "or run the staged pipeline (`scripts/run_main.sh`), which trains it as stage 1")
+    folder = p / "checkpoints" if (p / "checkpoints").is_dir() else p
+    if not p.is_file() and (folder / BEST_FILE).is_file():
+        p = folder / BEST_FILE
     if p.is_file():
         ckpt, found = load_checkpoint_file(p), p
     else:
-        latest = load_latest(p / "checkpoints" if (p / "checkpoints").is_dir() else p) if p.exists() else None
+        latest = load_latest(folder) if p.exists() else None
         if latest is None:
             raise CheckpointError(f"teacher_path {p}: no teacher checkpoint there; {how}")
         ckpt, found = latest

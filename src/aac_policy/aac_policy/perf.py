@@ -65,3 +65,23 @@ def bf16_support_note(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+
+
+def machine_info() -> dict:
+    """The CPU a timed result came from: learning runs on CPUs with and without a fast bf16 path differ ~2x in
+    wall time (bench/README.md, 2026-12-02), so results record it."""
+    import os
+    import platform
+    model = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
+                  if line.startswith("model name")), platform.processor())
+    return {"cpus": os.cpu_count(), "cpu": model, "platform": platform.platform(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "bf16_fast": bf16_is_fast(torch.device("cpu"))}
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except OSError:
+        return []

@@ -42,7 +42,7 @@ def teacher_config(cfg: TrainConfig) -> TrainConfig:
                        stop_success=t.stop_success, updates_per_step=t.updates_per_step, n_step=t.n_step,
                        batch_size=t.batch_size, num_envs=t.num_envs, eval_every_steps=t.eval_every_steps,
                        eval_episodes=t.eval_episodes, checkpoint_every_steps=t.eval_every_steps,
-                       start_grasped_prob=t.start_grasped_prob, video_episodes=0)
+                       start_grasped_prob=t.start_grasped_prob, video_episodes=0, keep_best=True)
 
 
 def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> TrainConfig:
@@ -82,8 +82,11 @@ def _run_stage(name: str, cfg: TrainConfig, stage_dir: Path, progress: bool, mak
         return json.loads(marker.read_text())
     trainer = Trainer(cfg, stage_dir, progress=progress, make_env=make_env and (lambda: make_env(trainer)))
     trainer.run()
-    out = finish_run(trainer)
+    best = trainer.restore_best() if cfg.keep_best else None   # the teacher: export and report its best eval's
+    out = finish_run(trainer)                                  # weights, the ones the student will load
     summary = {"stage": name, **_stage_summary(trainer, out, cfg.max_wall_minutes)}
+    if best is not None:
+        summary["best_eval"] = best
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(json.dumps(summary, indent=2))
     tmp.replace(marker)

@@ -31,7 +31,8 @@ from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
 from aac_sim.scripted import check_solvable
 
 from .agent import Agent
-from .checkpoint import CheckpointError, config_mismatch, load_latest, load_teacher_checkpoint, save_checkpoint
+from .checkpoint import (BEST_FILE, FORMAT as CHECKPOINT_FORMAT, CheckpointError, atomic_torch_save, config_mismatch,
+                         load_checkpoint_file, load_latest, load_teacher_checkpoint, save_checkpoint)
 from .config import TrainConfig, load_config  # noqa: F401 (load_config: aac_policy.train.load_config, older scripts)
 from .envs import episode_length, make_eval_env, make_train_env
 from .finish import finish_run
@@ -43,12 +44,12 @@ log = logging.getLogger("aac_train")
 # may change between a run and its resume; everything else must match the checkpoint
 RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", "eval_episodes", "checkpoint_every_steps",
                      "keep_checkpoints", "final_eval_episodes", "video_episodes", "num_envs", "torch_threads",
-                     "stop_success", "stop_evals", "device"}
+                     "stop_success", "stop_evals", "device", "keep_best"}
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
                    "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0,
-                   "distill_lr_final": 1.0}
+                   "distill_lr_final": 1.0, "keep_best": False}
 LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
 
 
@@ -118,6 +119,7 @@ class Trainer:
         self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
         self.env_steps = self.episodes = 0
         self.eval_history: list[float] = []   # eval success rates, oldest first (the stop_success rule)
+        self.best_success = -1.0              # eval success of checkpoints/best.pt (keep_best)
         self.wall_time = 0.0
         self.update_credit = self.distill_credit = 0.0
         self.distill_samples = 0   # frames the pixel student was trained on (with repeats): passes per frame
@@ -163,19 +165,49 @@ class Trainer:
             kept = [r for r in rows if json.loads(r)["env_steps"] <= self.env_steps]
             self.metrics_path.write_text("".join(r + "\n" for r in kept))
             self.eval_history = [json.loads(r)["success_rate"] for r in kept]
+        best = self.ckpt_dir / BEST_FILE
+        if best.exists():   # a best from after the checkpoint resumed from is not this run's: drop it
+            try:
+                data = load_checkpoint_file(best)
+                keep = int(data["env_steps"]) <= self.env_steps
+            except CheckpointError:
+                keep = False
+            if keep:
+                self.best_success = float(data["eval_success"])
+            else:
+                best.unlink()
         log.info("resumed from %s at %d env steps (%d episodes reloaded into replay)", path.name,
                  self.env_steps, reloaded)
         print(f"resumed from {path} at {self.env_steps} env steps; replay reloaded {reloaded} episodes",
               file=sys.stderr)
 
     def save(self) -> Path:
-        payload = {"config": self.cfg.to_dict(), "obs_spec": json.loads(json.dumps(self.spec.to_dict())),
-                   "agent": self.agent.state_dict(), "env_steps": self.env_steps, "episodes": self.episodes,
-                   "wall_time": self.wall_time, "update_credit": self.update_credit,
-                   "distill_credit": self.distill_credit, "distill_samples": self.distill_samples,
-                   "torch_rng": torch.get_rng_state(),
-                   "np_rngs": {name: gen.bit_generator.state for name, gen in self._np_rngs().items()}}
-        return save_checkpoint(self.ckpt_dir, self.env_steps, payload, keep=self.cfg.keep_checkpoints)
+        return save_checkpoint(self.ckpt_dir, self.env_steps, self._payload(), keep=self.cfg.keep_checkpoints)
+
+    def _keep_if_best(self, success: float) -> None:
+        if success >= self.best_success:
+            self.best_success = success
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save({"format": CHECKPOINT_FORMAT, "step": self.env_steps, "eval_success": success,
+                               **self._payload()}, self.ckpt_dir / BEST_FILE)
+
+    def restore_best(self) -> dict | None:
+        """Load the agent of checkpoints/best.pt (keep_best) into this trainer: its export and report then
+        describe the best eval's weights. Returns {env_steps, eval_success} of it, or None without one."""
+        best = self.ckpt_dir / BEST_FILE
+        if not best.exists():
+            return None
+        data = load_checkpoint_file(best)
+        self.agent.load_state_dict(data["agent"])
+        return {"env_steps": int(data["env_steps"]), "eval_success": float(data["eval_success"])}
+
+    def _payload(self) -> dict:
+        return {"config": self.cfg.to_dict(), "obs_spec": json.loads(json.dumps(self.spec.to_dict())),
+                "agent": self.agent.state_dict(), "env_steps": self.env_steps, "episodes": self.episodes,
+                "wall_time": self.wall_time, "update_credit": self.update_credit,
+                "distill_credit": self.distill_credit, "distill_samples": self.distill_samples,
+                "torch_rng": torch.get_rng_state(),
+                "np_rngs": {name: gen.bit_generator.state for name, gen in self._np_rngs().items()}}
 
     def _np_rngs(self) -> dict[str, np.random.Generator]:
         """Every numpy stream training draws from (exploration, replay sampling, augmentation shifts):
@@ -421,6 +453,8 @@ class Trainer:
             row["passes_per_frame"] = round(self.distill_samples / max(self.env_steps, 1), 3)
             row["teacher_drive_prob"] = round(self.teacher_drive_prob(), 3)
         self.eval_history.append(result["success_rate"])
+        if self.cfg.keep_best:
+            self._keep_if_best(result["success_rate"])
         for k in ("success_rate", "mean_return", "mean_time_to_success_steps"):
             if result.get(k) is not None:
                 writer.add_scalar(f"eval/{k}", result[k], step)
