@@ -166,7 +166,7 @@ class TrainConfig(StrictConfig):
     checkpoint_every_steps: int = 10_000
     keep_checkpoints: int = 2
     # also keep the checkpoint of the best eval so far (`checkpoints/best.pt`; ties go to the later one). The
-    # staged pipeline's teacher stage sets it: the pick teacher's evals swung 44-94 % late in its run, and the
+    # staged pipeline's teacher stage sets it: the pick teacher's evals swung 44-98 % late in its run, and the
     # frozen teacher a student learns from should be its best, not its last (bench/README.md, 2026-12-02)
     keep_best: bool = False
     final_eval_episodes: int = 50    # eval report at the end of training (incl. robustness sweep)
