@@ -125,20 +125,23 @@ def series_command(args: argparse.Namespace, results: dict) -> str:
     return "python bench/learn_staged.py " + " ".join(rng + argv)
 
 
-def summarize_teachers(results: dict) -> dict:
+def final_success(results: dict) -> dict:
+    """Seeds, and mean / worst training-distribution success of their final reports."""
     final = [r["final_report"].get("train") for r in results.values() if r["final_report"].get("train") is not None]
-    teachers = [r["stages"]["teacher"] for r in results.values()]
     return {"seeds": len(results), "final_success_mean": float(np.mean(final)) if final else None,
-            "final_success_worst": float(np.min(final)) if final else None,
+            "final_success_worst": float(np.min(final)) if final else None}
+
+
+def summarize_teachers(results: dict) -> dict:
+    teachers = [r["stages"]["teacher"] for r in results.values()]
+    return {**final_success(results),
             "teacher_env_steps": [t["env_steps"] for t in teachers],
             "teacher_wall_time_min": [round(t["wall_time_s"] / 60, 1) for t in teachers],
             "reached_stop_success": [t["reached_stop_success"] for t in teachers]}
 
 
 def summarize(results: dict) -> dict:
-    final = [r["final_report"].get("train") for r in results.values() if r["final_report"].get("train") is not None]
-    summary = {"seeds": len(results), "final_success_mean": float(np.mean(final)) if final else None,
-               "final_success_worst": float(np.min(final)) if final else None,
+    summary = {**final_success(results),
                "total_wall_time_min": [round(r["stages"]["total_wall_time_s"] / 60, 1) for r in results.values()],
                "teacher_env_steps": [r["stages"]["teacher"]["env_steps"] for r in results.values()],
                "student_env_steps": [r["stages"]["student"]["env_steps"] for r in results.values()]}

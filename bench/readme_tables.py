@@ -118,14 +118,14 @@ def teacher_rows() -> list[str]:
         per_seed = []
         for k, r in d["runs"].items():
             curve, t = r["curves"]["teacher"], r["stages"]["teacher"]
-            first = first_at(curve, 0.9)
+            first, late = first_at(curve, 0.9), [x["success_rate"] for x in curve[-10:]]
             grasp = r.get("grasp", {}).get("train", {}).get("grasp_success_rate")
             per_seed.append(f"{k}: {pct(r['final_report'].get('train'))} final report"
                             + (f", grasp {pct(grasp)}" if grasp is not None else "")
                             + f"; {steps_k(t['env_steps'])} env steps in {t['wall_time_s'] / 60:.0f} min; "
                             + (f"first eval >= 90 % at {steps_k(first)}" if first else "no eval >= 90 %")
                             + f", best eval {pct(max(x['success_rate'] for x in curve))}, mean of the last "
-                            + f"{min(10, len(curve))} evals {pct(sum(x['success_rate'] for x in curve[-10:]) / len(curve[-10:]))}")
+                            + f"{len(late)} evals {pct(sum(late) / len(late))}")
         rows.append(row(f"teacher stage alone (privileged state, no images): {task} (`bench/results/{p.name}`)",
                         f"`{d['command']}`", "; ".join(per_seed)))
     return rows

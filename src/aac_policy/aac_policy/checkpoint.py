@@ -60,10 +60,16 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     return sorted((p for p in d.iterdir() if PATTERN.match(p.name)), key=lambda p: p.name)
 
 
-def save_checkpoint(directory: str | Path, step: int, payload: dict, keep: int = 2) -> Path:
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    path = checkpoint_path(directory, step)
+def write_checkpoint(path: str | Path, step: int, payload: dict) -> Path:
+    """One checkpoint file at `path`, written atomically (its folder made if needed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_torch_save({"format": FORMAT, "step": step, **payload}, path)
+    return path
+
+
+def save_checkpoint(directory: str | Path, step: int, payload: dict, keep: int = 2) -> Path:
+    path = write_checkpoint(checkpoint_path(directory, step), step, payload)
     for old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
     return path

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import platform
 import sys
 
 import torch
@@ -70,8 +72,6 @@ def bf16_support_note(device: torch.device) -> str:
 def machine_info() -> dict:
     """The CPU a timed result came from: learning runs on CPUs with and without a fast bf16 path differ ~2x in
     wall time (bench/README.md, 2026-12-02), so results record it."""
-    import os
-    import platform
     model = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
                   if line.startswith("model name")), platform.processor())
     return {"cpus": os.cpu_count(), "cpu": model, "platform": platform.platform(),

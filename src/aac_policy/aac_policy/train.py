@@ -31,8 +31,8 @@ from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
 from aac_sim.scripted import check_solvable
 
 from .agent import Agent
-from .checkpoint import (BEST_FILE, FORMAT as CHECKPOINT_FORMAT, CheckpointError, atomic_torch_save, config_mismatch,
-                         load_checkpoint_file, load_latest, load_teacher_checkpoint, save_checkpoint)
+from .checkpoint import (BEST_FILE, CheckpointError, config_mismatch, load_checkpoint_file, load_latest,
+                         load_teacher_checkpoint, save_checkpoint, write_checkpoint)
 from .config import TrainConfig, load_config  # noqa: F401 (load_config: aac_policy.train.load_config, older scripts)
 from .envs import episode_length, make_eval_env, make_train_env
 from .finish import finish_run
@@ -187,9 +187,7 @@ class Trainer:
     def _keep_if_best(self, success: float) -> None:
         if success >= self.best_success:
             self.best_success = success
-            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-            atomic_torch_save({"format": CHECKPOINT_FORMAT, "step": self.env_steps, "eval_success": success,
-                               **self._payload()}, self.ckpt_dir / BEST_FILE)
+            write_checkpoint(self.ckpt_dir / BEST_FILE, self.env_steps, {"eval_success": success, **self._payload()})
 
     def restore_best(self) -> dict | None:
         """Load the agent of checkpoints/best.pt (keep_best) into this trainer: its export and report then
