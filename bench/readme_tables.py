@@ -149,6 +149,68 @@ def learning() -> str:
     return table(["benchmark", "command", "result"], rows)
 
 
+# ---------------------------------------------------------------- methods at equal env steps / wall time
+
+def success_at(curve: list[dict], key: str, x: float):
+    """Eval success of the last eval at or before `x` (env steps or wall seconds); None before the first."""
+    before = [r for r in curve if r[key] <= x]
+    return before[-1]["success_rate"] if before else None
+
+
+def staged_pixel_curve(run: dict) -> list[dict]:
+    """The deployable pixel actor's evals on the pipeline's own axes: the student's curve shifted by what
+    the teacher stage spent (before the student's first eval there is no pixel policy)."""
+    t = run["stages"]["teacher"]
+    return [{**r, "env_steps": r["env_steps"] + t["env_steps"], "wall_time_s": r["wall_time_s"] + t["wall_time_s"]}
+            for r in run["curves"]["student"]]
+
+
+def deployed_dynamics(config: dict) -> bool:
+    """Runs trained with the motion limits the robot is deployed with (issue 21) have `sim.motion`; the
+    earlier results (25 Hz, 1.25 m/s) do not and are not compared with them."""
+    return "motion" in config.get("sim", {})
+
+
+def method_curves() -> dict[str, tuple[str, list[list[dict]]]]:
+    """Method -> (result file, one pixel-actor curve per seed), push, deployed dynamics only."""
+    out = {}
+    if (RESULTS / "learn_staged.json").exists():
+        out["staged: privileged teacher, then DAgger pixel student (the main job)"] = (
+            "learn_staged.json", [staged_pixel_curve(r) for r in load("learn_staged.json")["runs"].values()])
+    for p in sorted(RESULTS.glob("learn_push_*.json")):
+        d = load(p.name)
+        for label, curves in d.get("curves", {}).items():
+            cfg = d.get("configs", {}).get(label)
+            if cfg is None or not deployed_dynamics(cfg) or cfg["wiring"] == "state":
+                continue
+            kind = ("concurrent state teacher + DAgger pixel actor" if cfg.get("state_teacher")
+                    else "paper's asymmetric actor-critic (state critic, pixel actor)" if cfg["wiring"] == "asymmetric"
+                    else "symmetric actor-critic (pixel critic)")
+            out[f"{kind}, `{label}`"] = (p.name, [c for c in curves if c])
+    return out
+
+
+def methods() -> str:
+    """Every method's pixel actor at the same env steps and the same wall time: the largest both of which
+    every method reached (each method's eval at or before that point, mean over its seeds)."""
+    found = method_curves()
+    if not found:
+        return "No push runs with the deployed dynamics yet.\n"
+    steps = min(min(c[-1]["env_steps"] for c in curves) for _, curves in found.values())
+    wall = min(min(c[-1]["wall_time_s"] for c in curves) for _, curves in found.values())
+
+    def mean_at(curves, key, x):
+        vals = [success_at(c, key, x) for c in curves]
+        return "n/a (no pixel actor yet)" if any(v is None for v in vals) else pct(sum(vals) / len(vals))
+    rows = [row(f"{name} (`bench/results/{path}`)", len(curves), mean_at(curves, "env_steps", steps),
+                mean_at(curves, "wall_time_s", wall),
+                pct(sum(c[-1]["success_rate"] for c in curves) / len(curves)) + " at "
+                + ", ".join(f"{steps_k(c[-1]['env_steps'])} / {c[-1]['wall_time_s'] / 60:.0f} min" for c in curves))
+            for name, (path, curves) in found.items()]
+    return table(["method", "seeds", f"eval success at {steps_k(steps)} env steps",
+                  f"eval success at {wall / 60:.0f} min", "last eval (env steps / wall time per seed)"], rows)
+
+
 def collect_speed() -> str:
     d = load("collect_speed.json")
     rows = []
@@ -189,15 +251,20 @@ def twin_parity() -> str:
         twin = d.get("twin", {})
         look = ", ".join(w for w, on in (("textured twin", twin.get("textures")),
                                          ("640x480 frames", twin.get("native_camera"))) if on) or "nominal twin"
+        knock = d.get("perturbation")
+        if knock:
+            look += f", block knocked {100 * knock['m']:g} cm at step {knock['at_step']} (deployed only)"
+        notes = [f"{k.replace('_', ' ')}: {'met' if v else 'NOT met'}" for k, v in d["targets"].items()]
+        if "grasp_success_rate" in dep:
+            notes.append(f"grasp {pct(i['grasp_success_rate'])} / {pct(dep['grasp_success_rate'])}, drops after a "
+                         f"lift {pct(i['drop_rate_after_grasp'])} / {pct(dep['drop_rate_after_grasp'])}")
         rows.append(row(f"{d['task']}, {look}, `{d['actor']}` (`bench/results/{p.name}`)", d["episodes"],
                         f"{pct(i['success_rate'])} / {pct(dep['success_rate'])}",
                         " / ".join("-" if t is None else f"{t:.2f}" for t in (i["mean_time_to_success_steps"],
                                                                              dep["mean_time_to_success_steps"])),
-                        f"{100 * d['interventions']['any_per_step']:.1f} %",
-                        ", ".join(f"{k.replace('_', ' ')}: {'met' if v else 'NOT met'}"
-                                  for k, v in d["targets"].items())))
+                        f"{100 * d['interventions']['any_per_step']:.1f} %", ", ".join(notes)))
     return table(["task, actor", "episodes", "success in-process / deployed", "time to success (steps) in-process / "
-                  "deployed", "safety interventions per control step", "targets"], rows)
+                  "deployed", "safety interventions per control step", "targets, grasp (in-process / deployed)"], rows)
 
 
 def robot_install() -> str:
@@ -215,7 +282,7 @@ def robot_install() -> str:
                       start("robot venv, actor.onnx"))])
 
 
-TABLES = {"sim-throughput": sim_throughput, "ros-deploy": ros_and_deploy, "learning": learning,
+TABLES = {"sim-throughput": sim_throughput, "ros-deploy": ros_and_deploy, "learning": learning, "methods": methods,
           "collect-speed": collect_speed, "learner-speed": learner_speed, "twin-parity": twin_parity,
           "robot-install": robot_install}
 

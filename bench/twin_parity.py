@@ -9,7 +9,9 @@ randomize false; `--textures`: with the training texture bank, as the staged stu
 640x480 frames the policy node crops and resizes itself), `aac_policy_node` (the actor), `aac_arm_node` (output servo -> the twin, the
 safety layer with config/deploy_sim.yaml's limits, `actor` given so it compares limits at start),
 then runs `aac_deploy_eval --actor` for `--episodes` episodes: success, time-to-success and safety
-interventions per control step, in-process and deployed side by side. Writes
+interventions per control step, in-process and deployed side by side (pick / pick_place: grasp success and drops
+too). `--perturb-at K` knocks the block `--perturb-m` at step K of every deployed episode: the recovery rate
+(a separate run: the in-process reference is not knocked, so that run has no parity targets). Writes
 bench/results/twin_parity_<task>.json (+ the deploy_eval report) with the command.
 Targets (issue 21): deployed success within 5 points of in-process, time-to-success within 10 %,
 any safety intervention on < 1 % of control steps.
@@ -73,6 +75,10 @@ def main() -> int:
                     help="the twin shows the training texture bank (the staged student trains textured)")
     ap.add_argument("--native-camera", action="store_true",
                     help="the twin sends 640x480 frames (camera_resolution native): the policy node crops and resizes")
+    ap.add_argument("--perturb-at", type=int, default=None,
+                    help="knock the block at this control step of every deployed episode (recovery; the "
+                         "in-process reference is not knocked, so compare with an unperturbed run)")
+    ap.add_argument("--perturb-m", type=float, default=0.05)
     args = ap.parse_args()
     out = Path(args.out) / args.task
     out.mkdir(parents=True, exist_ok=True)
@@ -91,7 +97,9 @@ def main() -> int:
     time.sleep(8)
     try:
         from aac_policy.deploy_eval import main as deploy_eval
-        rc = deploy_eval(["--episodes", str(args.episodes), "--actor", actor, "--out", str(out)])
+        knock = ["--perturb-at", str(args.perturb_at), "--perturb-m", str(args.perturb_m)] \
+            if args.perturb_at is not None else []
+        rc = deploy_eval(["--episodes", str(args.episodes), "--actor", actor, "--out", str(out), *knock])
     finally:
         for p in procs:
             p.send_signal(signal.SIGINT)
@@ -111,6 +119,8 @@ def main() -> int:
         "command": "python bench/twin_parity.py " + " ".join(sys.argv[1:]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "task": args.task, "episodes": args.episodes,
         "twin": {"textures": args.textures, "native_camera": args.native_camera},
+        "perturbation": ({"at_step": args.perturb_at, "m": args.perturb_m,
+                          "deployed_after": rep.get("after_perturbation")} if args.perturb_at is not None else None),
         "actor": os.path.relpath(actor, REPO),
         "in_process": ip, "deployed": dep, "interventions": iv,
         "success_gap_points": round(100 * (dep["success_rate"] - ip["success_rate"]), 1),
@@ -118,8 +128,10 @@ def main() -> int:
         "limit_warnings_at_start": [ln.split("trained vs safety limits: ", 1)[1] for ln in arm_log.splitlines()
                                     if "trained vs safety limits: " in ln],
     }
-    result["targets"] = targets(result)
-    suffix = ("-textured" if args.textures else "") + ("-native" if args.native_camera else "")
+    # a knocked run has no like-for-like reference (the in-process episodes are not knocked): it reports recovery
+    result["targets"] = targets(result) if args.perturb_at is None else {}
+    suffix = ("-textured" if args.textures else "") + ("-native" if args.native_camera else "") + \
+        (f"-knock{args.perturb_at}" if args.perturb_at is not None else "")
     (HERE / "results" / f"twin_parity_{args.task}{suffix}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("in_process", "deployed", "success_gap_points", "time_to_success_ratio",
                                             "targets")}, indent=2))
