@@ -1,7 +1,7 @@
 """The staged pipeline (the main job) on push from pixels, per seed, under the main job's 2 h budget.
 
     .venv/bin/python bench/learn_staged.py --seeds 3                      # the headline: 3 seeds, 2 h each
-    .venv/bin/python bench/learn_staged.py --seeds 3 --task pick --minutes 240    # issue 19: 4 h per seed
+    .venv/bin/python bench/learn_staged.py --seeds 3 --task pick                  # issue 19: 4 h per seed
     .venv/bin/python bench/learn_staged.py --seeds 1 --variant p8 --set student.passes_per_frame=8
     .venv/bin/python bench/learn_staged.py --seeds 1 --variant trial --teacher-from bench/runs/push_state-t-base_seed0
     .venv/bin/python bench/learn_staged.py --seeds 1 --task pick --teacher-only --set teacher.max_wall_minutes=100
@@ -10,7 +10,8 @@
 and writes bench/results/learn_staged[-<task>][-<variant>]-teacher.json: per seed the teacher's env steps,
 wall time, eval curve and its final report (privileged state, no images).
 
-Each seed is an ordinary resumable run of `aac_train --set pipeline=staged` in
+Each seed is an ordinary resumable run of `aac_train --config <task's named config>` (`pick`, `pick_place`;
+`main` for push and reach; `--minutes` overrides its budget) in
 bench/runs/staged[-<task>][-<variant>]_seed<k>/ (re-running continues it; <task> only for tasks other
 than push). `--teacher-from` starts stage 2 from an
 existing `wiring: state` run instead of training stage 1 (a stage-2 experiment; its wall time then
@@ -34,6 +35,7 @@ import numpy as np
 from aac_policy.perf import machine_info
 from aac_policy.plots import read_metrics
 from aac_policy.staged import STAGE_FILE, run_staged, run_teacher
+from aac_policy.config import CONFIG_DIR
 from aac_policy.train import load_config
 
 HERE = Path(__file__).parent
@@ -67,7 +69,8 @@ def main() -> int:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--variant", default="")
     ap.add_argument("--task", default="push", choices=("reach", "push", "pick", "pick_place"))
-    ap.add_argument("--minutes", type=float, default=120.0, help="wall-time budget per seed, all stages")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="wall-time budget per seed, all stages (default: the task's named config: 2 h, grasp tasks 4 h)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--teacher-from", type=Path, help="a `wiring: state` run to use as stage 1")
     ap.add_argument("--teacher-only", action="store_true", help="stage 1 alone (the run folder is the same)")
@@ -81,9 +84,9 @@ def main() -> int:
     results = {k: v for k, v in previous.items() if k not in {f"seed{s}" for s in seeds}}
     for seed in seeds:
         run = HERE / "runs" / f"{label}_seed{seed}"
-        cfg = load_config(None, ["pipeline=staged", f"sim.task={args.task}", f"seed={seed}",
-                                 f"max_wall_minutes={args.minutes:g}",
-                                 "final_eval_episodes=50", *args.set])
+        named = args.task if (CONFIG_DIR / f"{args.task}.yaml").is_file() else "main"
+        budget = [f"max_wall_minutes={args.minutes:g}"] if args.minutes is not None else []
+        cfg = load_config(named, [f"sim.task={args.task}", f"seed={seed}", *budget, "final_eval_episodes=50", *args.set])
         if args.teacher_from:
             adopt_teacher(args.teacher_from, run)
         if args.teacher_only:

@@ -106,6 +106,10 @@ def staged_row(path: str, what: str) -> str | None:
     n = len(seeds)
     result = (f"final report, training distribution: **mean {pct(s['final_success_mean'])}, worst "
               f"{pct(s['final_success_worst'])}** over {n} seed{'s' if n != 1 else ''} ({per_seed}); {held}")
+    grasp = [r["grasp"]["train"] for r in seeds if "train" in r.get("grasp", {})]
+    if grasp:
+        result += (f"; grasp success {', '.join(pct(g['grasp_success_rate']) for g in grasp)}, drops after a lift "
+                   f"{', '.join(pct(g['drop_rate_after_grasp']) for g in grasp)}")
     return row(f"{what} (`bench/results/{path}`)", f"`{d['command']}`", result)
 
 
@@ -135,6 +139,8 @@ def learning() -> str:
     rows = [r for r in (
         staged_row("learn_staged.json", "**the main job**: staged pipeline, 2 h per seed"),
         staged_row("learn_staged-trial-p16.json", "student stage alone, 40 min, from an existing teacher (trial)"),
+        staged_row("learn_staged-pick.json", "pick from pixels (issue 19): the student stage, 120 min, from the "
+                   "committed 100-min pick teacher (`bench/teachers/pick_seed0`, the row below)"),
     ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():

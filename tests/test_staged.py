@@ -288,6 +288,60 @@ def test_a_short_staged_run_end_to_end(tmp_path):
     # a re-run of a finished pipeline trains nothing more
     again = run_staged(cfg, tmp_path, progress=False)
     assert again["stages"]["student"]["env_steps"] == s["env_steps"]
+    assert again["stages"]["exported"] == "student" and "finetune" not in again["stages"]
+    # turning stage 3 on afterwards runs only stage 3; the run folder exports whichever final report is higher
+    tuned = run_staged(load_config(None, _staged_sets(tmp_path) + ["finetune.total_env_steps=400",
+                                                                   "finetune.eval_every_steps=200",
+                                                                   "finetune.eval_episodes=5"]), tmp_path, progress=False)
+    st = tuned["stages"]
+    assert st["teacher"] == t and st["student"]["env_steps"] == s["env_steps"]
+    f = st["finetune"]
+    assert f["env_steps"] == 400 and (tmp_path / "finetune/actor.onnx").stat().st_size > 0
+    better = "finetune" if f["final_report_success"] > s["final_report_success"] else "student"
+    assert st["exported"] == better
+    assert (tmp_path / "actor.onnx").read_bytes() == (tmp_path / better / "actor.onnx").read_bytes()
+    assert tuned["env_steps"] == t["env_steps"] + s["env_steps"] + 400
+
+
+def test_stage3_starts_from_the_student_and_the_teachers_critic_and_learns_both(teacher_run, tmp_path):
+    student_dir, tune_dir = tmp_path / "student", tmp_path / "finetune"
+    student = Trainer(load_config(None, STUDENT_SETS + [f"teacher_path={teacher_run}", "total_env_steps=200"]),
+                      student_dir, progress=False)
+    student.run()
+    sets = STUDENT_SETS + [f"teacher_path={teacher_run}", f"finetune_from={student_dir}", "bc_weight=1.0",
+                           "total_env_steps=200", "teacher_collect_prob=0", "teacher_collect_final=0",
+                           "updates_per_step=0.5", "actor_update_every=1"]
+    tuner = Trainer(load_config(None, sets), tune_dir, progress=False)
+    agent = tuner.agent
+    assert agent.finetune and not agent.distilling
+    teacher_ckpt = torch.load(sorted((teacher_run / "checkpoints").glob("checkpoint_*.pt"))[-1], weights_only=True)
+    for part, source in (("actor", student.agent.actor.state_dict()), ("norms", student.agent.norms.state_dict()),
+                         ("critic", teacher_ckpt["agent"]["critic"]), ("teacher", teacher_ckpt["agent"]["actor"])):
+        for k, v in getattr(agent, part).state_dict().items():
+            assert torch.equal(v, source[k]), (part, k)
+    before = {p: {k: v.clone() for k, v in getattr(agent, p).state_dict().items()} for p in ("actor", "critic", "teacher")}
+    # the pixel actor drives every episode; critic and actor then take actor-critic steps, the actor's with the bc term
+    envs = tuner.make_env()
+    tuner.collect(envs, 0)
+    envs.close()
+    assert not tuner._drivers(4).any()
+    metrics = agent.update(tuner.replay.sample(64, *agent.update_sample_keys()))
+    assert {"loss/critic", "loss/actor", "loss/bc"} <= set(metrics) and np.isfinite(metrics["loss/bc"])
+    changed = {p: any(not torch.equal(v, before[p][k]) for k, v in getattr(agent, p).state_dict().items())
+               for p in before}
+    assert changed == {"actor": True, "critic": True, "teacher": False}
+
+
+def test_stage3_refuses_a_start_that_is_not_a_distilled_student(teacher_run, tmp_path):
+    sets = STUDENT_SETS + [f"teacher_path={teacher_run}", "total_env_steps=100"]
+    with pytest.raises(CheckpointError, match="not a distilled pixel student"):
+        Trainer(load_config(None, sets + [f"finetune_from={teacher_run}"]), tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="no student checkpoint there; train the student first"):
+        Trainer(load_config(None, sets + [f"finetune_from={tmp_path / 'nothing'}"]), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="finetune_from needs teacher_path"):
+        load_config(None, [s for s in STUDENT_SETS] + ["finetune_from=somewhere"])
+    with pytest.raises(ConfigError, match="FinetuneStage.actor_lr must be > 0"):
+        load_config(None, ["finetune.actor_lr=0"])
 
 
 def _run_and_kill_when(run_dir: Path, ready, timeout: float = 240) -> None:
@@ -381,3 +435,16 @@ def test_a_short_pick_run_end_to_end_reports_grasp_metrics(tmp_path):
     _, spec = load_actor(tmp_path / "actor.pt")
     assert spec["task"] == "pick"
     assert out["stages"]["teacher"]["env_steps"] >= 600 and out["stages"]["student"]["env_steps"] >= 300
+
+
+def test_every_named_config_loads_and_the_grasp_tasks_have_their_own():
+    from aac_policy.config import CONFIG_DIR
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    assert {"main", "pick", "pick_place"} <= set(names)
+    for name in names:
+        cfg = load_config(name, [])
+        assert cfg.pipeline == "staged", name
+    for task in ("pick", "pick_place"):   # the main job's pipeline, the grasp curriculum, the 4 h
+        cfg = load_config(task, [])
+        assert cfg.sim.task == task and cfg.teacher.start_grasped_prob > 0 and cfg.max_wall_minutes == 240
+    assert load_config("main", []).sim.task == "push"

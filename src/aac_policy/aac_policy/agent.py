@@ -73,6 +73,9 @@ class Agent:
         self.actor.to(self.device)
         self.critic.to(self.device)
         self.teacher = None
+        # stage 3: the teacher stays, frozen, as the bc_weight term's label; the critic and the pixel actor
+        # learn by the asymmetric actor-critic update (not the concurrent teacher's)
+        self.finetune = bool(cfg.finetune_from)
         if cfg.state_teacher:   # privileged StateActor on the critic's inputs (see the module docstring)
             self.teacher = StateActor(spec.dim(spec.critic_vec_keys), A, H).to(self.device)
             self.teacher_target = copy.deepcopy(self.teacher).requires_grad_(False)
@@ -130,6 +133,17 @@ class Agent:
             self.norms[name].load_state_dict(sd)
         self.frozen_norms = set(own)
 
+    def load_finetune_start(self, student_agent: dict, teacher_agent: dict) -> None:
+        """Stage 3's starting point: the pixel actor and every normalizer of the trained student, the
+        teacher's critic (it scores the state the asymmetric critic sees, with the same network), fresh
+        optimizers. Call after load_teacher; the arguments are the "agent" parts of the two checkpoints."""
+        if not self.finetune or self.teacher is None:
+            raise ValueError("load_finetune_start needs finetune_from and a loaded teacher")
+        for part in ("actor", "actor_target", "norms"):
+            getattr(self, part).load_state_dict(student_agent[part])
+        for part in ("critic", "critic_target"):
+            getattr(self, part).load_state_dict(teacher_agent[part])
+
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
     def act(self, obs: dict) -> np.ndarray:
@@ -146,12 +160,18 @@ class Agent:
     def update_sample_keys(self) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
         """(obs keys, next-obs keys) an update() batch reads; None = all. With a state teacher the
         critic and the teacher read vectors only, so sampling skips the frames."""
-        if self.teacher is None:
+        if not self.distilling:
             return None, None
         keys = tuple(dict.fromkeys(self.spec.critic_vec_keys + ("desired_goal",)))
         return keys, keys
 
     # ------------------------------------------------------------------ learning
+    @property
+    def distilling(self) -> bool:
+        """A teacher whose actions the pixel actor regresses (concurrent or frozen), rather than stage 3's
+        actor-critic update with a frozen teacher as the bc_weight label."""
+        return self.teacher is not None and not self.finetune
+
     def update(self, batch: dict) -> dict:
         cfg, spec = self.cfg, self.spec
         o, o2 = batch["obs"], batch["next_obs"]
@@ -161,7 +181,7 @@ class Agent:
         discount = self._t(batch["discount"]) if "discount" in batch else cfg.gamma
         img = img2 = None
         actor_step = (self.critic_updates + 1) % cfg.actor_update_every == 0
-        if self.teacher is None and cfg.pixels:
+        if not self.distilling and cfg.pixels:
             pad = cfg.augment_pad if cfg.augment else 0
             img2 = self.images(o2, pad)            # the target actor always looks at the next frame
             if spec.critic_images or actor_step:   # the asymmetric critic alone never needs pixels
@@ -169,7 +189,7 @@ class Agent:
 
         critic_vec, critic_vec2 = self.vec(o, spec.critic_vec_keys), self.vec(o2, spec.critic_vec_keys)
         with torch.no_grad():
-            if self.teacher is not None:
+            if self.distilling:
                 a2 = self.teacher_target(critic_vec2)
             elif cfg.pixels:
                 a2 = self.actor_target(img2, self.vec(o2, spec.actor_vec_keys))
@@ -190,7 +210,7 @@ class Agent:
         metrics = {"loss/critic": critic_loss.item(), "q/mean": qs[0].mean().item(), "q/target": target.mean().item()}
 
         if actor_step:
-            if self.teacher is not None:
+            if self.distilling:
                 metrics.update(self._update_teacher(critic_vec.detach()))
             else:
                 metrics.update(self._update_actor(o, img, critic_vec.detach()))
@@ -261,12 +281,20 @@ class Agent:
                 aux_loss = F.mse_loss(self.actor.aux(feat), self.aux_target(o))
         else:
             a = self.actor(actor_vec)
+        extra = cfg.aux_weight * aux_loss if aux_loss is not None else None
+        bc_loss = None
+        if self.finetune and cfg.bc_weight > 0:   # stage 3: stay near the frozen teacher's action
+            with torch.no_grad():
+                label = self.teacher(critic_vec)
+            bc_loss = F.mse_loss(a, label)
+            extra = cfg.bc_weight * bc_loss if extra is None else extra + cfg.bc_weight * bc_loss
         actor_loss = self._policy_step(self.actor, self.actor_target, self.actor_opt, a, critic_vec,
-                                       img.detach() if img is not None else None,
-                                       cfg.aux_weight * aux_loss if aux_loss is not None else None)
+                                       img.detach() if img is not None else None, extra)
         out = {"loss/actor": actor_loss.item()}
         if aux_loss is not None:
             out["loss/aux"] = aux_loss.item()
+        if bc_loss is not None:
+            out["loss/bc"] = bc_loss.item()
         return out
 
     def aux_target(self, o: dict) -> torch.Tensor:

@@ -119,24 +119,43 @@ TEACHER_SIM_FIELDS = ("task", "max_episode_steps", "motion", "physics_substeps",
                       "object_size_m")
 
 
+def _best_or_latest(path: str | Path, what: str, kind: str, how: str) -> tuple[dict, Path]:
+    """The checkpoint at `path` (a run folder, its checkpoints/ folder or a file): the best-eval one
+    (`best.pt`, `keep_best` runs) where there is one, else the newest readable one."""
+    p = Path(path)
+    folder = p / "checkpoints" if (p / "checkpoints").is_dir() else p
+    if not p.is_file() and (folder / BEST_FILE).is_file():
+        p = folder / BEST_FILE
+    if p.is_file():
+        return load_checkpoint_file(p), p
+    latest = load_latest(folder) if p.exists() else None
+    if latest is None:
+        raise CheckpointError(f"{what} {p}: no {kind} checkpoint there; {how}")
+    return latest
+
+
+def load_student_checkpoint(path: str | Path, spec: dict) -> tuple[dict, Path]:
+    """The checkpoint of a distilled pixel student (stage 2: `state_teacher` with `teacher_path`) at `path`,
+    for stage 3 to start from; its observation spec must be this run's exactly."""
+    ckpt, found = _best_or_latest(path, "finetune_from", "student", "train the student first (stage 2 of the staged pipeline)")
+    cfg = ckpt.get("config", {})
+    if cfg.get("wiring") != "asymmetric" or not cfg.get("state_teacher") or not cfg.get("teacher_path"):
+        raise CheckpointError(f"finetune_from {found}: not a distilled pixel student (wiring {cfg.get('wiring')!r}, "
+                              f"state_teacher {cfg.get('state_teacher')!r}, teacher_path {cfg.get('teacher_path')!r})")
+    diffs = config_mismatch(ckpt.get("obs_spec", {}), spec, "obs spec ", labels=("student has", "this run has"))
+    if diffs:
+        raise CheckpointError(f"finetune_from {found} does not fit this run:\n  " + "\n  ".join(diffs))
+    return ckpt, found
+
+
 def load_teacher_checkpoint(path: str | Path, student_cfg: dict, student_spec: dict) -> tuple[dict, Path]:
     """The checkpoint of a privileged teacher run (`wiring: state`) at `path` (its run folder, its
     checkpoints/ folder or a checkpoint file): its best-eval one (`best.pt`, kept by `keep_best` runs such as
     the staged teacher stage) where there is one, else the newest; checked against the student's config and
     obs spec: a teacher from another task, spec or wiring is refused naming the field."""
-    p = Path(path)
     how = ("train one first: `aac_train --set wiring=state --set sim.task=<task> --run-dir <folder>`, "
            "or run the staged pipeline (`scripts/run_main.sh`), which trains it as stage 1")
-    folder = p / "checkpoints" if (p / "checkpoints").is_dir() else p
-    if not p.is_file() and (folder / BEST_FILE).is_file():
-        p = folder / BEST_FILE
-    if p.is_file():
-        ckpt, found = load_checkpoint_file(p), p
-    else:
-        latest = load_latest(folder) if p.exists() else None
-        if latest is None:
-            raise CheckpointError(f"teacher_path {p}: no teacher checkpoint there; {how}")
-        ckpt, found = latest
+    ckpt, found = _best_or_latest(path, "teacher_path", "teacher", how)
     cfg = ckpt.get("config", {})
     if cfg.get("wiring") != "state":
         raise CheckpointError(f"teacher {found}: wiring is {cfg.get('wiring')!r}; a teacher must be a "

@@ -89,6 +89,39 @@ class StudentStage(StrictConfig):
 
 
 @dataclass(frozen=True)
+class FinetuneStage(StrictConfig):
+    """Stage 3 (optional, off by default): the paper's asymmetric actor-critic continues from the stage-2
+    student: the pixel actor starts as the student, the state critic as the teacher's critic, and the actor
+    follows the critic's gradient (the pixel actor drives every episode) with a pull towards the frozen
+    teacher's action on the same sample (`bc_weight`, as TD3+BC), so the critic's early errors cannot undo
+    what distillation taught. Meant to go past the teacher where what the camera shows differs from the
+    state; kept only where it measures better (the pipeline exports whichever of stages 2 and 3 scored
+    higher in its final report)."""
+    total_env_steps: int = 0         # 0 = off
+    max_wall_minutes: float = 0.0    # taken from the pipeline's budget before the student's share
+    updates_per_step: float = 0.25
+    actor_lr: float = 1e-4           # the student's weights are a good start: small steps
+    critic_lr: float = 1e-4
+    bc_weight: float = 1.0
+    exploration_noise: float = 0.1
+    random_action_prob: float = 0.0
+    replay_capacity: int = 100_000
+    eval_every_steps: int = 10_000
+    eval_episodes: int = 30
+
+    def __post_init__(self):
+        _check_stage(self, ("replay_capacity", "eval_every_steps", "eval_episodes"),
+                     ("total_env_steps", "max_wall_minutes", "bc_weight", "exploration_noise"), ("random_action_prob",))
+        for name in ("updates_per_step", "actor_lr", "critic_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"FinetuneStage.{name} must be > 0, got {getattr(self, name)}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.total_env_steps > 0
+
+
+@dataclass(frozen=True)
 class TrainConfig(StrictConfig):
     # --- what is learned
     sim: SimConfig = field(default_factory=SimConfig)
@@ -97,6 +130,7 @@ class TrainConfig(StrictConfig):
     pipeline: str = "single"
     teacher: TeacherStage = field(default_factory=TeacherStage)
     student: StudentStage = field(default_factory=StudentStage)
+    finetune: FinetuneStage = field(default_factory=FinetuneStage)
     wiring: str = "asymmetric"       # asymmetric (paper) | symmetric (critic sees pixels) | state (oracle)
     algo: str = "td3"                # ddpg (paper) | td3 (twin critics, target smoothing, delayed actor)
     seed: int = 0
@@ -145,6 +179,11 @@ class TrainConfig(StrictConfig):
     # a trained privileged teacher (a `wiring: state` run folder): loaded and FROZEN; no critic or teacher
     # updates, the pixel actor only learns by regressing its actions (DAgger, the staged pipeline's stage 2)
     teacher_path: str | None = None
+    # stage 3: a trained pixel student (a run folder of the distillation above, same spec): its actor and
+    # normalizers start this run, the teacher's critic starts its critic, and both learn by the asymmetric
+    # actor-critic update, the actor's loss adding bc_weight x its squared distance to the frozen teacher's action
+    finetune_from: str | None = None
+    bc_weight: float = 0.0
     bf16: bool = False                        # bfloat16 autocast for the pixel actor's updates where the device has a
                                               # fast bf16 path (perf.bf16_is_fast: AVX512/AMX CPUs, bf16 GPUs), else fp32
     # the distilled pixel actor's learning rate falls from actor_lr to actor_lr x this along a cosine over
@@ -214,6 +253,11 @@ class TrainConfig(StrictConfig):
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.teacher_path and not self.state_teacher:
             raise ConfigError("teacher_path needs state_teacher=true (the pixel actor is the loaded teacher's student)")
+        if self.finetune_from and not self.teacher_path:
+            raise ConfigError("finetune_from needs teacher_path (the frozen teacher whose critic starts the fine-tune "
+                              "and whose actions the bc_weight term pulls towards)")
+        if self.bc_weight < 0:
+            raise ConfigError(f"bc_weight must be >= 0, got {self.bc_weight}")
         for name in ("actor_lr", "critic_lr", "updates_per_step", "distill_updates_per_step"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")

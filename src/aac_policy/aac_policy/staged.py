@@ -12,9 +12,14 @@ teacher labels every frame; all randomization is on, training textures included
 (`TrainConfig.student`). Each stage is an ordinary resumable run: re-running the same command
 continues where it stopped (a finished stage is skipped, `<stage>/stage.json` marks it).
 
-The run folder ends with `actor.pt` and `eval/` (the student's exported actor and its report with
-the held-out sweep), `learning_curve.png` (both stages, over env steps and wall time) and
-`stages.json` (per stage: env steps, wall time, success, passes per frame).
+Stage 3 (`<run>/finetune/`, optional: `finetune.total_env_steps` > 0): the paper's asymmetric
+actor-critic continues from the student (pixel actor from stage 2, state critic from stage 1), the
+actor's loss adding a pull towards the frozen teacher's action (`TrainConfig.finetune`).
+
+The run folder ends with `actor.pt` and `eval/` (the exported pixel actor and its report with the
+held-out sweep: the student's, or stage 3's where its final report scored higher; `stages.json` says
+which), `learning_curve.png` (every stage, over env steps and wall time) and `stages.json` (per stage:
+env steps, wall time, success, passes per frame).
 """
 from __future__ import annotations
 
@@ -63,6 +68,20 @@ def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> Train
                                                                     # student keeps its DAgger data
 
 
+def finetune_config(cfg: TrainConfig, teacher_dir: Path, student_dir: Path, minutes: float) -> TrainConfig:
+    """Stage 3: the student's run (same spec, sim and replay layout) turned into an asymmetric actor-critic run
+    that starts from it; the pixel actor drives every episode."""
+    f = cfg.finetune
+    base = student_config(cfg, teacher_dir, minutes)
+    return base.replace(finetune_from=str(student_dir), bc_weight=f.bc_weight, total_env_steps=f.total_env_steps,
+                        updates_per_step=f.updates_per_step, actor_lr=f.actor_lr, critic_lr=f.critic_lr,
+                        distill_lr_final=1.0, teacher_collect_prob=0.0, teacher_collect_final=0.0,
+                        teacher_collect_decay_steps=0, exploration_noise=f.exploration_noise,
+                        random_action_prob=f.random_action_prob, replay_capacity=f.replay_capacity,
+                        eval_every_steps=f.eval_every_steps, eval_episodes=f.eval_episodes,
+                        checkpoint_every_steps=f.eval_every_steps, stop_success=0.0, keep_best=False)
+
+
 def _stage_summary(trainer: Trainer, out: dict, minutes_budget: float) -> dict:
     rows = read_metrics(trainer.metrics_path)
     report = out.get("report") or {}
@@ -71,7 +90,7 @@ def _stage_summary(trainer: Trainer, out: dict, minutes_budget: float) -> dict:
                "last_eval_success": rows[-1]["success_rate"] if rows else None, "final_report_success": final,
                "reached_stop_success": trainer.reached_target(), "minutes_budget": minutes_budget,
                "episodes": trainer.episodes}
-    if trainer.agent.teacher is not None:
+    if trainer.agent.distilling:
         summary["bf16"] = trainer.agent.bf16   # what ran: requested and fast on this machine
         summary["passes_per_frame"] = round(trainer.distill_samples / max(trainer.env_steps, 1), 3)
     return summary
@@ -117,8 +136,9 @@ def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, mak
     teacher_dir = run_dir / "teacher"
     teacher = run_teacher(cfg, run_dir, progress)
     minutes = cfg.student.max_wall_minutes
-    if minutes == 0 and cfg.max_wall_minutes > 0:   # the rest of the pipeline's budget
-        minutes = max(cfg.max_wall_minutes - teacher["wall_time_s"] / 60.0, 1.0)
+    if minutes == 0 and cfg.max_wall_minutes > 0:   # the rest of the pipeline's budget (less stage 3's)
+        reserved = cfg.finetune.max_wall_minutes if cfg.finetune.enabled else 0.0
+        minutes = max(cfg.max_wall_minutes - teacher["wall_time_s"] / 60.0 - reserved, 1.0)
     # a student run that already started keeps the budget it started with (resume refuses config changes
     # other than budgets, and the teacher's wall time no longer changes once it is done)
     student_dir = run_dir / "student"
@@ -127,20 +147,33 @@ def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, mak
         minutes = float(found[0]["config"].get("max_wall_minutes", minutes))
     student = _run_stage("student", student_config(cfg, teacher_dir, minutes), student_dir, progress,
                          make_student_env)
-    for name in (ACTOR_FILE, ONNX_ACTOR_FILE):
-        if (student_dir / name).exists():
-            shutil.copy2(student_dir / name, run_dir / name)
-    if (student_dir / "eval").is_dir():
-        shutil.copytree(student_dir / "eval", run_dir / "eval", dirs_exist_ok=True)
+    summary = {"teacher": teacher, "student": student}
     curves = {"teacher (privileged state)": read_metrics(teacher_dir / "metrics.jsonl"),
               "student (pixels, DAgger)": read_metrics(student_dir / "metrics.jsonl")}
+    exported = student_dir
+    if cfg.finetune.enabled:
+        finetune_dir = run_dir / "finetune"
+        summary["finetune"] = _run_stage("finetune", finetune_config(cfg, teacher_dir, student_dir,
+                                                                     cfg.finetune.max_wall_minutes),
+                                         finetune_dir, progress, make_student_env)
+        curves["fine-tune (pixels, asymmetric actor-critic)"] = read_metrics(finetune_dir / "metrics.jsonl")
+        # kept only where it measured better: the final reports (same episodes) decide, ties stay with stage 2
+        if (summary["finetune"]["final_report_success"] or 0) > (student["final_report_success"] or 0):
+            exported = finetune_dir
+    summary["exported"] = exported.name
+    for name in (ACTOR_FILE, ONNX_ACTOR_FILE):
+        if (exported / name).exists():
+            shutil.copy2(exported / name, run_dir / name)
+    if (exported / "eval").is_dir():
+        shutil.copytree(exported / "eval", run_dir / "eval", dirs_exist_ok=True)
     plot_stages(curves, run_dir / "learning_curve.png", title=f"{cfg.sim.task}: staged (seed {cfg.seed})")
-    summary = {"teacher": teacher, "student": student,
-               "total_wall_time_s": round(teacher["wall_time_s"] + student["wall_time_s"], 1),
-               "this_invocation_s": round(time.monotonic() - t0, 1)}
+    summary["total_wall_time_s"] = round(sum(summary[s]["wall_time_s"] for s in ("teacher", "student", "finetune")
+                                             if s in summary), 1)
+    summary["this_invocation_s"] = round(time.monotonic() - t0, 1)
     (run_dir / "stages.json").write_text(json.dumps(summary, indent=2))
     report = None
     if (run_dir / "eval" / "report.json").exists():
         report = json.loads((run_dir / "eval" / "report.json").read_text())
-    return {"run_dir": str(run_dir), "env_steps": teacher["env_steps"] + student["env_steps"],
+    return {"run_dir": str(run_dir), "env_steps": sum(summary[s]["env_steps"] for s in ("teacher", "student", "finetune")
+                                                      if s in summary),
             "actor": str(run_dir / ACTOR_FILE), "report": report, "stages": summary}

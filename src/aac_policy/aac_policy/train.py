@@ -32,7 +32,7 @@ from aac_sim.scripted import check_solvable
 
 from .agent import Agent
 from .checkpoint import (BEST_FILE, CheckpointError, config_mismatch, load_checkpoint_file, load_latest,
-                         load_teacher_checkpoint, save_checkpoint, write_checkpoint)
+                         load_student_checkpoint, load_teacher_checkpoint, save_checkpoint, write_checkpoint)
 from .config import TrainConfig, load_config  # noqa: F401 (load_config: aac_policy.train.load_config, older scripts)
 from .envs import episode_length, make_eval_env, make_train_env
 from .finish import finish_run
@@ -49,7 +49,7 @@ RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", 
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
                    "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0,
-                   "distill_lr_final": 1.0, "keep_best": False}
+                   "distill_lr_final": 1.0, "keep_best": False, "finetune_from": None, "bc_weight": 0.0}
 LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
 
 
@@ -109,11 +109,15 @@ class Trainer:
         self.spec = build_spec(self.eval_env.observation_space, self.eval_env.action_space, cfg.wiring,
                                cfg.aux_loss, getattr(base, "state_layout", None))
         self.agent = Agent(self.spec, cfg, device=resolve_device(cfg.device))
-        self.teacher_from = None
+        self.teacher_from = self.finetune_start = None
         if cfg.teacher_path:   # DAgger: a frozen privileged teacher labels every frame
             ckpt, self.teacher_from = load_teacher_checkpoint(
                 cfg.teacher_path, cfg.to_dict(), json.loads(json.dumps(self.spec.to_dict())))
             self.agent.load_teacher(ckpt["agent"])
+            if cfg.finetune_from:   # stage 3 starts from the student (a resume below replaces it with its own)
+                student, self.finetune_start = load_student_checkpoint(
+                    cfg.finetune_from, json.loads(json.dumps(self.spec.to_dict())))
+                self.agent.load_finetune_start(student["agent"], ckpt["agent"])
         self.replay = HerReplay(self.spec, self.eval_env.observation_space, cfg.replay_capacity, self.T,
                                 cfg.her_k, lambda ag, g: base.compute_reward(ag, g, None), seed=cfg.seed)
         self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
@@ -301,15 +305,15 @@ class Trainer:
         out = {"steps": steps, "success": float(succ.mean()) if done_eps else 0.0,
                "return": float(rets.mean()) if done_eps else 0.0, "dropped": int(dropped.sum()),
                "episode_length": float(lens.mean()) if done_eps else 0.0}
-        if self.agent.teacher is not None:   # does the pixel actor lag its teacher?
+        if self.agent.distilling:   # does the pixel actor lag its teacher?
             for who, mask in (("teacher", by_teacher.astype(bool)), ("student", ~by_teacher.astype(bool))):
                 if mask.any():
                     out[f"success_{who}"] = float(succ[mask].mean())
         return out
 
     def _drivers(self, n: int) -> np.ndarray:
-        """Per env: does the teacher drive its next episode? (DAgger mix; no teacher: never.)"""
-        if self.agent.teacher is None:
+        """Per env: does the teacher drive its next episode? (DAgger mix; no teacher or stage 3: never.)"""
+        if not self.agent.distilling:
             return np.zeros(n, dtype=bool)
         return self.rng.random(n) < self.teacher_drive_prob()
 
@@ -349,7 +353,9 @@ class Trainer:
                 roll = self.collect(envs, cfg.seed * 1_000_003 + self.episodes)
                 t1 = time.perf_counter()
                 if self.env_steps >= cfg.random_steps and self.replay.transitions >= cfg.batch_size:
-                    if not cfg.teacher_path:   # a loaded teacher is frozen: no critic (or teacher) updates
+                    # a loaded teacher is frozen: no critic (or teacher) updates, except in stage 3, whose critic
+                    # and pixel actor learn by the actor-critic update
+                    if not cfg.teacher_path or self.agent.finetune:
                         self.update_credit += cfg.updates_per_step * roll["steps"]
                         n_up = int(self.update_credit)
                         self.update_credit -= n_up
@@ -358,7 +364,7 @@ class Trainer:
                             last = self.agent.update(self.replay.sample(cfg.batch_size, keys, keys_next,
                                                                         n_step=cfg.n_step, gamma=cfg.gamma))
                         updates += n_up
-                    if self.agent.teacher is not None:
+                    if self.agent.distilling:
                         self.distill_credit += cfg.distill_updates_per_step * roll["steps"]
                         n_distill = int(self.distill_credit)
                         self.distill_credit -= n_distill
@@ -447,7 +453,7 @@ class Trainer:
 
     def _log_eval(self, writer, step: int, result: dict) -> None:
         row = {"env_steps": step, "wall_time_s": round(self.wall_time, 2), **result}
-        if self.agent.teacher is not None:   # how often the student saw each frame, on average
+        if self.agent.distilling:   # how often the student saw each frame, on average
             row["passes_per_frame"] = round(self.distill_samples / max(self.env_steps, 1), 3)
             row["teacher_drive_prob"] = round(self.teacher_drive_prob(), 3)
         self.eval_history.append(result["success_rate"])
