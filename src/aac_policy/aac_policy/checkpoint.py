@@ -137,7 +137,8 @@ def _best_or_latest(path: str | Path, what: str, kind: str, how: str) -> tuple[d
 def load_student_checkpoint(path: str | Path, spec: dict) -> tuple[dict, Path]:
     """The checkpoint of a distilled pixel student (stage 2: `state_teacher` with `teacher_path`) at `path`,
     for stage 3 to start from; its observation spec must be this run's exactly."""
-    ckpt, found = _best_or_latest(path, "finetune_from", "student", "train the student first (stage 2 of the staged pipeline)")
+    ckpt, found = _best_or_latest(path, "finetune_from", "student",
+                                  "train the student first (stage 2 of the staged pipeline)")
     cfg = ckpt.get("config", {})
     if cfg.get("wiring") != "asymmetric" or not cfg.get("state_teacher") or not cfg.get("teacher_path"):
         raise CheckpointError(f"finetune_from {found}: not a distilled pixel student (wiring {cfg.get('wiring')!r}, "
