@@ -153,3 +153,78 @@ def test_training_episodes_can_start_with_the_block_in_the_hand_and_evaluation_n
     assert np.linalg.norm(start[layout["object_rel_ee"]]) < 0.01
     eval_obs, _ = trainer.eval_env.reset(seed=0)
     assert np.linalg.norm(eval_obs["state"][layout["object_rel_ee"]]) > 0.05   # evaluation: from above the table
+
+
+def test_training_episodes_can_have_the_block_knocked_once_and_evaluation_never_does(tmp_path):
+    """knock_prob (recovery states for a student to learn from): the block jumps KNOCK_M across the table
+    once, at a step in KNOCK_STEPS, the goal and start as without the option; a held block is never knocked;
+    refused for reach and outside [0, 1]; the trainer passes it to its training envs only."""
+    from aac_policy.config import load_config
+    from aac_policy.staged import student_config, teacher_config
+    from aac_policy.train import Trainer
+    from aac_sim.config import ConfigError
+    from aac_sim.env import KNOCK_M, KNOCK_STEPS
+
+    env = AacPandaEnv(task="pick", render_images=False)
+    plain, _ = env.reset(seed=5)
+    obs, _ = env.reset(seed=5, options={"knock_prob": 1.0})
+    np.testing.assert_allclose(obs["desired_goal"], plain["desired_goal"])
+    np.testing.assert_allclose(obs["achieved_goal"], plain["achieved_goal"])
+    still = np.zeros(4, np.float32)
+    knocks = []
+    for t in range(1, 40):
+        before = obs["achieved_goal"].copy()
+        obs, _, _, _, info = env.step(still)
+        if info.get("knocked"):
+            knocks.append((t, float(np.linalg.norm(obs["achieved_goal"][:2] - before[:2]))))
+    assert len(knocks) == 1
+    step, moved = knocks[0]
+    assert KNOCK_STEPS[0] + 1 <= step <= KNOCK_STEPS[1] + 1          # happens at the start of step k (k steps done)
+    assert KNOCK_M[0] - 0.005 <= moved <= KNOCK_M[1] + 0.005
+    env.reset(seed=5)
+    for _ in range(40):   # without the option the block stays where it is
+        _, _, _, _, info = env.step(still)
+        assert "knocked" not in info
+
+    # a block in the hand is not knocked (it would be pulled out of closed fingers)
+    for seed in range(6):
+        env.reset(seed=seed, options={"knock_prob": 1.0, "start_grasped_prob": 1.0})
+        for _ in range(30):
+            _, _, _, _, info = env.step(np.array([0.0, 0.0, 0.5, -1.0], np.float32))
+            assert "knocked" not in info
+    # a recovery eval fixes the step and the distance (the twin's: 5 cm at step 5)
+    obs, _ = env.reset(seed=7, options={"knock_prob": 1.0, "knock_at": 5, "knock_m": 0.05})
+    for t in range(1, 8):
+        before = obs["achieved_goal"].copy()
+        obs, _, _, _, info = env.step(still)
+        assert info.get("knocked", False) == (t == 6)
+        if t == 6:
+            assert abs(np.linalg.norm(obs["achieved_goal"][:2] - before[:2]) - 0.05) < 0.005
+    with pytest.raises(ValueError, match=r"knock_prob must be in \[0, 1\]"):
+        env.reset(seed=1, options={"knock_prob": -0.1})
+    with pytest.raises(ValueError, match="knock_at must be a step"):
+        env.reset(seed=1, options={"knock_prob": 1.0, "knock_at": 0})
+    env.close()
+    reach = AacPandaEnv(task="reach", render_images=False)
+    with pytest.raises(ValueError, match="needs a task with a block"):
+        reach.reset(seed=1, options={"knock_prob": 0.5})
+    reach.close()
+    with pytest.raises(ConfigError, match="needs a task with a block"):
+        load_config(None, ["sim.task=reach", "knock_prob=0.5"])
+    staged = load_config(None, ["pipeline=staged", "sim.task=pick", "student.knock_prob=0.3", "teacher.knock_prob=0.2"])
+    assert student_config(staged, tmp_path, 1.0).knock_prob == 0.3
+    assert teacher_config(staged).knock_prob == 0.2
+
+    cfg = load_config(None, ["sim.task=push", "wiring=state", "num_envs=1", "knock_prob=1.0", "sim.max_episode_steps=30",
+                             "random_steps=100", "batch_size=32", "hidden_dim=32", "save_replay=false",
+                             "video_episodes=0"])
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    envs = trainer.make_env()
+    trainer.collect(envs, 0)
+    envs.close()
+    pos = trainer.replay.obs["achieved_goal"][0, :31]   # the block over the collected episode
+    jumps = np.linalg.norm(np.diff(pos[:, :2], axis=0), axis=1)
+    assert jumps.max() >= KNOCK_M[0] - 0.005        # knocked once in training...
+    ev = trainer.eval_env
+    ev.reset(seed=0)
+    assert ev.unwrapped._knock is None              # ...never in evaluation

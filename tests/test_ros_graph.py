@@ -246,6 +246,9 @@ def test_the_trainer_hands_its_sim_config_to_a_lockstep_sim_and_refuses_a_realti
         assert info["trainer_config"] and info["config"]["randomization"]["textures"] is True
         assert info["config"]["image_size"] == 84
         venv.step(np.zeros((1, 4), np.float32))
+        # the in-process sim's training curricula (knocks, starting in the hand) cannot reach a sim node
+        with pytest.raises(NotImplementedError, match=r"reset options \['knock_prob'\] .* do not reach sims"):
+            venv.reset(seed=1, options={"knock_prob": 0.3})
         venv.close()
     with SimProcess("s", image_size=64, mode="realtime"), Spinning() as node:
         venv = RosVectorEnv(node, ["s"], SimConfig(task="push", image_size=84).to_dict(), 50, image_keys=True)

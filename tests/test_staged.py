@@ -392,6 +392,13 @@ def test_resume_compares_the_fields_a_run_uses_not_the_stage_sections(tmp_path):
     again = Trainer(load_config(None, sets + ["student.max_wall_minutes=40", "teacher.n_step=5"]), tmp_path,
                     progress=False)
     assert again.env_steps == 100
+    # a checkpoint from before a section existed (stage 3's `finetune`, added 2026-12-02) still resumes
+    from aac_policy.checkpoint import atomic_torch_save, list_checkpoints, load_checkpoint_file
+    path = list_checkpoints(tmp_path / "checkpoints")[-1]
+    old = load_checkpoint_file(path)
+    del old["config"]["finetune"]
+    atomic_torch_save(old, path)
+    assert Trainer(load_config(None, sets), tmp_path, progress=False).env_steps == 100
     with pytest.raises(CheckpointError, match="batch_size"):
         Trainer(load_config(None, sets + ["batch_size=32"]), tmp_path, progress=False)
 

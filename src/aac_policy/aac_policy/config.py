@@ -34,10 +34,11 @@ class TeacherStage(StrictConfig):
     # grasp tasks: this share of the teacher's training episodes starts with the block in the hand (a
     # curriculum only the simulator can give; evaluation never does): TrainConfig.start_grasped_prob
     start_grasped_prob: float = 0.0
+    knock_prob: float = 0.0          # share of the training episodes whose block is knocked once: TrainConfig.knock_prob
 
     def __post_init__(self):
         _check_stage(self, ("total_env_steps", "n_step", "batch_size", "num_envs", "eval_every_steps", "eval_episodes"),
-                     ("max_wall_minutes", "updates_per_step"), ("stop_success", "start_grasped_prob"))
+                     ("max_wall_minutes", "updates_per_step"), ("stop_success", "start_grasped_prob", "knock_prob"))
 
 
 def _check_stage(stage, positive_ints, non_negative, unit) -> None:
@@ -75,6 +76,8 @@ class StudentStage(StrictConfig):
                                      # student learned far slower (bench/README.md); the twin runs textured instead
     bf16: bool = True
     lr_final: float = 1.0            # learning rate at the end of the budget, as a fraction of actor_lr (cosine)
+    knock_prob: float = 0.0          # share of the training episodes whose block is knocked once (recovery states
+                                     # the teacher labels): TrainConfig.knock_prob
     eval_every_steps: int = 20_000
     eval_episodes: int = 30
 
@@ -83,7 +86,7 @@ class StudentStage(StrictConfig):
                      ("max_wall_minutes", "passes_per_frame", "her_k", "teacher_collect_decay_steps",
                       "exploration_noise"),
                      ("stop_success", "teacher_collect_prob", "teacher_collect_final", "random_action_prob",
-                      "texture_prob", "lr_final"))
+                      "texture_prob", "lr_final", "knock_prob"))
         if not self.passes_per_frame > 0:
             raise ConfigError(f"StudentStage.passes_per_frame must be > 0, got {self.passes_per_frame}")
 
@@ -147,6 +150,9 @@ class TrainConfig(StrictConfig):
     # pick / pick_place: this share of the training episodes starts with the block closed in the gripper
     # (aac_sim env reset option; evaluation episodes never do). For privileged teachers: a curriculum
     start_grasped_prob: float = 0.0
+    # tasks with a block: this share of the training episodes has the block knocked once, 2-6 cm at a random
+    # step (aac_sim env reset option; never in evaluation): the states a deployed policy must recover from
+    knock_prob: float = 0.0
 
     # --- replay and HER
     replay_capacity: int = 100_000   # transitions (pixel frames are stored once as uint8/uint16)
@@ -245,6 +251,10 @@ class TrainConfig(StrictConfig):
         if self.start_grasped_prob > 0 and (self.env_id or self.sim.task not in GRASP_TASKS):
             raise ConfigError(f"start_grasped_prob is for the grasp tasks {GRASP_TASKS}, not "
                               f"{self.env_id or self.sim.task!r}")
+        if not 0 <= self.knock_prob <= 1:
+            raise ConfigError(f"knock_prob must be in [0, 1], got {self.knock_prob}")
+        if self.knock_prob > 0 and (self.env_id or self.sim.task == "reach"):
+            raise ConfigError(f"knock_prob needs a task with a block, not {self.env_id or self.sim.task!r}")
         if self.state_teacher and self.wiring != "asymmetric":
             raise ConfigError(f"state_teacher needs wiring 'asymmetric' (the pixel actor is its student), "
                               f"got wiring {self.wiring!r}")

@@ -246,6 +246,10 @@ class RosVectorEnv:
         if options and "reset_mask" in options:
             raise NotImplementedError("sims over ROS reset together: they need fixed-length episodes (the AAC "
                                       "tasks end by time limit); an env that ends episodes early trains in-process")
+        unsupported = sorted(set(options or {}) - {"reset_mask"})
+        if unsupported:   # the sim node's reset service takes no options: refused, not silently dropped
+            raise NotImplementedError(f"reset options {unsupported} (training curricula of the in-process sim) do "
+                                      f"not reach sims over ROS: set them to 0 or train in-process (aac_train)")
         deadline = time.monotonic() + self.connect_timeout_s
         while True:
             ready = [self._ready(i) for i in range(self.num_envs)]

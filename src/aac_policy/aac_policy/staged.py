@@ -47,7 +47,8 @@ def teacher_config(cfg: TrainConfig) -> TrainConfig:
                        stop_success=t.stop_success, updates_per_step=t.updates_per_step, n_step=t.n_step,
                        batch_size=t.batch_size, num_envs=t.num_envs, eval_every_steps=t.eval_every_steps,
                        eval_episodes=t.eval_episodes, checkpoint_every_steps=t.eval_every_steps,
-                       start_grasped_prob=t.start_grasped_prob, video_episodes=0, keep_best=True)
+                       start_grasped_prob=t.start_grasped_prob, knock_prob=t.knock_prob, video_episodes=0,
+                       keep_best=True)
 
 
 def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> TrainConfig:
@@ -63,7 +64,7 @@ def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> Train
                        teacher_collect_decay_steps=s.teacher_collect_decay_steps,
                        exploration_noise=s.exploration_noise, random_action_prob=s.random_action_prob,
                        bf16=s.bf16, distill_lr_final=s.lr_final, eval_every_steps=s.eval_every_steps,
-                       eval_episodes=s.eval_episodes,
+                       eval_episodes=s.eval_episodes, knock_prob=s.knock_prob,
                        checkpoint_every_steps=s.eval_every_steps)   # save_replay as the run's: a resumed
                                                                     # student keeps its DAgger data
 

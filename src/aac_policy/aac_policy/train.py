@@ -48,7 +48,7 @@ RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", 
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
-                   "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0,
+                   "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0, "knock_prob": 0.0,
                    "distill_lr_final": 1.0, "keep_best": False, "finetune_from": None, "bc_weight": 0.0}
 LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
 
@@ -144,10 +144,12 @@ class Trainer:
         saved = {**LEGACY_DEFAULTS, **ckpt["config"]}
         if isinstance(saved.get("sim"), dict):
             saved["sim"] = {**LEGACY_SIM_DEFAULTS, **saved["sim"]}
-        # a run uses only the top-level fields: the staged pipeline's `teacher` / `student` sections are copied
-        # into them for each stage (staged.py), so they are compared there, not here
+        # a run uses only the top-level fields: the staged pipeline's `teacher` / `student` / `finetune` sections
+        # are copied into them for each stage (staged.py), so they are compared there, not here (a checkpoint
+        # written before a section existed lacks it)
         diffs = [d for d in config_mismatch(saved, self.cfg.to_dict())
-                 if d.split(":")[0] not in RESUMABLE_CHANGES and not d.startswith(("teacher.", "student."))]
+                 if d.split(":")[0] not in RESUMABLE_CHANGES
+                 and d.split(":")[0].split(".")[0] not in ("teacher", "student", "finetune")]
         if diffs:
             raise CheckpointError(f"{path} was trained with a different config; refusing to resume:\n  "
                                   + "\n  ".join(diffs) + "\n(use another --run-dir for a new run)")
@@ -253,8 +255,10 @@ class Trainer:
 
     def _collect(self, envs, seed: int | None) -> dict:
         n, keys = envs.num_envs, self.replay.keys
-        # training-only reset options of the env (grasp tasks: some episodes start with the block in the hand)
-        start = {"start_grasped_prob": self.cfg.start_grasped_prob} if self.cfg.start_grasped_prob > 0 else {}
+        # training-only reset options of the env (grasp tasks: some episodes start with the block in the hand;
+        # some episodes have the block knocked)
+        start = {k: v for k, v in (("start_grasped_prob", self.cfg.start_grasped_prob),
+                                   ("knock_prob", self.cfg.knock_prob)) if v > 0}
         obs, info = envs.reset(seed=seed, options=start or None)
         dropped = np.array(info.get("dropped", np.zeros(n, dtype=bool)))
         frames = [{k: [obs[k][i]] for k in keys} for i in range(n)]   # the running episode of each env

@@ -39,6 +39,10 @@ WORKSPACE_LOW = np.array(_DEFAULT_LIMITS.workspace_low)   # default box (SimConf
 WORKSPACE_HIGH = np.array(_DEFAULT_LIMITS.workspace_high)
 NEAR_M, FAR_M = 0.05, 5.0
 _Z_NUM, _Z_DEN, _Z_SLOPE = np.float32(FAR_M * NEAR_M), np.float32(FAR_M), np.float32(FAR_M - NEAR_M)
+# reset option knock_prob: the knock's distance (m, uniform) and step (uniform, inclusive); the twin's
+# recovery eval knocks 5 cm at step 5 (`aac_deploy_eval --perturb-at`)
+KNOCK_M = (0.02, 0.06)
+KNOCK_STEPS = (1, 25)
 RENDER_SIZE = 256   # env.render() for people (videos); the policy gets image_size
 
 
@@ -116,12 +120,17 @@ class AacPandaEnv(gym.Env):
         self._held = False   # the block in the gripper at the last observation (grasp tasks' success)
         self._command_delay = 0
         self._ws_low, self._ws_high = np.array(cfg.motion.workspace_low), np.array(cfg.motion.workspace_high)
+        self._knock: tuple[int, np.ndarray] | None = None   # (step, dxy) of this episode's knock, until it happens
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """`options={"start_grasped_prob": p}` (grasp tasks, training only): with probability p the episode
-        starts with the block closed in the gripper at its start position (a curriculum for a privileged
-        teacher; evaluation never passes it)."""
+        """Training-only options (evaluation never passes them):
+        `{"start_grasped_prob": p}` (grasp tasks): with probability p the episode starts with the block closed
+        in the gripper at its start position (a curriculum for a privileged teacher).
+        `{"knock_prob": p}` (tasks with a block): with probability p the block is knocked once, at rest,
+        `KNOCK_M` metres in a random direction at a step drawn from `KNOCK_STEPS`, unless it is in the hand
+        then (the states a robot must recover from, `displace_object`; the twin's recovery eval knocks
+        the same way). `"knock_at": k` and `"knock_m": d` fix the step and the distance (a recovery eval)."""
         super().reset(seed=seed)
         if seed is not None or self._dr is None:
             # Domain randomization streams are spawned from the seed, independent of the task's draws.
@@ -144,6 +153,7 @@ class AacPandaEnv(gym.Env):
                 raise ValueError(f"start_grasped_prob is for grasp tasks {GRASP_TASKS}, not {self.task.name!r}")
             if self.np_random.uniform() < p_grasped:   # drawn after the task's sample: goals do not change
                 self._start_in_hand(sample.object_pos, ep.object_size)
+        self._knock = self._draw_knock(options or {})
         self._steps = 0
         substep = self.cfg.control_dt / self.cfg.physics_substeps
         # the previous command (the start pose, gripper open) holds this many substeps into each step
@@ -220,6 +230,12 @@ class AacPandaEnv(gym.Env):
         The privileged state, reward and success are the state at the tick."""
         cfg, ep = self.cfg, self.episode
         S, dt = cfg.physics_substeps, cfg.control_dt
+        info = {}
+        if self._knock is not None and self._steps >= self._knock[0]:
+            if not self._held:   # yanking a held block out of closed fingers is not a knock
+                self.displace_object(self._knock[1])
+                info["knocked"] = True
+            self._knock = None
         delay = self._command_delay if delay_substeps is None else delay_substeps
         age = ep.observation_age((self._steps + 1) * dt, dt)
         capture = S - int(round(age / dt * S))   # the image is taken after this many substeps
@@ -235,7 +251,7 @@ class AacPandaEnv(gym.Env):
         success = self._success(obs["achieved_goal"])
         reward = float(self.compute_reward(obs["achieved_goal"], self.goal)) + 0.0   # what HER relabels: distance only
         truncated = self._steps >= self.cfg.max_episode_steps
-        return obs, reward, False, truncated, {"is_success": success}
+        return obs, reward, False, truncated, {"is_success": success, **info}
 
     def compute_reward(self, achieved_goal, desired_goal, info=None):
         """Sparse reward, vectorised over leading dimensions: 0 on success, -1 otherwise."""
@@ -311,6 +327,27 @@ class AacPandaEnv(gym.Env):
         self._view = gl_view_matrix(ep.extrinsics)
         self._proj = gl_projection_matrix(ep.intrinsics, NEAR_M, FAR_M)
         self._light = ep.lighting.pybullet_kwargs()
+
+    def _draw_knock(self, options: dict) -> tuple[int, np.ndarray] | None:
+        prob = float(options.get("knock_prob", 0.0))
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"knock_prob must be in [0, 1], got {prob}")
+        if prob == 0.0:
+            return None   # draws nothing: episodes without the option are unchanged
+        if not self.task.has_object:
+            raise ValueError(f"knock_prob needs a task with a block, not {self.task.name!r}")
+        at, dist = options.get("knock_at"), options.get("knock_m")
+        if at is not None and not 1 <= int(at) < self.cfg.max_episode_steps:
+            raise ValueError(f"knock_at must be a step in [1, {self.cfg.max_episode_steps - 1}], got {at}")
+        if dist is not None and not 0.0 < float(dist) <= 0.3:
+            raise ValueError(f"knock_m must be in (0, 0.3] m, got {dist}")
+        rng = self.np_random   # drawn after the task's sample: goals and start positions do not change
+        if rng.uniform() >= prob:
+            return None
+        step = int(rng.integers(KNOCK_STEPS[0], min(KNOCK_STEPS[1], self.cfg.max_episode_steps - 1) + 1))
+        angle, d = rng.uniform(0.0, 2.0 * np.pi), rng.uniform(*KNOCK_M)
+        step, d = (int(at) if at is not None else step), (float(dist) if dist is not None else d)
+        return step, d * np.array([np.cos(angle), np.sin(angle)])
 
     def _start_in_hand(self, object_pos: np.ndarray, size: float) -> None:
         """The arm with its grasp point at the block's centre and the fingers closed on it, settled for a few

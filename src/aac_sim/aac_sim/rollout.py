@@ -13,15 +13,17 @@ EVAL_SEED_BASE = 10_000_000    # evaluation episodes never share seeds with trai
 
 
 def run_episodes(env, policy: Callable[[dict], np.ndarray], episodes: int, seed: int = EVAL_SEED_BASE,
-                 record: int = 0) -> tuple[list[EpisodeResult], list[list[np.ndarray]]]:
+                 record: int = 0, reset_options: dict | None = None
+                 ) -> tuple[list[EpisodeResult], list[list[np.ndarray]]]:
     """`policy(obs) -> action` for one observation. Records `env.render()` frames of the first
-    `record` episodes (the env needs render_mode="rgb_array")."""
+    `record` episodes (the env needs render_mode="rgb_array"). `reset_options` go to every reset (e.g. a
+    knocked block: `{"knock_prob": 1.0, "knock_at": 5, "knock_m": 0.05}`)."""
     base = getattr(env, "unwrapped", env)
     task = getattr(getattr(base, "task", None), "name", None)
     grasp = task in GRASP_TASKS and hasattr(base, "state_layout")
     results, videos = [], []
     for ep in range(episodes):
-        obs, info = env.reset(seed=seed + ep)
+        obs, info = env.reset(seed=seed + ep, options=reset_options)
         frames = [env.render()] if ep < record else None
         states = [(obs["state"], obs["desired_goal"])] if grasp else None
         ret, first, t, done = 0.0, None, 0, False
