@@ -37,14 +37,17 @@ def rel(p: str | Path) -> str:
     return str(p.relative_to(REPO.resolve())) if p.is_relative_to(REPO.resolve()) else p.name
 
 
-def teacher_policy(run: Path):
+def teacher_policy(run: Path, checkpoint: str = "best"):
     """The teacher's actor as the student's DAgger labels come from it: its best eval's weights where
-    kept, else the latest (the run folder is copied: resuming must not write into it)."""
+    kept, else the latest; `checkpoint="last"`: the latest in any case (the run folder is copied: resuming
+    must not write into it)."""
     from aac_policy.train import Trainer
     tmp = Path(tempfile.mkdtemp(prefix="knock_teacher_"))
     shutil.copytree(run, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("replay", "tb"))
     trainer = Trainer(load_config(tmp / "config.yaml", []), tmp, progress=False)
-    best = trainer.restore_best() if (tmp / "checkpoints" / "best.pt").exists() else None
+    best = None
+    if checkpoint == "best" and (tmp / "checkpoints" / "best.pt").exists():
+        best = trainer.restore_best()
     return trainer.agent.act, trainer.eval_env, {"env_steps": trainer.env_steps, "best_eval": best}, tmp
 
 
@@ -53,6 +56,8 @@ def main() -> int:
     who = ap.add_mutually_exclusive_group(required=True)
     who.add_argument("--teacher", type=Path, help="a wiring: state run folder (a staged run's teacher/)")
     who.add_argument("--actor", type=Path, help="an exported actor (actor.pt / actor.onnx's .pt)")
+    ap.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                    help="with --teacher: its best eval's weights (what a student learns from) or its latest")
     ap.add_argument("--config", type=Path, help="with --actor: the TrainConfig YAML it was trained with")
     ap.add_argument("--episodes", type=int, default=40)
     ap.add_argument("--at", type=int, nargs="+", default=[5], help="knock steps (one condition each)")
@@ -61,8 +66,9 @@ def main() -> int:
     args = ap.parse_args()
     cleanup = None
     if args.teacher:
-        policy, env, about, cleanup = teacher_policy(args.teacher)
-        label = args.label or f"teacher-{args.teacher.name}"
+        policy, env, about, cleanup = teacher_policy(args.teacher, args.checkpoint)
+        about["checkpoint"] = args.checkpoint
+        label = args.label or f"teacher-{args.teacher.name}" + ("-last" if args.checkpoint == "last" else "")
     else:
         if args.config is None:
             ap.error("--actor needs --config (the run's TrainConfig: which env it is evaluated in)")

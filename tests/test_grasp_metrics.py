@@ -11,6 +11,18 @@ from aac_sim.rollout import run_episodes
 from aac_sim.scripted import ScriptedPolicy
 
 
+def assert_refused_on(task: str, key: str, value: float, match: str) -> None:
+    """An option meant for other tasks is refused both as an env reset option and as a TrainConfig key."""
+    from aac_policy.config import load_config
+    from aac_sim.config import ConfigError
+    env = AacPandaEnv(task=task, render_images=False)
+    with pytest.raises(ValueError, match=match):
+        env.reset(seed=1, options={key: value})
+    env.close()
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, [f"sim.task={task}", f"{key}={value}"])
+
+
 @pytest.mark.parametrize("task", ["pick", "pick_place"])
 def test_scripted_grasps_are_counted_and_never_dropped(task):
     """Every goal in the air needs a grasp (the scripted controller lifts the block to it); a pick_place goal
@@ -113,7 +125,6 @@ def test_training_episodes_can_start_with_the_block_in_the_hand_and_evaluation_n
     tasks without a grasp."""
     from aac_policy.config import load_config
     from aac_policy.train import Trainer
-    from aac_sim.config import ConfigError
 
     env = AacPandaEnv(task="pick", render_images=False)
     plain, _ = env.reset(seed=5)
@@ -128,12 +139,7 @@ def test_training_episodes_can_start_with_the_block_in_the_hand_and_evaluation_n
     with pytest.raises(ValueError, match=r"start_grasped_prob must be in \[0, 1\]"):
         env.reset(seed=1, options={"start_grasped_prob": 2.0})
     env.close()
-    push = AacPandaEnv(task="push", render_images=False)
-    with pytest.raises(ValueError, match="grasp tasks"):
-        push.reset(seed=1, options={"start_grasped_prob": 0.5})
-    push.close()
-    with pytest.raises(ConfigError, match="grasp tasks"):
-        load_config(None, ["sim.task=push", "start_grasped_prob=0.5"])
+    assert_refused_on(task="push", key="start_grasped_prob", value=0.5, match="grasp tasks")
 
     from aac_policy.staged import student_config, teacher_config
     staged = load_config(None, ["pipeline=staged", "sim.task=pick", "teacher.start_grasped_prob=0.5"])
@@ -162,7 +168,6 @@ def test_training_episodes_can_have_the_block_knocked_once_and_evaluation_never_
     from aac_policy.config import load_config
     from aac_policy.staged import student_config, teacher_config
     from aac_policy.train import Trainer
-    from aac_sim.config import ConfigError
     from aac_sim.env import KNOCK_M, KNOCK_STEPS
 
     env = AacPandaEnv(task="pick", render_images=False)
@@ -205,12 +210,7 @@ def test_training_episodes_can_have_the_block_knocked_once_and_evaluation_never_
     with pytest.raises(ValueError, match="knock_at must be a step"):
         env.reset(seed=1, options={"knock_prob": 1.0, "knock_at": 0})
     env.close()
-    reach = AacPandaEnv(task="reach", render_images=False)
-    with pytest.raises(ValueError, match="needs a task with a block"):
-        reach.reset(seed=1, options={"knock_prob": 0.5})
-    reach.close()
-    with pytest.raises(ConfigError, match="needs a task with a block"):
-        load_config(None, ["sim.task=reach", "knock_prob=0.5"])
+    assert_refused_on(task="reach", key="knock_prob", value=0.5, match="needs a task with a block")
     staged = load_config(None, ["pipeline=staged", "sim.task=pick", "student.knock_prob=0.3", "teacher.knock_prob=0.2"])
     assert student_config(staged, tmp_path, 1.0).knock_prob == 0.3
     assert teacher_config(staged).knock_prob == 0.2
