@@ -48,7 +48,8 @@ def teacher_policy(run: Path, checkpoint: str = "best"):
     best = None
     if checkpoint == "best" and (tmp / "checkpoints" / "best.pt").exists():
         best = trainer.restore_best()
-    return trainer.agent.act, trainer.eval_env, {"env_steps": trainer.env_steps, "best_eval": best}, tmp
+    about = {"env_steps": trainer.env_steps, "checkpoint": checkpoint, "best_eval": best}
+    return trainer.agent.act, trainer.eval_env, about, tmp
 
 
 def main() -> int:
@@ -67,7 +68,6 @@ def main() -> int:
     cleanup = None
     if args.teacher:
         policy, env, about, cleanup = teacher_policy(args.teacher, args.checkpoint)
-        about["checkpoint"] = args.checkpoint
         label = args.label or f"teacher-{args.teacher.name}" + ("-last" if args.checkpoint == "last" else "")
     else:
         if args.config is None:

@@ -116,14 +116,23 @@ def main() -> int:
     return 0
 
 
-def series_command(args: argparse.Namespace, results: dict) -> str:
-    """The one command that reproduces the whole series in the file (all its seeds, this invocation's options)."""
-    first = min(int(k[4:]) for k in results)
-    argv = [a for a in sys.argv[1:]]
-    for flag in ("--seeds", "--first-seed"):   # drop this invocation's seed range, then state the series'
+def without_seed_range(argv: list[str]) -> list[str]:
+    argv = list(argv)
+    for flag in ("--seeds", "--first-seed"):
         while flag in argv:
             i = argv.index(flag)
             del argv[i:i + 2]
+    return argv
+
+
+def series_command(args: argparse.Namespace, results: dict) -> str:
+    """The one command that reproduces the whole series in the file (all its seeds, this invocation's options),
+    or, where its seeds ran with other options, each seed's own command ("; "-separated)."""
+    argv = without_seed_range(sys.argv[1:])
+    own = [r["command"] for r in results.values() if "command" in r]
+    if any(without_seed_range(c.split()[2:]) != argv for c in own):
+        return "; ".join(own)
+    first = min(int(k[4:]) for k in results)
     rng = (["--first-seed", str(first)] if first else []) + ["--seeds", str(len(results))]
     return "python bench/learn_staged.py " + " ".join(rng + argv)
 

@@ -139,9 +139,8 @@ def learning() -> str:
     rows = [r for r in (
         staged_row("learn_staged.json", "**the main job**: staged pipeline, 2 h per seed"),
         staged_row("learn_staged-trial-p16.json", "student stage alone, 40 min, from an existing teacher (trial)"),
-        staged_row("learn_staged-pick.json", "pick from pixels (issue 19): staged, both stages per seed (seed 0: "
-                   "120-min student from the committed 100-min teacher `bench/teachers/pick_seed0`, the row below; "
-                   "each seed's command in the JSON)"),
+        staged_row("learn_staged-pick.json", "pick from pixels (issue 19): staged, each seed with its own budget "
+                   "(seed 0's student from the committed teacher `bench/teachers/pick_seed0`, the row below)"),
     ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():
