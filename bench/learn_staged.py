@@ -40,6 +40,9 @@ from aac_policy.train import load_config
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
+# per condition of the final report, for pick and pick_place (the goal split: pick_place only)
+GRASP_KEYS = ("grasp_success_rate", "drop_rate_after_grasp", "success_rate_goal_in_air", "success_rate_goal_on_table",
+              "episodes_goal_in_air", "episodes_goal_on_table")
 
 
 def rel(p: Path) -> str:
@@ -103,7 +106,7 @@ def main() -> int:
             "time_to_success": {c: r.get("mean_time_to_success_steps")
                                 for c, r in report.get("conditions", {}).items()},
             "curves": {s: read_metrics(run / s / "metrics.jsonl") for s in stages}}
-        grasp = {c: {k: r[k] for k in ("grasp_success_rate", "drop_rate_after_grasp")}
+        grasp = {c: {k: r[k] for k in GRASP_KEYS if k in r}
                  for c, r in report.get("conditions", {}).items() if "grasp_success_rate" in r}
         if grasp:
             results[f"seed{seed}"]["grasp"] = grasp

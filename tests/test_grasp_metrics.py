@@ -38,6 +38,27 @@ def test_scripted_grasps_are_counted_and_never_dropped(task):
     assert in_air and all(r.grasped for r in in_air)
     if task == "pick":
         assert s["grasp_success_rate"] == 1.0
+        assert all(r.goal_in_air is None for r in results) and "success_rate_goal_in_air" not in s
+    else:   # the report splits pick_place by where the goal is; the split agrees with the sampled goals
+        air = [z > 0.05 for z in goals[::50]]
+        assert [r.goal_in_air for r in results] == air and 0 < sum(air) < len(air), air
+        assert s["episodes_goal_in_air"] == sum(air) and s["episodes_goal_on_table"] == len(air) - sum(air)
+        assert s["success_rate_goal_in_air"] == np.mean([r.success for r in in_air])
+        assert s["grasp_success_rate_goal_in_air"] == 1.0
+
+
+def test_the_goal_split_counts_goals_above_the_resting_block():
+    from aac_robot.metrics import EpisodeResult, goal_in_air
+    layout = {"object_pos": slice(0, 3)}
+    states = np.array([[0.5, 0.0, 0.025]])
+    assert goal_in_air(states, np.array([[0.4, 0.1, 0.10]]), layout)
+    assert not goal_in_air(states, np.array([[0.4, 0.1, 0.030]]), layout)   # within 1 cm of resting: table
+    rs = [EpisodeResult(True, 5, -4.0, 50, True, False, True), EpisodeResult(False, None, -50.0, 50, False, False, True),
+          EpisodeResult(True, 9, -8.0, 50, False, False, False)]
+    s = summarize(rs)
+    assert (s["episodes_goal_in_air"], s["success_rate_goal_in_air"], s["grasp_success_rate_goal_in_air"]) == (2, 0.5, 0.5)
+    assert (s["episodes_goal_on_table"], s["success_rate_goal_on_table"]) == (1, 1.0)
+    assert summarize(rs[:2])["success_rate_goal_on_table"] is None
 
 
 def test_letting_go_in_the_air_is_a_drop_and_doing_nothing_is_no_grasp():
@@ -89,6 +110,11 @@ def test_the_eval_report_shows_grasp_metrics_for_grasp_tasks():
               "conditions": {"train": summarize(results)}}
     md = markdown_report(report)
     assert "| train | 1.00 | 0.00 |" in md and "grasp success" in md
+    assert "goal in the air" not in md
+    from aac_robot.metrics import EpisodeResult
+    report["task"], report["conditions"]["train"] = "pick_place", summarize(
+        [EpisodeResult(True, 5, -4.0, 50, True, False, True), EpisodeResult(False, None, -50.0, 50, False, False, False)])
+    assert "| train | 1.00 (1) | 0.00 (1) |" in markdown_report(report)
 
 
 def _block_at(env, pos):

@@ -455,3 +455,15 @@ def test_every_named_config_loads_and_the_grasp_tasks_have_their_own():
         cfg = load_config(task, [])
         assert cfg.sim.task == task and cfg.teacher.start_grasped_prob > 0 and cfg.max_wall_minutes == 240
     assert load_config("main", []).sim.task == "push"
+
+
+def test_a_run_folders_config_loads_from_a_path_object(tmp_path):
+    """bench/knock_recovery.py loads a teacher's `run/config.yaml` as a Path: it must be read as that file,
+    not taken for a named config (it was a TypeError)."""
+    import yaml
+    cfg = load_config("pick", ["seed=7"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    again = load_config(tmp_path / "config.yaml", [])
+    assert again.seed == 7 and again.sim.task == "pick"
+    with pytest.raises(ConfigError, match="no named config"):
+        load_config("no_such_config", [])

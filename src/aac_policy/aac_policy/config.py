@@ -284,8 +284,10 @@ class TrainConfig(StrictConfig):
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"   # named configs: `main` = the main job
 
 
-def config_path(name_or_path: str) -> Path:
-    """A named config (`main` -> aac_policy/configs/main.yaml) or a YAML path."""
+def config_path(name_or_path: str | Path) -> Path:
+    """A named config (`main` -> aac_policy/configs/main.yaml) or a YAML path (a `Path` is always a path)."""
+    if isinstance(name_or_path, Path):
+        return name_or_path
     named = CONFIG_DIR / f"{name_or_path}.yaml"
     if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")):
         if not named.is_file():
@@ -295,7 +297,7 @@ def config_path(name_or_path: str) -> Path:
     return Path(name_or_path)
 
 
-def load_config(path: str | None, overrides: list[str]) -> TrainConfig:
+def load_config(path: str | Path | None, overrides: list[str]) -> TrainConfig:
     """`path`: a named config (`main`), a YAML path, or None for the defaults; then `overrides` (KEY=VALUE)."""
     data = TrainConfig.from_yaml(config_path(path)).to_dict() if path else TrainConfig().to_dict()
     return TrainConfig.from_dict(apply_overrides(data, overrides))

@@ -147,6 +147,12 @@ def markdown_report(report: dict) -> str:
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         lines += ["", "| condition | grasp success | drops after a lift (share of grasped episodes) |", "|---|---|---|"]
         lines += [f"| {n} | {fmt(r['grasp_success_rate'])} | {fmt(r['drop_rate_after_grasp'])} |" for n, r in grasp.items()]
+    split = {n: r for n, r in report["conditions"].items() if "success_rate_goal_in_air" in r}
+    if split:   # pick_place: goals in the air need a grasp, goals on the table do not
+        lines += ["", "| condition | success, goal in the air (episodes) | success, goal on the table (episodes) |",
+                  "|---|---|---|"]
+        lines += [f"| {n} | {fmt(r['success_rate_goal_in_air'])} ({r['episodes_goal_in_air']}) | "
+                  f"{fmt(r['success_rate_goal_on_table'])} ({r['episodes_goal_on_table']}) |" for n, r in split.items()]
     if report["paths"].get("gif"):
         lines += ["", f"![episodes]({Path(report['paths']['gif']).name})"]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,8 @@ class EpisodeResult:
     # grasp tasks (pick, pick_place), from the privileged state of every step (`grasp_events`); None otherwise
     grasped: bool | None = None     # the block was held (both fingers on it, off the table) at some step
     dropped: bool | None = None     # after being lifted while held, it was let go away from the goal
+    # pick_place: was the goal in the air (reached only holding the block there) or on the table (`goal_in_air`)
+    goal_in_air: bool | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -25,6 +27,7 @@ class EpisodeResult:
 
 GRASP_TASKS = ("pick", "pick_place")
 LIFT_M = 0.02   # "lifted": the block's centre this far above where it started
+ON_TABLE_TOLERANCE_M = 0.01     # a goal this close to the resting height of the block's centre is on the table
 
 
 def held(contacts) -> np.ndarray:
@@ -50,6 +53,12 @@ def grasp_events(states: np.ndarray, goals: np.ndarray, layout: dict, threshold_
     return True, bool((after & ~in_hand & (contacts[:, 2] > 0.5) & away).any())
 
 
+def goal_in_air(states: np.ndarray, goals: np.ndarray, layout: dict) -> bool:
+    """pick_place: is the episode's goal in the air, i.e. above the height the block rests at (its centre at the
+    first state) by more than ON_TABLE_TOLERANCE_M? Air goals need a grasp; table goals can be pushed to."""
+    return bool(goals[0][2] > states[0][layout["object_pos"]][2] + ON_TABLE_TOLERANCE_M)
+
+
 def summarize(results: list[EpisodeResult]) -> dict:
     succ = [r.success for r in results]
     tts = [r.first_success_step for r in results if r.success and r.first_success_step is not None]
@@ -62,4 +71,11 @@ def summarize(results: list[EpisodeResult]) -> dict:
         lifted = [r for r in grasp if r.grasped]
         out["grasp_success_rate"] = float(np.mean([r.grasped for r in grasp]))
         out["drop_rate_after_grasp"] = float(np.mean([r.dropped for r in lifted])) if lifted else None
+    split = [r for r in results if r.goal_in_air is not None]
+    if split:   # pick_place: success and grasps apart for goals in the air and on the table (None: no such goal)
+        for kind, in_air in (("goal_in_air", True), ("goal_on_table", False)):
+            these = [r for r in split if r.goal_in_air == in_air]
+            out[f"episodes_{kind}"] = len(these)
+            out[f"success_rate_{kind}"] = float(np.mean([r.success for r in these])) if these else None
+            out[f"grasp_success_rate_{kind}"] = float(np.mean([bool(r.grasped) for r in these])) if these else None
     return out

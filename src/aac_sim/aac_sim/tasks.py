@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aac_robot.metrics import ON_TABLE_TOLERANCE_M
+
 # Where blocks start and on-table goals lie: in front of the robot, inside the camera view.
 OBJECT_XY_LOW = np.array([0.38, -0.15])
 OBJECT_XY_HIGH = np.array([0.62, 0.15])
@@ -17,7 +19,6 @@ MIN_GOAL_OBJECT_DIST = 0.10     # on-table goals are never already solved at res
 PICK_LIFT_M = (0.08, 0.20)      # pick: lift the block this high above where it starts
 PLACE_AIR_Z = (0.06, 0.22)      # pick_place: height of goals in the air (block centre)
 PLACE_AIR_PROB = 0.5
-ON_TABLE_TOLERANCE_M = 0.01     # a goal this close to the resting height of the block's centre is on the table
 
 
 @dataclass(frozen=True)
