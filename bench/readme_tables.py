@@ -110,6 +110,10 @@ def staged_row(path: str, what: str) -> str | None:
     if grasp:
         result += (f"; grasp success {', '.join(pct(g['grasp_success_rate']) for g in grasp)}, drops after a lift "
                    f"{', '.join(pct(g['drop_rate_after_grasp']) for g in grasp)}")
+    split = [g for g in grasp if g.get("episodes_goal_in_air")]
+    if split:   # pick_place: goals in the air need a grasp
+        result += (f"; goals in the air {', '.join(pct(g['success_rate_goal_in_air']) for g in split)}, on the table "
+                   f"{', '.join(pct(g['success_rate_goal_on_table']) for g in split)}")
     return row(f"{what} (`bench/results/{path}`)", f"`{d['command']}`", result)
 
 
@@ -141,6 +145,7 @@ def learning() -> str:
         staged_row("learn_staged-trial-p16.json", "student stage alone, 40 min, from an existing teacher (trial)"),
         staged_row("learn_staged-pick.json", "pick from pixels (issue 19): staged, each seed with its own budget "
                    "(seed 0's student from the committed teacher `bench/teachers/pick_seed0`, the row below)"),
+        staged_row("learn_staged-pick_place.json", "pick_place (move a block) from pixels (issue 19): staged"),
     ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():
