@@ -41,7 +41,7 @@ from std_srvs.srv import Trigger
 
 from aac_robot import ros_interface as ri
 from aac_robot.node_main import BackgroundSpin
-from aac_robot.metrics import GRASP_TASKS, EpisodeResult, goal_in_air, grasp_events, summarize
+from aac_robot.metrics import GRASP_TASKS, EpisodeResult, add_grasp_fields, summarize
 from aac_robot.ros_convert import unpack_labelled
 
 from .ros_env import call_service
@@ -50,11 +50,11 @@ LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, relia
 
 
 def episode_result(rows: list[dict], steps: int, grasp: tuple[dict, float] | None = None,
-                   split_goals: bool = False) -> EpisodeResult:
+                   task: str | None = None) -> EpisodeResult:
     """Episode result from the twin's privileged rows (step, is_success, reward) of steps 1..`steps`.
-    `grasp` = (state layout, success threshold m) for pick / pick_place: grasped and dropped are computed
-    from the rows' privileged states as in the simulator's evaluation (aac_robot.metrics.grasp_events);
-    `split_goals` (pick_place): also whether the goal was in the air (aac_robot.metrics.goal_in_air)."""
+    `grasp` = (state layout, success threshold m) for pick / pick_place: grasped and dropped (and for `task`
+    pick_place whether the goal was in the air) are computed from the rows' privileged states as in the
+    simulator's evaluation (aac_robot.metrics.add_grasp_fields)."""
     by_step = {int(r["step"][0]): r for r in rows if 1 <= int(r["step"][0]) <= steps}
     if steps not in by_step:
         raise RuntimeError(f"the twin did not reach step {steps} (got up to {max(by_step, default=0)})")
@@ -64,11 +64,8 @@ def episode_result(rows: list[dict], steps: int, grasp: tuple[dict, float] | Non
     if grasp is not None:
         layout, threshold = grasp
         order = sorted(by_step)   # the first row is step 1: its block height is where the block started
-        states = np.array([by_step[t]["state"] for t in order])
-        goals = np.array([by_step[t]["desired_goal"] for t in order])
-        result.grasped, result.dropped = grasp_events(states, goals, layout, threshold)
-        if split_goals:
-            result.goal_in_air = goal_in_air(states, goals, layout)
+        add_grasp_fields(result, task, np.array([by_step[t]["state"] for t in order]),
+                         np.array([by_step[t]["desired_goal"] for t in order]), layout, threshold)
     return result
 
 
@@ -227,8 +224,8 @@ class TwinEvaluator:
         if self.info["task"] in GRASP_TASKS:
             layout = {k: slice(a, b) for k, (a, b) in self.info["state_layout"].items()}
             grasp = (layout, float(self.info["distance_threshold_m"]))
-        return episode_result(rows, steps, grasp, split_goals=self.info["task"] == "pick_place"), {"counts": counts_delta(before, self.interventions),
-                                             "perturbed": perturbed}
+        return episode_result(rows, steps, grasp, task=self.info["task"]), {
+            "counts": counts_delta(before, self.interventions), "perturbed": perturbed}
 
 
 def evaluate_twin(node, namespace: str, episodes: int, episode_steps: int | None = None,

@@ -53,10 +53,26 @@ def grasp_events(states: np.ndarray, goals: np.ndarray, layout: dict, threshold_
     return True, bool((after & ~in_hand & (contacts[:, 2] > 0.5) & away).any())
 
 
+def above_table(goal_z: float, rest_z: float) -> bool:
+    """Is a goal height in the air: above the height the block's centre rests at by more than
+    ON_TABLE_TOLERANCE_M? (pick_place's success rule and its report split both ask this.)"""
+    return bool(goal_z > rest_z + ON_TABLE_TOLERANCE_M)
+
+
 def goal_in_air(states: np.ndarray, goals: np.ndarray, layout: dict) -> bool:
-    """pick_place: is the episode's goal in the air, i.e. above the height the block rests at (its centre at the
-    first state) by more than ON_TABLE_TOLERANCE_M? Air goals need a grasp; table goals can be pushed to."""
-    return bool(goals[0][2] > states[0][layout["object_pos"]][2] + ON_TABLE_TOLERANCE_M)
+    """pick_place: is the episode's goal in the air (the block's centre at the first state is where it rests)?
+    Air goals need a grasp; table goals can be pushed to."""
+    return above_table(goals[0][2], states[0][layout["object_pos"]][2])
+
+
+def add_grasp_fields(result: EpisodeResult, task: str | None, states: np.ndarray, goals: np.ndarray,
+                     layout: dict, threshold_m: float) -> EpisodeResult:
+    """Fill a grasp task's episode result from its privileged states and goals (the simulator's and the twin's
+    evaluation alike): grasped and dropped, and for pick_place whether the goal was in the air."""
+    result.grasped, result.dropped = grasp_events(states, goals, layout, threshold_m)
+    if task == "pick_place":
+        result.goal_in_air = goal_in_air(states, goals, layout)
+    return result
 
 
 def summarize(results: list[EpisodeResult]) -> dict:

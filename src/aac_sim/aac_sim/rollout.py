@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from aac_robot.metrics import GRASP_TASKS, EpisodeResult, goal_in_air, grasp_events
+from aac_robot.metrics import GRASP_TASKS, EpisodeResult, add_grasp_fields
 
 EVAL_SEED_BASE = 10_000_000    # evaluation episodes never share seeds with training episodes
 
@@ -40,11 +40,8 @@ def run_episodes(env, policy: Callable[[dict], np.ndarray], episodes: int, seed:
             done = terminated or truncated
         result = EpisodeResult(bool(info.get("is_success", False)), first, ret, t)
         if states is not None:
-            ep_states, ep_goals = np.array([s for s, _ in states]), np.array([g for _, g in states])
-            result.grasped, result.dropped = grasp_events(ep_states, ep_goals, base.state_layout,
-                                                          base.cfg.distance_threshold_m)
-            if task == "pick_place":
-                result.goal_in_air = goal_in_air(ep_states, ep_goals, base.state_layout)
+            add_grasp_fields(result, task, np.array([s for s, _ in states]), np.array([g for _, g in states]),
+                             base.state_layout, base.cfg.distance_threshold_m)
         results.append(result)
         if frames is not None:
             videos.append(frames)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aac_robot.metrics import ON_TABLE_TOLERANCE_M
+from aac_robot.metrics import above_table
 
 # Where blocks start and on-table goals lie: in front of the robot, inside the camera view.
 OBJECT_XY_LOW = np.array([0.38, -0.15])
@@ -98,8 +98,7 @@ class PickPlace(Task):
     def success(self, at_goal, held, goal, object_size):
         # a goal in the air is reached only holding the block there; one on the table by the block lying
         # (or held) at it, as FetchPickAndPlace
-        in_air = goal[2] > object_size / 2 + ON_TABLE_TOLERANCE_M
-        return at_goal and (held or not in_air)
+        return at_goal and (held or not above_table(goal[2], object_size / 2))
 
 
 TASK_CLASSES = {cls.name: cls for cls in (Reach, Push, Pick, PickPlace)}
