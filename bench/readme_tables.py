@@ -145,7 +145,10 @@ def learning() -> str:
         staged_row("learn_staged-trial-p16.json", "student stage alone, 40 min, from an existing teacher (trial)"),
         staged_row("learn_staged-pick.json", "pick from pixels (issue 19): staged, each seed with its own budget "
                    "(seed 0's student from the committed teacher `bench/teachers/pick_seed0`, the row below)"),
-        staged_row("learn_staged-pick_place.json", "pick_place (move a block) from pixels (issue 19): staged"),
+        staged_row("learn_staged-pick_place-n1.json", "pick_place (move a block) from pixels (issue 19): staged, the "
+                   "teacher with 1-step TD targets (`configs/pick_place.yaml`)"),
+        staged_row("learn_staged-pick_place-n3.json", "pick_place, first recipe (superseded): the teacher with 3-step "
+                   "TD targets; it ran before the config set 1-step ones, add `--set teacher.n_step=3` to rerun it"),
     ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():
