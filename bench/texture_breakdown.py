@@ -1,0 +1,103 @@
+"""Where a pixel actor fails on textures: success per texture of the table and of the block.
+
+The eval report's `textures_heldout` condition gives one number over all episodes. This runs the same kind
+of episodes (the run's training distribution with textures from `--bank` on table, floor and block) and
+keeps, per episode, which texture each body showed, then reports success per table texture, per block
+texture, and for episodes where table and block show the same texture. With the held-out bank (8 textures)
+it tells whether the gap is a few textures (a kind or scale training lacks) or all of them.
+
+    .venv/bin/python bench/texture_breakdown.py --run bench/runs/staged-pick_place-n1_seed0 --episodes 100
+
+Writes bench/results/texture_breakdown-<label>.json (label: the run folder's name and the bank).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+
+
+def rel(p: Path) -> str:
+    try:
+        return str(Path(p).resolve().relative_to(REPO.resolve()))
+    except ValueError:
+        return str(p)
+
+
+def rates(groups: dict) -> dict:
+    return {str(k): {"episodes": len(v), "success_rate": round(sum(v) / len(v), 3)}
+            for k, v in sorted(groups.items())}
+
+
+def main() -> int:
+    from aac_policy.evaluate import actor_policy, check_actor_matches
+    from aac_policy.export import load_actor
+    from aac_policy.envs import sim_config_for
+    from aac_policy.train import load_config
+    from aac_sim.env import AacPandaEnv
+    from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
+    from aac_sim.scene import TEXTURE_BANKS, TEXTURE_KINDS, TRAIN_TEXTURE_KINDS
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", type=Path, required=True, help="a staged run folder (its config.yaml and actor.pt)")
+    ap.add_argument("--actor", type=Path, default=None, help="default: <run>/actor.pt")
+    ap.add_argument("--bank", default="heldout", choices=tuple(TEXTURE_BANKS))
+    ap.add_argument("--episodes", type=int, default=100)
+    args = ap.parse_args()
+    actor = args.actor or args.run / "actor.pt"
+    # the student stage's own config where there is one (what the pixel actor trained with)
+    cfg_file = next(f for f in (args.run / "student" / "config.yaml", args.run / "config.yaml") if f.is_file())
+    cfg = load_config(cfg_file, [])
+    sim = sim_config_for(cfg)
+    sim = sim.replace(randomization=dataclasses.replace(sim.randomization, textures=True, texture_bank=args.bank,
+                                                        texture_prob=1.0))
+    module, spec = load_actor(actor)
+    check_actor_matches(spec, sim)
+    policy = actor_policy(module, spec)
+    kinds = TEXTURE_KINDS if args.bank == "heldout" else TRAIN_TEXTURE_KINDS
+    name = lambda i: f"{i}:{kinds[i % len(kinds)]}"  # noqa: E731
+    by_table, by_block, by_table_kind, same = defaultdict(list), defaultdict(list), defaultdict(list), []
+    episodes = []
+    env = AacPandaEnv(config=sim)
+    t0 = time.time()
+    try:
+        for ep in range(args.episodes):
+            # one episode per call, same seeds as the eval report's conditions (EVAL_SEED_BASE + ep)
+            (result,), _ = run_episodes(env, policy, 1, seed=EVAL_SEED_BASE + ep)
+            tex = env.episode.textures
+            ok = bool(result.success)
+            by_table[name(tex["table"])].append(ok)
+            by_block[name(tex["object"])].append(ok)
+            by_table_kind[kinds[tex["table"] % len(kinds)]].append(ok)
+            if tex["table"] == tex["object"]:
+                same.append(ok)
+            episodes.append({"seed": EVAL_SEED_BASE + ep, "table": tex["table"], "floor": tex["floor"],
+                             "block": tex["object"], "success": ok})
+    finally:
+        env.close()
+    n_ok = sum(e["success"] for e in episodes)
+    out = {"command": "python bench/texture_breakdown.py " + " ".join(sys.argv[1:]),
+           "actor": rel(actor), "task": spec.get("task"), "bank": args.bank, "episodes": len(episodes),
+           "success_rate": round(n_ok / len(episodes), 3), "wall_s": round(time.time() - t0, 1),
+           "by_table_texture": rates(by_table), "by_block_texture": rates(by_block),
+           "by_table_kind": rates(by_table_kind),
+           "table_and_block_same_texture": {"episodes": len(same),
+                                            "success_rate": round(sum(same) / len(same), 3) if same else None},
+           "per_episode": episodes}
+    path = HERE / "results" / f"texture_breakdown-{args.run.name}-{args.bank}.json"
+    path.write_text(json.dumps(out, indent=2))
+    print(json.dumps({k: out[k] for k in ("success_rate", "by_table_texture", "by_block_texture",
+                                          "table_and_block_same_texture")}, indent=2))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
