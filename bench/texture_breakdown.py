@@ -20,18 +20,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from knock_recovery import rel   # a path as committed results record it (bench/ is on sys.path for its scripts)
+
 HERE = Path(__file__).parent
-REPO = HERE.parent
 
 
-def rel(p: Path) -> str:
-    try:
-        return str(Path(p).resolve().relative_to(REPO.resolve()))
-    except ValueError:
-        return str(p)
-
-
-def rates(groups: dict) -> dict:
+def rates(episodes: list[dict], key) -> dict:
+    """Success per group of episodes, `key(episode)` naming each one's group."""
+    groups = defaultdict(list)
+    for e in episodes:
+        groups[key(e)].append(e["success"])
     return {str(k): {"episodes": len(v), "success_rate": round(sum(v) / len(v), 3)}
             for k, v in sorted(groups.items())}
 
@@ -62,8 +60,7 @@ def main() -> int:
     check_actor_matches(spec, sim)
     policy = actor_policy(module, spec)
     kinds = TEXTURE_KINDS if args.bank == "heldout" else TRAIN_TEXTURE_KINDS
-    name = lambda i: f"{i}:{kinds[i % len(kinds)]}"  # noqa: E731
-    by_table, by_block, by_table_kind, same = defaultdict(list), defaultdict(list), defaultdict(list), []
+    kind = lambda i: kinds[i % len(kinds)]  # noqa: E731
     episodes = []
     env = AacPandaEnv(config=sim)
     t0 = time.time()
@@ -72,22 +69,18 @@ def main() -> int:
             # one episode per call, same seeds as the eval report's conditions (EVAL_SEED_BASE + ep)
             (result,), _ = run_episodes(env, policy, 1, seed=EVAL_SEED_BASE + ep)
             tex = env.episode.textures
-            ok = bool(result.success)
-            by_table[name(tex["table"])].append(ok)
-            by_block[name(tex["object"])].append(ok)
-            by_table_kind[kinds[tex["table"] % len(kinds)]].append(ok)
-            if tex["table"] == tex["object"]:
-                same.append(ok)
             episodes.append({"seed": EVAL_SEED_BASE + ep, "table": tex["table"], "floor": tex["floor"],
-                             "block": tex["object"], "success": ok})
+                             "block": tex["object"], "success": bool(result.success)})
     finally:
         env.close()
+    same = [e["success"] for e in episodes if e["table"] == e["block"]]
     n_ok = sum(e["success"] for e in episodes)
     out = {"command": "python bench/texture_breakdown.py " + " ".join(sys.argv[1:]),
            "actor": rel(actor), "task": spec.get("task"), "bank": args.bank, "episodes": len(episodes),
            "success_rate": round(n_ok / len(episodes), 3), "wall_s": round(time.time() - t0, 1),
-           "by_table_texture": rates(by_table), "by_block_texture": rates(by_block),
-           "by_table_kind": rates(by_table_kind),
+           "by_table_texture": rates(episodes, lambda e: f"{e['table']}:{kind(e['table'])}"),
+           "by_block_texture": rates(episodes, lambda e: f"{e['block']}:{kind(e['block'])}"),
+           "by_table_kind": rates(episodes, lambda e: kind(e["table"])),
            "table_and_block_same_texture": {"episodes": len(same),
                                             "success_rate": round(sum(same) / len(same), 3) if same else None},
            "per_episode": episodes}
