@@ -147,8 +147,6 @@ def learning() -> str:
                    "(seed 0's student from the committed teacher `bench/teachers/pick_seed0`, the row below)"),
         staged_row("learn_staged-pick_place-n1.json", "pick_place (move a block) from pixels (issue 19): staged, the "
                    "teacher with 1-step TD targets (`configs/pick_place.yaml`)"),
-        staged_row("learn_staged-pick_place-n3.json", "pick_place, first recipe (superseded): the teacher with 3-step "
-                   "TD targets; it ran before the config set 1-step ones, add `--set teacher.n_step=3` to rerun it"),
     ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():
