@@ -34,6 +34,19 @@ def rates(episodes: list[dict], key) -> dict:
             for k, v in sorted(groups.items())}
 
 
+def contrast(img) -> float:
+    """Brightness contrast of a texture: the std of its luminance (0-1)."""
+    from aac_sim.scene import LUMA
+    return round(float((img / 255.0 @ LUMA).std()), 3)
+
+
+def bank_contrast(bank: str) -> dict:
+    from aac_sim.scene import TEXTURE_BANKS, make_texture
+    c = [contrast(make_texture(i, bank)) for i in range(TEXTURE_BANKS[bank])]
+    q = lambda x: round(float(sorted(c)[int(x * (len(c) - 1))]), 3)  # noqa: E731
+    return {"textures": len(c), "p10": q(0.1), "p50": q(0.5), "p90": q(0.9), "max": max(c)}
+
+
 def main() -> int:
     from aac_policy.evaluate import actor_policy, check_actor_matches
     from aac_policy.export import load_actor
@@ -41,7 +54,7 @@ def main() -> int:
     from aac_policy.train import load_config
     from aac_sim.env import AacPandaEnv
     from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
-    from aac_sim.scene import TEXTURE_BANKS, TEXTURE_KINDS, TRAIN_TEXTURE_KINDS
+    from aac_sim.scene import TEXTURE_BANKS, TEXTURE_KINDS, TRAIN_TEXTURE_KINDS, make_texture
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", type=Path, required=True, help="a staged run folder (its config.yaml and actor.pt)")
@@ -54,6 +67,7 @@ def main() -> int:
     cfg_file = next(f for f in (args.run / "student" / "config.yaml", args.run / "config.yaml") if f.is_file())
     cfg = load_config(cfg_file, [])
     sim = sim_config_for(cfg)
+    trained_bank = sim.randomization.texture_bank
     sim = sim.replace(randomization=dataclasses.replace(sim.randomization, textures=True, texture_bank=args.bank,
                                                         texture_prob=1.0))
     module, spec = load_actor(actor)
@@ -83,11 +97,15 @@ def main() -> int:
            "by_table_kind": rates(episodes, lambda e: kind(e["table"])),
            "table_and_block_same_texture": {"episodes": len(same),
                                             "success_rate": round(sum(same) / len(same), 3) if same else None},
+           # is the failing texture one whose brightness contrast training rarely showed?
+           "contrast": {"luminance_std_per_texture": {f"{i}:{kind(i)}": contrast(make_texture(i, args.bank))
+                                                      for i in range(TEXTURE_BANKS[args.bank])},
+                        "trained_bank": trained_bank, "trained_bank_luminance_std": bank_contrast(trained_bank)},
            "per_episode": episodes}
     path = HERE / "results" / f"texture_breakdown-{args.run.name}-{args.bank}.json"
     path.write_text(json.dumps(out, indent=2))
     print(json.dumps({k: out[k] for k in ("success_rate", "by_table_texture", "by_block_texture",
-                                          "table_and_block_same_texture")}, indent=2))
+                                          "table_and_block_same_texture", "contrast")}, indent=2))
     print(f"wrote {path}")
     return 0
 

@@ -11,7 +11,7 @@ from aac_sim.config import ConfigError, RandomizationConfig, SimConfig
 from aac_sim.env import AacPandaEnv
 from aac_sim.randomization import STREAMS, DomainRandomizer
 from aac_sim.scene import NOMINAL_COLORS
-from aac_sim.scene import NUM_TEXTURES, TEXTURE_BANKS, make_texture, texture_file, texture_files
+from aac_sim.scene import LUMA, NUM_TEXTURES, TEXTURE_BANKS, make_texture, texture_file, texture_files
 
 OFF = RandomizationConfig.off()
 ACTIONS = np.random.default_rng(5).uniform(-1, 1, (6, 4))
@@ -201,7 +201,7 @@ def test_heldout_table_and_floor_draws_are_as_before():
         assert (ep.textures["table"], ep.textures["floor"]) == (int(r.integers(8)), int(r.integers(8)))
 
 
-@pytest.mark.parametrize("bank", ["train", "heldout"])
+@pytest.mark.parametrize("bank", ["train", "heldout", "train_contrast"])
 def test_texture_bank_is_deterministic(bank, tmp_path, monkeypatch):
     n = TEXTURE_BANKS[bank]
     textures = [make_texture(i, bank) for i in range(n)]
@@ -260,10 +260,30 @@ def test_train_large_extends_train():
         texture_file("wood", 0)
 
 
-def test_train_and_heldout_banks_do_not_overlap():
+def _luminance_contrast(img):
+    return float((img / 255.0 @ LUMA).std())
+
+
+def test_train_contrast_bank_covers_the_heldout_contrast():
+    """`train_contrast` exists because `train` rarely reaches the brightness contrast of the held-out
+    textures a student fails on; it must, for every held-out texture, hold many brighter-contrast ones."""
+    heldout = [_luminance_contrast(make_texture(i, "heldout")) for i in range(TEXTURE_BANKS["heldout"])]
+    n = TEXTURE_BANKS["train_contrast"]
+    wide = np.array([_luminance_contrast(make_texture(i, "train_contrast")) for i in range(n)])
+    train = np.array([_luminance_contrast(make_texture(i, "train")) for i in range(TEXTURE_BANKS["train"])])
+    assert max(heldout) > np.quantile(train, 0.9) * 1.5   # the gap the bank closes
+    assert (wide >= max(heldout)).mean() >= 0.05 and (wide >= np.sort(heldout)[-2]).mean() >= 0.1
+    assert (train >= np.sort(heldout)[-2]).mean() < 0.05
+    assert np.quantile(wide, 0.5) > np.quantile(train, 0.5)   # shifted, not only a longer tail
+    assert not np.array_equal(make_texture(3, "train_contrast"), make_texture(3, "train"))
+    assert texture_file("train_contrast", 3) != texture_file("train", 3)
+
+
+@pytest.mark.parametrize("bank", ["train_large", "train_contrast"])
+def test_train_and_heldout_banks_do_not_overlap(bank):
     """Every training texture (train_large holds all of train's) against every held-out one."""
     heldout = [make_texture(i, "heldout") for i in range(TEXTURE_BANKS["heldout"])]
-    train = [make_texture(i, "train_large") for i in range(TEXTURE_BANKS["train_large"])]
+    train = [make_texture(i, bank) for i in range(TEXTURE_BANKS[bank])]
     # the measure catches copies and recolours of every held-out texture ...
     for h in heldout:
         recoloured = 255 - h[..., ::-1]
@@ -283,7 +303,7 @@ def test_train_and_heldout_banks_do_not_overlap():
                 f"train texture {i} is near held-out texture {j}: {pixel:.1f} {hist:.2f} {corr:.2f}"
 
 
-@pytest.mark.parametrize("bank", ["train", "heldout", "train_large"])
+@pytest.mark.parametrize("bank", ["train", "heldout", "train_large", "train_contrast"])
 def test_texture_bank_draws_only_its_own_textures(bank):
     cfg = dataclasses.replace(OFF, textures=True, texture_bank=bank)
     eps = draws(cfg, seed=1, n=60)

@@ -16,7 +16,7 @@ RENDER_MODELS = ("low_poly", "full")
 CAMERA_RENDERS = ("policy", "native")
 # procedural texture banks (scene.TEXTURE_BANKS): `train` (64) or `train_large` (512, `train`'s 64 and more
 # of the same kinds) for training, `heldout` for the evaluation only
-TEXTURE_BANK_NAMES = ("train", "heldout", "train_large")
+TEXTURE_BANK_NAMES = ("train", "heldout", "train_large", "train_contrast")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ class RandomizationConfig:
     camera_fps_jitter: float = 0.01   # relative: camera and control clocks drift against each other
     observation_latency_s: tuple[float, float] = (0.005, 0.03)   # capture -> policy input (USB, driver, DDS)
     textures: bool = False            # procedural texture on table, floor and block, per episode
-    texture_bank: str = "train"       # which bank `textures` draws from: "train", "train_large", or "heldout" (evaluation only)
+    # which bank `textures` draws from: "train", "train_large", "train_contrast" or "heldout" (evaluation only)
+    texture_bank: str = "train"
     texture_prob: float = 1.0         # with `textures`: the share of episodes textured; the rest keep flat colours
 
     def __post_init__(self):

@@ -42,13 +42,19 @@ TEXTURE_SIZE = 256
 # sees a fifth to a quarter of the 1.15 x 1.0 m table top, and the block shows a patch of a few cells.
 TEXTURE_KINDS = ("checker", "checker", "checker", "stripes", "stripes", "noise", "noise", "grid")  # held-out bank
 TRAIN_TEXTURE_KINDS = ("checker", "stripes", "noise", "tiles", "wood", "weave", "terrazzo", "marble")
-TEXTURE_BANKS = {"train": 64, "heldout": len(TEXTURE_KINDS), "train_large": 512}
+TEXTURE_BANKS = {"train": 64, "heldout": len(TEXTURE_KINDS), "train_large": 512, "train_contrast": 512}
 assert tuple(TEXTURE_BANKS) == TEXTURE_BANK_NAMES
 NUM_TEXTURES = TEXTURE_BANKS["heldout"]   # size of the held-out bank
 # The generator behind each bank: `train_large` continues `train` (its first 64 textures are train's, the
 # same files), so a run can widen its training bank without a second family of textures to check.
-_TEXTURE_FAMILY = {"train": "train", "train_large": "train", "heldout": "heldout"}
-_TEXTURE_SEED = {"heldout": 1000, "train": 5000}   # + index; the ranges never meet (train < 4000 textures)
+# `train_contrast` has train's kinds, scales and angles but draws each colour pair over the whole luminance
+# contrast range: in `train` two uniform colours rarely differ much in brightness (luminance std of the
+# textures: 90 % below 0.12, 4 of 64 above 0.15), while the held-out textures a pixel student fails on are
+# the brightest-contrast ones (held-out 1, 3, 4: 0.21, 0.18, 0.23; bench/README.md, 2026-12-06 b).
+_TEXTURE_FAMILY = {"train": "train", "train_large": "train", "heldout": "heldout", "train_contrast": "train_contrast"}
+# + index; the ranges never meet (train < 4000 textures, train_contrast < 10000)
+_TEXTURE_SEED = {"heldout": 1000, "train": 5000, "train_contrast": 10000}
+LUMA = np.array([0.299, 0.587, 0.114])   # Rec. 601 luminance of linear-ish RGB in [0, 1]
 
 
 def _value_noise(rng, cells: int, n: int) -> np.ndarray:
@@ -116,19 +122,33 @@ _HELDOUT_COLOURS = tuple(_two_colours(np.random.default_rng(_TEXTURE_SEED["heldo
                          for i in range(len(TEXTURE_KINDS)))
 
 
-def _train_texture(index: int, n: int) -> np.ndarray:
-    """Training texture `index` (seed 5000 + index): kind by index, colours, scales, angle, offset random.
-    Scales are log-uniform from about the held-out ones (which show 0.5-1.5 pattern periods in the policy
-    view of the table, ~1/16 of the texture's width) to a few times finer (up to ~5 periods in view)."""
-    rng = np.random.default_rng(_TEXTURE_SEED["train"] + index)
+def _contrast_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A colour pair whose luminance differs by 0.05-0.9 (uniform), hues random: the brightness contrast
+    of a two-colour texture spread over the whole range instead of mostly near 0."""
+    dl = rng.uniform(0.05, 0.9)
+    lo = rng.uniform(0.03, 0.97 - dl)
+    pair = []
+    for target in rng.permutation([lo, lo + dl]):
+        c = rng.uniform(0.0, 1.0, size=3)
+        pair.append(np.clip(c + (target - c @ LUMA), 0.0, 1.0))   # shift to the target luminance
+    return pair[0], pair[1]
+
+
+def _train_texture(index: int, n: int, family: str = "train") -> np.ndarray:
+    """Training texture `index` (seed 5000 + index; `train_contrast`: 10000 + index): kind by index, colours,
+    scales, angle, offset random. Scales are log-uniform from about the held-out ones (which show 0.5-1.5
+    pattern periods in the policy view of the table, ~1/16 of the texture's width) to a few times finer
+    (up to ~5 periods in view)."""
+    rng = np.random.default_rng(_TEXTURE_SEED[family] + index)
     logu = lambda lo, hi: float(np.exp(rng.uniform(np.log(lo), np.log(hi))))  # noqa: E731
     kind = TRAIN_TEXTURE_KINDS[index % len(TRAIN_TEXTURE_KINDS)]
-    c0, c1 = _two_colours(rng, min_l1=0.6)
+    draw = _contrast_colours if family == "train_contrast" else lambda r: _two_colours(r, min_l1=0.6)
+    c0, c1 = draw(rng)
     # Beyond train's 64 (fixed: results depend on them, and the overlap test checks them one by one) a
     # texture never takes a held-out texture's colour pair: same colours in another pattern gave colour
     # histograms as close as a moved copy's. Redrawn from the texture's own stream, so still deterministic.
-    while index >= TEXTURE_BANKS["train"] and _near_heldout_colours(c0, c1):
-        c0, c1 = _two_colours(rng, min_l1=0.6)
+    while (family != "train" or index >= TEXTURE_BANKS["train"]) and _near_heldout_colours(c0, c1):
+        c0, c1 = draw(rng)
     y, x = np.mgrid[0:n, 0:n] / n
     angle = rng.uniform(0, np.pi)
     u = x * np.cos(angle) + y * np.sin(angle) + rng.uniform(0, 1)    # rotated, shifted coordinates
@@ -189,7 +209,8 @@ def make_texture(index: int, bank: str = "heldout", n: int = TEXTURE_SIZE) -> np
         raise ValueError(f"unknown texture bank {bank!r}; choose one of {list(TEXTURE_BANKS)}")
     if not 0 <= index < TEXTURE_BANKS[bank]:
         raise ValueError(f"{bank} texture index must be in [0, {TEXTURE_BANKS[bank]}), got {index}")
-    img = (_heldout_texture if _TEXTURE_FAMILY[bank] == "heldout" else _train_texture)(index, n)
+    family = _TEXTURE_FAMILY[bank]
+    img = _heldout_texture(index, n) if family == "heldout" else _train_texture(index, n, family)
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
 
 
