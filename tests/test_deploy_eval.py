@@ -125,6 +125,52 @@ def test_deploy_eval_on_a_realtime_twin_through_the_safety_layer():
     assert rep["interventions"]["total"].get("speed_clipped", 0) > 0, rep["interventions"]
 
 
+def test_deploy_eval_waits_for_a_policy_that_starts_late():
+    """A deployment whose policy node is still loading when the eval starts (seen in twin_parity: the
+    policy accepted the camera ~2 s in, and the arm node's start-up watchdog ticks were counted as
+    episode 0's interventions): episode 0 starts only once commands flow, its intervention baseline is
+    the arm node's report from then, and the late start costs no episode."""
+    from geometry_msgs.msg import TwistStamped
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import Float32MultiArray
+
+    from aac_driver.arm_node import ArmNode
+    from aac_policy.deploy_eval import evaluate_twin
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
+    from ros_helpers import SimProcess, Spinning
+
+    spin = Spinning("aac_eval_late")
+    with SimProcess("l", task="reach", mode="realtime", randomize=False, seed=1), spin as node:
+        pub = node.create_publisher(TwistStamped, "/l/" + ri.POLICY_TWIST, 10)
+        starts_at = time.monotonic() + 3.0   # the "policy" answers only 3 s from now
+
+        def control(msg):
+            if time.monotonic() < starts_at:
+                return
+            _, seg = unpack_labelled(msg)
+            v = np.clip(4.0 * (seg["desired_goal"] - seg["proprio"][:3]), -0.5, 0.5)
+            tw = TwistStamped()
+            tw.header.frame_id = ri.BASE_FRAME
+            tw.header.stamp = node.get_clock().now().to_msg()
+            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
+            pub.publish(tw)
+
+        node.create_subscription(Float32MultiArray, "/l/" + ri.PRIVILEGED_STATE, control, 10)
+        arm = ArmNode(namespace="l", parameter_overrides=[Parameter("output", Parameter.Type.STRING, "servo")])
+        spin.executor.add_node(arm)
+        try:
+            # 20 steps (2 s): an episode begun before the commands would end before they start
+            rep = evaluate_twin(node, "l", episodes=1, episode_steps=20, wait_for_policy_s=30.0)
+        finally:
+            spin.executor.remove_node(arm)
+            arm.destroy_node()
+    assert rep["overall"]["success_rate"] == 1.0, rep
+    assert rep["interventions"]["safety_node_seen"]
+    stale = {k: v for k, v in rep["interventions"]["total"].items() if k.endswith("_stale")}
+    assert not stale, rep["interventions"]
+
+
 def test_realtime_twin_steps_a_whole_control_period_after_a_reset():
     """In training the policy has the whole control period to answer the reset observation; a realtime
     twin whose timer kept its old phase took the first step anywhere from 0 to one period after a reset,
@@ -233,6 +279,8 @@ def test_twin_eval_of_a_grasp_task_reports_grasp_numbers_over_ros():
     from ros_helpers import SimProcess, Spinning
 
     with SimProcess("g", task="pick", mode="realtime", randomize=False, seed=1), Spinning("aac_eval_g") as node:
-        rep = evaluate_twin(node, "g", episodes=1, episode_steps=5)
+        with pytest.raises(RuntimeError, match=r"no policy command on /g/aac/policy/twist within 0.5 s"):
+            evaluate_twin(node, "g", episodes=1, episode_steps=5, wait_for_policy_s=0.5)
+        rep = evaluate_twin(node, "g", episodes=1, episode_steps=5, wait_for_policy_s=None)
     assert rep["task"] == "pick" and rep["overall"]["grasp_success_rate"] == 0.0
     assert rep["episodes"][0]["grasped"] is False and rep["episodes"][0]["dropped"] is False

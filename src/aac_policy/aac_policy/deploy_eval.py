@@ -7,7 +7,9 @@ It does not act: the deployment (policy node -> safety / arm node -> twin) runs 
 episode it sets the twin's `seed` parameter (episode i: the evaluation seed base + i, the episodes the
 in-process evaluation draws) and calls its reset service, follows the twin's privileged state (step, success,
 reward) for `--episode-steps` control steps, and reads the arm node's intervention counts
-(`aac/safety/interventions`) before and after. With `--perturb-at K` the block is knocked
+(`aac/safety/interventions`) before and after. The first episode starts once the deployment is live: a
+command from the policy node seen (`--ready-timeout`) and the arm node's first count report in, so a
+policy still loading or a safety layer still discovering the camera is not scored as episode 0. With `--perturb-at K` the block is knocked
 `--perturb-m` metres in a random direction at step K (`aac/perturb`, the twin only), so the report
 also gives the success rate after a perturbation ("recovery"). Success = success at the last step,
 as in the simulator's evaluation. Writes report.json + report.md.
@@ -32,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from geometry_msgs.msg import Vector3Stamped
+from geometry_msgs.msg import TwistStamped, Vector3Stamped
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
 from rcl_interfaces.srv import SetParameters
@@ -155,9 +157,12 @@ class TwinEvaluator:
         self.episode = None
         self.interventions: dict | None = None
         self.info: dict | None = None
+        self.policy_commands = 0
         self.step_timeout_s = step_timeout_s
+        self.policy_topic = pre + ri.POLICY_TWIST
         node.create_subscription(Float32MultiArray, pre + ri.PRIVILEGED_STATE, self._on_priv, 100)
         node.create_subscription(String, pre + ri.INTERVENTIONS, self._on_interventions, 10)
+        node.create_subscription(TwistStamped, self.policy_topic, self._on_policy_command, 10)
         node.create_subscription(String, pre + ri.SIM_INFO, self._on_info, LATCHED)
         self.pub_perturb = node.create_publisher(Vector3Stamped, pre + ri.PERTURB, 10)
         self.reset_client = node.create_client(Trigger, pre + ri.RESET_SERVICE)
@@ -172,6 +177,27 @@ class TwinEvaluator:
 
     def _on_interventions(self, msg) -> None:
         self.interventions = json.loads(msg.data)
+
+    def _on_policy_command(self, msg) -> None:
+        self.policy_commands += 1
+
+    def wait_until_live(self, policy_timeout_s: float | None, report_timeout_s: float = 3.0) -> None:
+        """Block until the deployment acts: a policy command seen (None: do not wait for one) and then
+        the arm node's count report (published at 1 Hz; a deployment without a safety node waits
+        `report_timeout_s` and goes on without counts). Episode 0's intervention baseline is that
+        report, not zero: ticks while the policy loaded or the camera was discovered are not its."""
+        if policy_timeout_s is not None:
+            end = time.monotonic() + policy_timeout_s
+            while self.policy_commands == 0:
+                if time.monotonic() > end:
+                    raise RuntimeError(f"no policy command on {self.policy_topic} within {policy_timeout_s:g} s: "
+                                       "is aac_policy_node running, with camera frames, joint states and a goal? "
+                                       "(--ready-timeout 0 starts without waiting)")
+                time.sleep(0.05)
+        seen = self.interventions
+        end = time.monotonic() + report_timeout_s
+        while self.interventions is seen and time.monotonic() < end:   # a report sent after the policy acted
+            time.sleep(0.05)
 
     def _on_info(self, msg) -> None:
         self.info = json.loads(msg.data)
@@ -230,9 +256,10 @@ class TwinEvaluator:
 
 def evaluate_twin(node, namespace: str, episodes: int, episode_steps: int | None = None,
                   perturb_at: int | None = None, perturb_m: float = 0.05, seed: int = 0,
-                  episode_seed: int | None = None) -> dict:
+                  episode_seed: int | None = None, wait_for_policy_s: float | None = 60.0) -> dict:
     """`episode_seed`: episode i is the twin's reset with seed episode_seed + i (the in-process reference
-    uses the same, EVAL_SEED_BASE); None: the twin's own episode stream."""
+    uses the same, EVAL_SEED_BASE); None: the twin's own episode stream. `wait_for_policy_s`: how long to
+    wait for the policy node's first command before episode 0 (None: start without one)."""
     ev = TwinEvaluator(node, namespace)
     end = time.monotonic() + 30
     while ev.info is None and time.monotonic() < end:
@@ -244,6 +271,7 @@ def evaluate_twin(node, namespace: str, episodes: int, episode_steps: int | None
     steps = episode_steps or int(ev.info["max_episode_steps"])
     if perturb_at is not None and ev.info["task"] == "reach":
         raise RuntimeError("reach has no block to perturb; drop --perturb-at")
+    ev.wait_until_live(wait_for_policy_s)
     rng = np.random.default_rng(seed)
     results, counts, perturbed = [], [], []
     for i in range(episodes):
@@ -267,13 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--perturb-m", type=float, default=0.05)
     ap.add_argument("--actor", default=None, help="the deployed actor.pt: also evaluate it in-process on the "
                     "twin's sim config and report both side by side")
+    ap.add_argument("--ready-timeout", type=float, default=60.0,
+                    help="seconds to wait for the policy node's first command before episode 0 (0: do not wait)")
     ap.add_argument("--out", default="runs/deploy_eval")
     args = ap.parse_args(argv)
     from aac_sim.rollout import EVAL_SEED_BASE   # the in-process evaluation's episodes: the same on the twin
     try:
         with BackgroundSpin("aac_deploy_eval") as node:
             rep = evaluate_twin(node, args.namespace, args.episodes, args.episode_steps, args.perturb_at,
-                                args.perturb_m, episode_seed=EVAL_SEED_BASE)
+                                args.perturb_m, episode_seed=EVAL_SEED_BASE,
+                                wait_for_policy_s=args.ready_timeout or None)
         if args.actor:
             rep["in_process"] = evaluate_in_process(args.actor, rep["sim_config"], args.episodes)
     except (RuntimeError, ValueError) as exc:
