@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from repo_paths import rel
 
 ROOT = Path(__file__).resolve().parents[1]
 for pkg in ("aac_robot", "aac_sim", "aac_policy", "aac_driver"):
@@ -43,14 +44,6 @@ for pkg in ("aac_robot", "aac_sim", "aac_policy", "aac_driver"):
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 NS = "lat"
-
-
-def repo_relative(path: str) -> str:
-    """A path inside the repository as committed results record it (relative); anything else unchanged."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return path
 
 
 def make_actor(path: Path) -> Path:
@@ -249,7 +242,8 @@ def main() -> int:
                      "the robot (joint states 250 Hz) in a 4th process; 2 cores"),
            "rate_hz": args.rate, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
            # set by the aac nodes (aac_robot.ros_interface.fastdds_profile_env) unless you name your own
-           "fastdds_profile": repo_relative(os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", "Fast DDS builtin transports")),
+           "fastdds_profile": (rel(os.environ["FASTDDS_DEFAULT_PROFILES_FILE"]) if "FASTDDS_DEFAULT_PROFILES_FILE" in os.environ
+                               else "Fast DDS builtin transports"),
            "results": results}
     path = ROOT / "bench" / "results" / args.out
     path.write_text(json.dumps(out, indent=2))

@@ -27,14 +27,9 @@ from aac_policy.perf import machine_info
 from aac_robot.metrics import summarize
 from aac_sim.env import AacPandaEnv
 from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
+from repo_paths import rel
 
 HERE = Path(__file__).parent
-REPO = HERE.parent
-
-
-def rel(p: str | Path) -> str:
-    p = Path(p).resolve()
-    return str(p.relative_to(REPO.resolve())) if p.is_relative_to(REPO.resolve()) else p.name
 
 
 def teacher_policy(run: Path, checkpoint: str = "best"):

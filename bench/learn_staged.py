@@ -33,20 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from aac_policy.perf import machine_info
+from repo_paths import rel
 from aac_policy.plots import read_metrics
 from aac_policy.staged import STAGE_FILE, run_staged, run_teacher
 from aac_policy.config import CONFIG_DIR
 from aac_policy.train import load_config
 
 HERE = Path(__file__).parent
-REPO = HERE.parent
 # per condition of the final report, for pick and pick_place (the goal split: pick_place only)
 GRASP_KEYS = ("grasp_success_rate", "drop_rate_after_grasp", "success_rate_goal_in_air", "success_rate_goal_on_table",
               "episodes_goal_in_air", "episodes_goal_on_table")
-
-
-def rel(p: Path) -> str:
-    return str(Path(p).resolve().relative_to(REPO.resolve()))
 
 
 def adopt_teacher(src: Path, run: Path) -> None:

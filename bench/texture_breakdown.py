@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from knock_recovery import rel   # a path as committed results record it (bench/ is on sys.path for its scripts)
+from repo_paths import rel   # a path as committed results record it
 
 HERE = Path(__file__).parent
 
