@@ -86,34 +86,44 @@ def test_displace_object_moves_the_block_and_refuses_bad_input():
             reach.close()
 
 
+def goal_seeking_policy(node, ns: str, starts_at: float = 0.0) -> None:
+    """A stand-in policy node: a proportional controller toward the goal on /<ns>/aac/policy/twist, asking
+    for up to 0.5 m/s, fed by the twin's privileged state; silent until time.monotonic() >= starts_at."""
+    from geometry_msgs.msg import TwistStamped
+    from std_msgs.msg import Float32MultiArray
+
+    from aac_robot import ros_interface as ri
+    from aac_robot.ros_convert import unpack_labelled
+
+    pub = node.create_publisher(TwistStamped, f"/{ns}/{ri.POLICY_TWIST}", 10)
+
+    def control(msg):
+        if time.monotonic() < starts_at:
+            return
+        _, seg = unpack_labelled(msg)
+        v = np.clip(4.0 * (seg["desired_goal"] - seg["proprio"][:3]), -0.5, 0.5)
+        tw = TwistStamped()
+        tw.header.frame_id = ri.BASE_FRAME
+        tw.header.stamp = node.get_clock().now().to_msg()
+        tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
+        pub.publish(tw)
+
+    node.create_subscription(Float32MultiArray, f"/{ns}/{ri.PRIVILEGED_STATE}", control, 10)
+
+
 def test_deploy_eval_on_a_realtime_twin_through_the_safety_layer():
     """A goal-seeking controller on aac/policy/twist -> the real arm node (clips to 0.25 m/s) -> twin."""
-    from geometry_msgs.msg import TwistStamped
     from rclpy.parameter import Parameter
-    from std_msgs.msg import Float32MultiArray
 
     from aac_driver.arm_node import ArmNode
     from aac_policy.deploy_eval import evaluate_twin
-    from aac_robot import ros_interface as ri
-    from aac_robot.ros_convert import unpack_labelled
     from ros_helpers import SimProcess, Spinning
 
     spin = Spinning("aac_eval")
     with SimProcess("s", task="reach", mode="realtime", randomize=False, seed=1), spin as node:
         arm = ArmNode(namespace="s", parameter_overrides=[Parameter("output", Parameter.Type.STRING, "servo")])
         spin.executor.add_node(arm)
-        pub = node.create_publisher(TwistStamped, "/s/" + ri.POLICY_TWIST, 10)
-
-        def control(msg):   # proportional controller toward the goal, asking for up to 0.5 m/s
-            _, seg = unpack_labelled(msg)
-            v = np.clip(4.0 * (seg["desired_goal"] - seg["proprio"][:3]), -0.5, 0.5)
-            tw = TwistStamped()
-            tw.header.frame_id = ri.BASE_FRAME
-            tw.header.stamp = node.get_clock().now().to_msg()
-            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
-            pub.publish(tw)
-
-        node.create_subscription(Float32MultiArray, "/s/" + ri.PRIVILEGED_STATE, control, 10)
+        goal_seeking_policy(node, "s")
         try:
             rep = evaluate_twin(node, "s", episodes=2, episode_steps=75)
         finally:
@@ -130,33 +140,15 @@ def test_deploy_eval_waits_for_a_policy_that_starts_late():
     policy accepted the camera ~2 s in, and the arm node's start-up watchdog ticks were counted as
     episode 0's interventions): episode 0 starts only once commands flow, its intervention baseline is
     the arm node's report from then, and the late start costs no episode."""
-    from geometry_msgs.msg import TwistStamped
     from rclpy.parameter import Parameter
-    from std_msgs.msg import Float32MultiArray
 
     from aac_driver.arm_node import ArmNode
     from aac_policy.deploy_eval import evaluate_twin
-    from aac_robot import ros_interface as ri
-    from aac_robot.ros_convert import unpack_labelled
     from ros_helpers import SimProcess, Spinning
 
     spin = Spinning("aac_eval_late")
     with SimProcess("l", task="reach", mode="realtime", randomize=False, seed=1), spin as node:
-        pub = node.create_publisher(TwistStamped, "/l/" + ri.POLICY_TWIST, 10)
-        starts_at = time.monotonic() + 3.0   # the "policy" answers only 3 s from now
-
-        def control(msg):
-            if time.monotonic() < starts_at:
-                return
-            _, seg = unpack_labelled(msg)
-            v = np.clip(4.0 * (seg["desired_goal"] - seg["proprio"][:3]), -0.5, 0.5)
-            tw = TwistStamped()
-            tw.header.frame_id = ri.BASE_FRAME
-            tw.header.stamp = node.get_clock().now().to_msg()
-            tw.twist.linear.x, tw.twist.linear.y, tw.twist.linear.z = (float(x) for x in v)
-            pub.publish(tw)
-
-        node.create_subscription(Float32MultiArray, "/l/" + ri.PRIVILEGED_STATE, control, 10)
+        goal_seeking_policy(node, "l", starts_at=time.monotonic() + 3.0)   # answers only 3 s from now
         arm = ArmNode(namespace="l", parameter_overrides=[Parameter("output", Parameter.Type.STRING, "servo")])
         spin.executor.add_node(arm)
         try:
