@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 
 from aac_policy.perf import machine_info
-from repo_paths import rel
 from aac_policy.plots import read_metrics
 from aac_policy.staged import STAGE_FILE, run_staged, run_teacher
 from aac_policy.config import CONFIG_DIR
 from aac_policy.train import load_config
+from repo_paths import rel
 
 HERE = Path(__file__).parent
 # per condition of the final report, for pick and pick_place (the goal split: pick_place only)

@@ -34,16 +34,17 @@ def rates(episodes: list[dict], key) -> dict:
             for k, v in sorted(groups.items())}
 
 
-def contrast(img) -> float:
-    """Brightness contrast of a texture: the std of its luminance (0-1)."""
-    from aac_sim.scene import LUMA
-    return round(float((img / 255.0 @ LUMA).std()), 3)
+def contrast(bank: str, index: int) -> float:
+    """Brightness contrast of texture `index` of `bank` (aac_sim.scene.texture_contrast), as reported."""
+    from aac_sim.scene import make_texture, texture_contrast
+    return round(texture_contrast(make_texture(index, bank)), 3)
 
 
 def bank_contrast(bank: str) -> dict:
-    from aac_sim.scene import TEXTURE_BANKS, make_texture
-    c = [contrast(make_texture(i, bank)) for i in range(TEXTURE_BANKS[bank])]
-    q = lambda x: round(float(sorted(c)[int(x * (len(c) - 1))]), 3)  # noqa: E731
+    import numpy as np
+    from aac_sim.scene import TEXTURE_BANKS
+    c = [contrast(bank, i) for i in range(TEXTURE_BANKS[bank])]
+    q = lambda x: round(float(np.quantile(c, x, method="lower")), 3)  # noqa: E731
     return {"textures": len(c), "p10": q(0.1), "p50": q(0.5), "p90": q(0.9), "max": max(c)}
 
 
@@ -54,7 +55,7 @@ def main() -> int:
     from aac_policy.train import load_config
     from aac_sim.env import AacPandaEnv
     from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
-    from aac_sim.scene import TEXTURE_BANKS, TEXTURE_KINDS, TRAIN_TEXTURE_KINDS, make_texture
+    from aac_sim.scene import TEXTURE_BANKS, TEXTURE_KINDS, TRAIN_TEXTURE_KINDS
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", type=Path, required=True, help="a staged run folder (its config.yaml and actor.pt)")
@@ -98,7 +99,7 @@ def main() -> int:
            "table_and_block_same_texture": {"episodes": len(same),
                                             "success_rate": round(sum(same) / len(same), 3) if same else None},
            # is the failing texture one whose brightness contrast training rarely showed?
-           "contrast": {"luminance_std_per_texture": {f"{i}:{kind(i)}": contrast(make_texture(i, args.bank))
+           "contrast": {"luminance_std_per_texture": {f"{i}:{kind(i)}": contrast(args.bank, i)
                                                       for i in range(TEXTURE_BANKS[args.bank])},
                         "trained_bank": trained_bank, "trained_bank_luminance_std": bank_contrast(trained_bank)},
            "per_episode": episodes}

@@ -11,7 +11,7 @@ from aac_sim.config import ConfigError, RandomizationConfig, SimConfig
 from aac_sim.env import AacPandaEnv
 from aac_sim.randomization import STREAMS, DomainRandomizer
 from aac_sim.scene import NOMINAL_COLORS
-from aac_sim.scene import LUMA, NUM_TEXTURES, TEXTURE_BANKS, make_texture, texture_file, texture_files
+from aac_sim.scene import NUM_TEXTURES, TEXTURE_BANKS, make_texture, texture_contrast, texture_file, texture_files
 
 OFF = RandomizationConfig.off()
 ACTIONS = np.random.default_rng(5).uniform(-1, 1, (6, 4))
@@ -260,17 +260,13 @@ def test_train_large_extends_train():
         texture_file("wood", 0)
 
 
-def _luminance_contrast(img):
-    return float((img / 255.0 @ LUMA).std())
-
-
 def test_train_contrast_bank_covers_the_heldout_contrast():
     """`train_contrast` exists because `train` rarely reaches the brightness contrast of the held-out
     textures a student fails on; it must, for every held-out texture, hold many brighter-contrast ones."""
-    heldout = [_luminance_contrast(make_texture(i, "heldout")) for i in range(TEXTURE_BANKS["heldout"])]
+    heldout = [texture_contrast(make_texture(i, "heldout")) for i in range(TEXTURE_BANKS["heldout"])]
     n = TEXTURE_BANKS["train_contrast"]
-    wide = np.array([_luminance_contrast(make_texture(i, "train_contrast")) for i in range(n)])
-    train = np.array([_luminance_contrast(make_texture(i, "train")) for i in range(TEXTURE_BANKS["train"])])
+    wide = np.array([texture_contrast(make_texture(i, "train_contrast")) for i in range(n)])
+    train = np.array([texture_contrast(make_texture(i, "train")) for i in range(TEXTURE_BANKS["train"])])
     assert max(heldout) > np.quantile(train, 0.9) * 1.5   # the gap the bank closes
     assert (wide >= max(heldout)).mean() >= 0.05 and (wide >= np.sort(heldout)[-2]).mean() >= 0.1
     assert (train >= np.sort(heldout)[-2]).mean() < 0.05

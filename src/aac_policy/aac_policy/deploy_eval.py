@@ -9,10 +9,11 @@ in-process evaluation draws) and calls its reset service, follows the twin's pri
 reward) for `--episode-steps` control steps, and reads the arm node's intervention counts
 (`aac/safety/interventions`) before and after. The first episode starts once the deployment is live: a
 command from the policy node seen (`--ready-timeout`) and the arm node's first count report in, so a
-policy still loading or a safety layer still discovering the camera is not scored as episode 0. With `--perturb-at K` the block is knocked
-`--perturb-m` metres in a random direction at step K (`aac/perturb`, the twin only), so the report
-also gives the success rate after a perturbation ("recovery"). Success = success at the last step,
-as in the simulator's evaluation. Writes report.json + report.md.
+policy still loading or a safety layer still discovering the camera is not scored as episode 0. With
+`--perturb-at K` the block is knocked `--perturb-m` metres in a random direction at step K
+(`aac/perturb`, the twin only), so the report also gives the success rate after a perturbation
+("recovery"). Success = success at the last step, as in the simulator's evaluation. Writes
+report.json + report.md.
 
 With `--actor <actor.pt>` (the actor the deployment runs) the same exported file is also evaluated
 in-process on the twin's own sim config (no ROS, no safety layer), and the report puts in-process and

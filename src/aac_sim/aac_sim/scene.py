@@ -48,13 +48,18 @@ NUM_TEXTURES = TEXTURE_BANKS["heldout"]   # size of the held-out bank
 # The generator behind each bank: `train_large` continues `train` (its first 64 textures are train's, the
 # same files), so a run can widen its training bank without a second family of textures to check.
 # `train_contrast` has train's kinds, scales and angles but draws each colour pair over the whole luminance
-# contrast range: in `train` two uniform colours rarely differ much in brightness (luminance std of the
-# textures: 90 % below 0.12, 4 of 64 above 0.15), while the held-out textures a pixel student fails on are
-# the brightest-contrast ones (held-out 1, 3, 4: 0.21, 0.18, 0.23; bench/README.md, 2026-12-06 b).
+# contrast range: in `train` two uniform colours rarely differ much in brightness (texture_contrast: 90 % of
+# its textures below 0.13, 4 of 64 at 0.15 or more), while the held-out textures a pixel student fails on are
+# the highest-contrast ones (held-out 1, 3, 4: 0.26, 0.21, 0.22; bench/README.md, 2026-12-06 b).
 _TEXTURE_FAMILY = {"train": "train", "train_large": "train", "heldout": "heldout", "train_contrast": "train_contrast"}
 # + index; the ranges never meet (train < 4000 textures, train_contrast < 10000)
 _TEXTURE_SEED = {"heldout": 1000, "train": 5000, "train_contrast": 10000}
 LUMA = np.array([0.299, 0.587, 0.114])   # Rec. 601 luminance of linear-ish RGB in [0, 1]
+
+
+def texture_contrast(img: np.ndarray) -> float:
+    """Brightness contrast of an RGB uint8 texture: the std of its luminance (0-1)."""
+    return float((img / 255.0 @ LUMA).std())
 
 
 def _value_noise(rng, cells: int, n: int) -> np.ndarray:
