@@ -9,6 +9,8 @@
 `--teacher-only` runs stage 1 alone into the same run folder (a later run without it continues with stage 2)
 and writes bench/results/learn_staged[-<task>][-<variant>]-teacher.json: per seed the teacher's env steps,
 wall time, eval curve and its final report (privileged state, no images).
+Each results JSON gets its curves as a PNG beside it (every seed, all stages, over env steps and wall
+time); `--replot` redraws them all from the committed JSONs.
 
 Each seed is an ordinary resumable run of `aac_train --config <task's named config>` (`pick`, `pick_place`;
 `main` for push and reach; `--minutes` overrides its budget) in
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from aac_policy.perf import machine_info
-from aac_policy.plots import read_metrics
+from aac_policy.plots import plot_staged_seeds, read_metrics
 from aac_policy.staged import STAGE_FILE, run_staged, run_teacher
 from aac_policy.config import CONFIG_DIR
 from aac_policy.train import load_config
@@ -73,7 +75,13 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--teacher-from", type=Path, help="a `wiring: state` run to use as stage 1")
     ap.add_argument("--teacher-only", action="store_true", help="stage 1 alone (the run folder is the same)")
+    ap.add_argument("--replot", action="store_true",
+                    help="only redraw the curve PNG of every committed bench/results/learn_staged*.json")
     args = ap.parse_args()
+    if args.replot:
+        for path in sorted((HERE / "results").glob("learn_staged*.json")):
+            print(rel(plot_results(path, json.loads(path.read_text()))))
+        return 0
     label = "staged" + (f"-{args.task}" if args.task != "push" else "") + (f"-{args.variant}" if args.variant else "")
     out_path = HERE / "results" / f"learn_{label}{'-teacher' if args.teacher_only else ''}.json"
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -109,10 +117,17 @@ def main() -> int:
         results = dict(sorted(results.items(), key=lambda kv: int(kv[0][4:])))
         # written after every seed: a stopped series keeps what it measured
         summary = summarize_teachers(results) if args.teacher_only else summarize(results)
-        out_path.write_text(json.dumps({"command": series_command(args, results), "summary": summary,
-                                        "runs": results}, indent=2))
+        payload = {"command": series_command(args, results), "summary": summary, "runs": results}
+        out_path.write_text(json.dumps(payload, indent=2))
+        plot_results(out_path, payload)
         print(json.dumps(summary, indent=2), flush=True)
     return 0
+
+
+def plot_results(path: Path, payload: dict) -> Path:
+    """The series' eval curves (every seed, all stages, over env steps and wall time) next to its JSON."""
+    return plot_staged_seeds(payload["runs"], path.with_suffix(".png"),
+                             f"bench/results/{path.name}: eval success per seed, all stages")
 
 
 def without_seed_range(argv: list[str]) -> list[str]:

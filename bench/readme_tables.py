@@ -114,7 +114,13 @@ def staged_row(path: str, what: str) -> str | None:
     if split:   # pick_place: goals in the air need a grasp
         result += (f"; goals in the air {', '.join(pct(g['success_rate_goal_in_air']) for g in split)}, on the table "
                    f"{', '.join(pct(g['success_rate_goal_on_table']) for g in split)}")
-    return row(f"{what} (`bench/results/{path}`)", f"`{d['command']}`", result)
+    return row(f"{what} (`bench/results/{path}`{curves_link(path)})", f"`{d['command']}`", result)
+
+
+def curves_link(path: str) -> str:
+    """The series' curve PNG (bench/learn_staged.py draws it beside its JSON), where it exists."""
+    png = Path(path).with_suffix(".png").name
+    return f", [curves](bench/results/{png})" if (RESULTS / png).exists() else ""
 
 
 def teacher_rows() -> list[str]:
@@ -134,7 +140,8 @@ def teacher_rows() -> list[str]:
                             + (f"first eval >= 90 % at {steps_k(first)}" if first else "no eval >= 90 %")
                             + f", best eval {pct(max(x['success_rate'] for x in curve))}, mean of the last "
                             + f"{len(late)} evals {pct(sum(late) / len(late))}")
-        rows.append(row(f"teacher stage alone (privileged state, no images): {task} (`bench/results/{p.name}`)",
+        rows.append(row(f"teacher stage alone (privileged state, no images): {task} (`bench/results/{p.name}`"
+                        f"{curves_link(p.name)})",
                         f"`{d['command']}`", "; ".join(per_seed)))
     return rows
 

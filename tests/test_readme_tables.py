@@ -59,3 +59,13 @@ def test_methods_compare_pixel_actors_at_the_same_steps_and_wall_time(tmp_path, 
     assert len(lines) == 3 and "symmetric-old" not in text and "pixel critic" not in text
     # before the teacher stage ends there is no pixel actor to compare
     assert readme_tables.success_at(readme_tables.staged_pixel_curve(staged["runs"]["seed0"]), "env_steps", 50) is None
+
+
+def test_every_staged_result_in_the_readme_links_its_curves():
+    # bench/learn_staged.py draws each series' curves beside its JSON; the README's row links them
+    text = (REPO / "README.md").read_text()
+    cited = sorted(set(__import__("re").findall(r"bench/results/(learn_staged[\w.-]*)\.json", text)))
+    assert cited
+    for stem in cited:
+        assert (REPO / "bench" / "results" / f"{stem}.png").is_file(), f"{stem}.png missing: run learn_staged.py --replot"
+        assert f"[curves](bench/results/{stem}.png)" in text, stem

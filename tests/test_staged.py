@@ -470,3 +470,22 @@ def test_a_run_folders_config_loads_from_a_path_object(tmp_path):
     assert again.seed == 7 and again.sim.task == "pick"
     with pytest.raises(ConfigError, match="no named config"):
         load_config("no_such_config", [])
+
+
+def test_staged_curves_put_each_stage_after_the_previous_one(tmp_path):
+    # bench/learn_staged.py's curve PNG: the student's evals start where the teacher's env steps and
+    # wall time ended (an adopted teacher included), so the plot shows what the whole pipeline spent
+    from aac_policy.plots import plot_staged_seeds, staged_series
+
+    def ev(steps, wall, success):
+        return {"env_steps": steps, "wall_time_s": wall, "success_rate": success}
+    run = {"stages": {"teacher": {"env_steps": 100, "wall_time_s": 600.0}, "student": {"env_steps": 50},
+                      "total_wall_time_s": 900.0},
+           "curves": {"student": [ev(0, 0.0, 0.1), ev(50, 300.0, 0.7)], "teacher": [ev(0, 0.0, 0.0), ev(100, 600.0, 0.9)]}}
+    (t_name, t_steps, t_wall, t_succ), (s_name, s_steps, s_wall, s_succ) = staged_series(run)
+    assert (t_name, t_steps, t_wall, t_succ) == ("teacher", [0, 100], [0.0, 10.0], [0.0, 0.9])
+    assert (s_name, s_steps, s_wall, s_succ) == ("student", [100, 150], [10.0, 15.0], [0.1, 0.7])
+    teacher_only = {"stages": {"teacher": run["stages"]["teacher"]}, "curves": {"teacher": run["curves"]["teacher"]}}
+    assert [s[0] for s in staged_series(teacher_only)] == ["teacher"]
+    png = plot_staged_seeds({"seed0": run, "seed1": teacher_only}, tmp_path / "curves.png", "t")
+    assert png.stat().st_size > 10_000

@@ -91,3 +91,40 @@ def plot_stages(curves: dict[str, list[dict]], out_png: str | Path, title: str =
         offset = wall[-1]
     axes[0].legend(loc="lower right", fontsize=8)
     return _finish(fig, axes, out_png, title, "wall time (min, all stages)", "eval success rate")
+
+
+STAGE_STYLE = {"teacher": ("--", "teacher (privileged state)"), "student": ("-", "pixel student"),
+               "finetune": (":", "stage 3")}
+
+
+def staged_series(run: dict) -> list[tuple[str, list[int], list[float], list[float]]]:
+    """One seed of a staged series (bench/learn_staged.py results: {"stages", "curves"}) on the pipeline's
+    own axes: (stage, env steps, wall minutes, eval success) per stage, each stage starting where the
+    previous one's env steps and wall time ended."""
+    out, steps0, wall0 = [], 0, 0.0
+    for stage in (s for s in STAGE_STYLE if s in run["curves"]):
+        rows = run["curves"][stage]
+        out.append((stage, [steps0 + r["env_steps"] for r in rows], [(wall0 + r["wall_time_s"]) / 60 for r in rows],
+                    [r["success_rate"] for r in rows]))
+        done = run["stages"].get(stage) or {}
+        steps0 += done.get("env_steps", 0)
+        wall0 += done.get("wall_time_s", 0.0)
+    return out
+
+
+def plot_staged_seeds(runs: dict[str, dict], out_png: str | Path, title: str = "") -> Path:
+    """Every seed of a staged series, all stages one after the other (`staged_series`), so the curves
+    show what the whole pipeline spent. The teacher acts on privileged state (dashed); the deployable
+    pixel actor is the student (solid)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (seed, run) in enumerate(runs.items()):
+        for stage, steps, wall, succ in staged_series(run):
+            if not steps:
+                continue
+            style, name = STAGE_STYLE[stage]
+            kw = dict(color=colors[i % len(colors)], marker="o", ms=2, label=f"{seed}: {name}")
+            axes[0].plot(steps, succ, style, **kw)
+            axes[1].plot(wall, succ, style, **kw)
+    axes[0].legend(loc="lower right", fontsize=7)
+    return _finish(fig, axes, out_png, title, "wall time (min, all stages)", "eval success rate")
