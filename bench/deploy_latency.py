@@ -15,8 +15,10 @@ tick should be answered (`control_ticks` vs `commands_matched`).
 Two camera cases: frames at the policy resolution (84x84, as the sim twin publishes) and full
 640x480 RealSense frames (crop + resize inside the policy node); each with the two actor runtimes of the
 policy node, ONNX Runtime (`actor.onnx`, the robot PC's) and torch (`actor.pt`, torch.export), in one run.
+`--thread-priorities 0 40` repeats every case with the policy and arm nodes' `thread_priority` (SCHED_FIFO,
+as ros2_control's controller_manager runs its loop; needs the rtprio limit or root; a refusal stops the run).
 
-    .venv/bin/python bench/deploy_latency.py [--frames 1100] [--actor runs/main/actor.pt]
+    .venv/bin/python bench/deploy_latency.py [--frames 1100] [--actor runs/main/actor.pt] [--thread-priorities 0 40]
 
 Goals: p99 <= 10 ms at 84x84 (issue 5); at 640x480 every control tick answered and p99 <= 8 ms (issue 18).
 Writes bench/results/deploy_latency.json.
@@ -86,7 +88,7 @@ def robot_process(ns: str) -> None:
         pass
 
 
-def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
+def run_case(node, actor: Path, intr, frames: int, rate_hz: float, priority: int = 0) -> dict:
     from geometry_msgs.msg import PoseStamped, TwistStamped
     from sensor_msgs.msg import CameraInfo, Image
 
@@ -97,10 +99,12 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(ROOT / "src" / p) for p in ("aac_robot", "aac_sim", "aac_policy",
                                                                                      "aac_driver")))
     logs = [tempfile.NamedTemporaryFile("w+", suffix=f".{mod}.log") for mod in ("policy", "arm")]
+    prio = ["-p", f"thread_priority:={priority}"]
     procs = [subprocess.Popen([sys.executable, "-m", mod, "--ros-args", "-r", f"__ns:=/{NS}", *args],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
-             for (mod, args), log in zip((("aac_policy.policy_node", ["-p", f"actor:={actor}"]),
-                                          ("aac_driver.arm_node", ["-p", "output:=servo", "-p", "max_ee_speed_m_s:=2.0"])),
+             for (mod, args), log in zip((("aac_policy.policy_node", ["-p", f"actor:={actor}", *prio]),
+                                          ("aac_driver.arm_node", ["-p", "output:=servo", "-p", "max_ee_speed_m_s:=2.0",
+                                                                   *prio])),
                                          logs)]
     cam = f"/{NS}/{ri.DEFAULT_CAMERA_NAMESPACE}"
     pub_c = node.create_publisher(Image, f"{cam}/{ri.COLOR_IMAGE}", 10)
@@ -190,7 +194,10 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float) -> dict:
         if last is None or s >= last + period - tol:
             ticks, last = ticks + 1, s
     split = np.array(stage_ms).reshape(-1, 2)
-    return {"camera": f"{intr.width}x{intr.height}", "frames_sent": frames, "control_ticks": ticks,
+    refused = [line.strip() for log in logs for line in open(log.name) if "thread_priority" in line and "normal" in line]
+    if refused:   # the case would silently measure normal priority
+        raise RuntimeError(f"thread_priority {priority} was refused: {refused[0]}")
+    return {"camera": f"{intr.width}x{intr.height}", "thread_priority": priority, "frames_sent": frames, "control_ticks": ticks,
             "commands_matched": int(lat.size),
             "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
             "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()), "mean_ms": float(lat.mean()),
@@ -212,6 +219,8 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=1100)
     ap.add_argument("--rate", type=float, default=30.0)
     ap.add_argument("--out", default="deploy_latency.json", help="result file name in bench/results/")
+    ap.add_argument("--thread-priorities", type=int, nargs="+", default=[0], metavar="P",
+                    help="the policy and arm nodes' thread_priority (SCHED_FIFO; 0 = the OS default), each a case")
     ap.add_argument("--actor", default=None, help="an exported actor.pt with its actor.onnx next to it "
                                                   "(default: an untrained push actor)")
     args = ap.parse_args()
@@ -231,11 +240,12 @@ def main() -> int:
     with BackgroundSpin("aac_deploy_latency") as node:
         for name, intr in cases.items():
             for runtime, path in runtimes.items():   # the two runtimes back to back, per camera case
-                key = f"{name} {runtime}"
-                results[key] = dict(run_case(node, path, intr, args.frames, args.rate), runtime=runtime)
-                r = results[key]
-                print(f"{key}: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms "
-                      f"({r['commands_matched']} frames)", flush=True)
+                for priority in args.thread_priorities:   # and the priorities back to back, per runtime
+                    key = f"{name} {runtime}" + (f" fifo{priority}" if priority else "")
+                    results[key] = dict(run_case(node, path, intr, args.frames, args.rate, priority), runtime=runtime)
+                    r = results[key]
+                    print(f"{key}: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms "
+                          f"({r['commands_matched']} frames)", flush=True)
     out = {"command": "python bench/deploy_latency.py " + " ".join(sys.argv[1:]),
            "goal": "p99 <= 10 ms at 84x84; 640x480: every control tick answered, p99 <= 8 ms",
            "chain": ("frame publish -> aac_policy_node -> aac_arm_node (servo) -> command received; "

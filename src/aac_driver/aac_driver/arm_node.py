@@ -42,7 +42,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from aac_robot import ros_interface as ri
 from aac_robot.actor_spec import limit_mismatches, read_actor_spec, trained_limits
 from aac_robot.config_base import ConfigError
-from aac_robot.node_main import declare_parameters, run_node
+from aac_robot.node_main import apply_thread_priority, declare_parameters, run_node
 from aac_robot.ros_convert import MessageError, gripper_command, trajectory_target, twist_stamped
 
 from .arm_ik import IK_TOLERANCE_M, ArmIK
@@ -74,7 +74,9 @@ PARAMETERS = {   # name: default (the contract with the launch files / config YA
     "gripper_action": "gripper_controller/gripper_cmd", "gripper_max_effort": 20.0,
     "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "command_frame": ri.BASE_FRAME,
     "dry_run": False, "rate_hz": TRAINED.control_rate_hz, "actor": "",
-    "servo_command_type_service": "servo_node/switch_command_type", **SAFETY_PARAMETERS,
+    "servo_command_type_service": "servo_node/switch_command_type",
+    "thread_priority": 0,   # SCHED_FIFO priority of the node's threads (0 = the OS default); aac_robot.node_main
+    **SAFETY_PARAMETERS,
 }
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 GRIPPER_DEADBAND_M = 0.002   # gripper action goals are sent only when the opening changes by more
@@ -169,6 +171,7 @@ class ArmNode(Node):
         self.limits_in_force = {**self.filter.config.to_dict(), "rate_hz": rate, "output": self.output,
                                 "dry_run": self.filter.dry_run, "trained_vs_safety": self.limit_warnings}
         self.pub_limits.publish(String(data=json.dumps(self.limits_in_force)))
+        apply_thread_priority(self, values["thread_priority"])   # last: every thread the node needs exists now
 
     def _switch_servo_to_twist(self, service: str) -> None:
         """MoveIt Servo (jazzy) accepts twists only after `~/switch_command_type` set TWIST (1); until

@@ -27,7 +27,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from aac_robot import ros_interface as ri
 from aac_robot.config_base import ConfigError
-from aac_robot.node_main import declare_parameters, run_node
+from aac_robot.node_main import apply_thread_priority, declare_parameters, run_node
 from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb,
                                    intrinsics_from_camera_info, ns_from_stamp, pose_position, twist_stamped)
 
@@ -37,6 +37,8 @@ NODE_NAME = "aac_policy_node"
 PARAMETERS = {"actor": "", "runtime": "auto", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
               "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05,
               "joint_tolerance_s": 0.005, "rate_tolerance_s": 0.02,
+              # SCHED_FIFO priority of the node's threads (0 = the OS default); see aac_robot.node_main
+              "thread_priority": 0,
               # '' = finger joints from joint_states; else a JointState topic with them (franka_ros2 Jazzy:
               # /franka_gripper/joint_states: under moveit.launch.py v3.4.0 the fingers in /joint_states stay 0)
               "finger_joint_states": ""}
@@ -86,6 +88,7 @@ class PolicyNode(Node):
         self.camera_ok = False
         self.skipped: dict[str, int] = {}
         self.actions = 0
+        apply_thread_priority(self, v["thread_priority"])   # last: every thread the node needs exists now
 
     # ------------------------------------------------------------------ inputs
     def _skip(self, why: str, detail) -> None:

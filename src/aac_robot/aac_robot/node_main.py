@@ -15,6 +15,7 @@ import rclpy
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
+from .config_base import ConfigError
 from .ros_interface import fastdds_profile_env
 
 # Endpoints that carry a message every control step are created without rclpy's default QoS event
@@ -55,6 +56,47 @@ def tune_malloc_for_frames() -> bool:
     except OSError:
         return False
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 128 << 20))
+
+
+def set_thread_priority(priority: int) -> str | None:
+    """SCHED_FIFO at `priority` (1-99) for every thread of this process: the executor's, the middleware's
+    receive threads, ONNX Runtime's (threads started later inherit it from the thread that starts
+    them). ros2_control's controller_manager does the same for its control loop (its `thread_priority`,
+    50 by default), so a node on the command path is not kept waiting behind ordinary processes on a
+    busy robot PC. 0 leaves the OS default. Returns None when set, else why not: the node logs that and
+    runs on at normal priority, as controller_manager does. Needs the rtprio limit (ros2_control's
+    docs: a `realtime` group with `rtprio 99` in /etc/security/limits.conf) or CAP_SYS_NICE."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 99:
+        raise ConfigError(f"thread_priority must be an integer 0 (off) to 99, got {priority!r}")
+    if priority == 0:
+        return None
+    if not hasattr(os, "SCHED_FIFO") or not os.path.isdir("/proc/self/task"):
+        return "SCHED_FIFO needs Linux"
+    done = []
+    for tid in sorted(int(t) for t in os.listdir("/proc/self/task")):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+            done.append(tid)
+        except ProcessLookupError:   # the thread ended meanwhile
+            continue
+        except OSError as exc:
+            for t in done:   # all threads or none: lowering back is always allowed
+                try:
+                    os.sched_setscheduler(t, os.SCHED_OTHER, os.sched_param(0))
+                except OSError:
+                    pass
+            return (f"could not set SCHED_FIFO priority {priority} ({exc.strerror}); the user needs the rtprio "
+                    f"limit (e.g. /etc/security/limits.conf: @realtime - rtprio 99, as for ros2_control)")
+    return None
+
+
+def apply_thread_priority(node, priority: int) -> None:
+    """`set_thread_priority` for a node at the end of its construction, logged."""
+    why_not = set_thread_priority(priority)
+    if why_not:
+        node.get_logger().warning(f"thread_priority {priority}: {why_not}; running at normal priority")
+    elif priority:
+        node.get_logger().info(f"running with SCHED_FIFO priority {priority}")
 
 
 def init_rclpy(args=None) -> None:
