@@ -70,7 +70,7 @@ def main() -> int:
     sim = sim_config_for(cfg)
     trained_bank = sim.randomization.texture_bank
     sim = sim.replace(randomization=dataclasses.replace(sim.randomization, textures=True, texture_bank=args.bank,
-                                                        texture_prob=1.0))
+                                                        texture_prob=1.0, texture_mix_prob=0.0))
     module, spec = load_actor(actor)
     check_actor_matches(spec, sim)
     policy = actor_policy(module, spec)

@@ -155,3 +155,17 @@ def test_resume_with_a_different_config_is_refused_naming_the_field(tmp_path):
     # the budget may change on resume
     t = Trainer(load_config(None, FAST + ["total_env_steps=200"]), tmp_path, progress=False)
     assert t.env_steps == 0
+
+
+def test_a_checkpoint_from_before_the_texture_mix_resumes_but_a_different_mix_is_refused(tmp_path):
+    # checkpoints written before sim.randomization.texture_mix_* existed lack them: they drew as prob 0
+    cfg = load_config(None, FAST + ["total_env_steps=100"])
+    Trainer(cfg, tmp_path, progress=False).save()
+    data, path = load_latest(tmp_path / "checkpoints")
+    for k in ("texture_mix_bank", "texture_mix_prob"):
+        del data["config"]["sim"]["randomization"][k]
+    torch.save(data, path)
+    Trainer(load_config(None, FAST + ["total_env_steps=200"]), tmp_path, progress=False)   # resumes
+    with pytest.raises(CheckpointError, match=r"sim\.randomization\.texture_mix_prob: checkpoint has 0\.0"):
+        Trainer(load_config(None, FAST + ["total_env_steps=200", "sim.randomization.texture_mix_bank=train_contrast",
+                                          "sim.randomization.texture_mix_prob=0.5"]), tmp_path, progress=False)

@@ -423,3 +423,30 @@ def test_the_held_out_sweep_stays_outside_the_training_ranges():
     assert cam["camera_pos_jitter_m"] > train.camera_pos_jitter_m and cam["camera_rot_jitter_deg"] > train.camera_rot_jitter_deg
     assert f"training: {train.camera_pos_jitter_m * 100:.0f} cm / {train.camera_rot_jitter_deg:.0f} deg" in SWEEP["camera_shift"][0]
     assert SWEEP["textures_heldout"][1]["texture_bank"] == "heldout" and train.texture_bank == "train"
+
+
+def test_texture_mix_draws_a_share_from_the_second_bank_and_changes_nothing_else():
+    """texture_mix_bank / texture_mix_prob: about that share of the textured episodes shows the second
+    bank (indices within it); no other stream changes; off (prob 0) the draws are exactly as without it;
+    the held-out condition turns the mix off."""
+    from aac_policy.evaluate import SWEEP
+    base = dataclasses.replace(RandomizationConfig(), textures=True)
+    mixed = dataclasses.replace(base, texture_mix_bank="train_contrast", texture_mix_prob=0.3)
+    off = dataclasses.replace(base, texture_mix_bank="train_contrast", texture_mix_prob=0.0)
+    a, b, c = (DomainRandomizer(cfg, np.random.SeedSequence(5)) for cfg in (base, mixed, off))
+    banks = []
+    for _ in range(300):
+        ea, eb, ec = (d.episode(EXTR, INTR, 0.04) for d in (a, b, c))
+        assert ec == ea
+        assert dataclasses.replace(eb, textures=None) == dataclasses.replace(ea, textures=None)
+        banks.append(eb.textures["bank"])
+        assert all(0 <= eb.textures[k] < TEXTURE_BANKS[eb.textures["bank"]] for k in ("table", "floor", "object"))
+    assert set(banks) == {"train", "train_contrast"} and 60 <= banks.count("train_contrast") <= 120
+    assert any(eb.textures["table"] >= TEXTURE_BANKS["train"] for eb in draws(mixed, seed=2, n=80)
+               if eb.textures["bank"] == "train_contrast")
+    held = dataclasses.replace(mixed, **SWEEP["textures_heldout"][1])
+    assert {ep.textures["bank"] for ep in draws(held, seed=1, n=30)} == {"heldout"}
+    for bad in ({"texture_mix_prob": 1.5, "texture_mix_bank": "train_contrast"},
+                {"texture_mix_prob": 0.5, "texture_mix_bank": ""}, {"texture_mix_prob": 0.5, "texture_mix_bank": "x"}):
+        with pytest.raises(ConfigError, match="texture_mix"):
+            RandomizationConfig(**bad)

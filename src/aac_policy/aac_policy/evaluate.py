@@ -33,7 +33,7 @@ SWEEP = {
                          dict(lighting=True, light_ambient=(0.1, 0.25), light_diffuse=(0.75, 0.95),
                               light_color_min=0.5)),
     "textures_heldout": ("held-out procedural textures on table, floor and block (training: the train bank, "
-                         "or flat colours)", dict(textures=True, texture_bank="heldout")),
+                         "or flat colours)", dict(textures=True, texture_bank="heldout", texture_mix_prob=0.0)),
     "camera_shift": ("camera pose jitter 5 cm / 5 deg (training: 2 cm / 2 deg)",
                      dict(camera=True, camera_pos_jitter_m=0.05, camera_rot_jitter_deg=5.0)),
 }

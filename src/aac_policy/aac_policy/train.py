@@ -51,6 +51,8 @@ LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "t
                    "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0, "knock_prob": 0.0,
                    "distill_lr_final": 1.0, "keep_best": False, "finetune_from": None, "bc_weight": 0.0}
 LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
+# randomization fields added later, at the values that draw as before they existed (2026-12-07: the texture mix)
+LEGACY_RANDOMIZATION_DEFAULTS = {"texture_mix_bank": "", "texture_mix_prob": 0.0}
 
 
 def _interrupt(signum, frame):
@@ -144,6 +146,8 @@ class Trainer:
         saved = {**LEGACY_DEFAULTS, **ckpt["config"]}
         if isinstance(saved.get("sim"), dict):
             saved["sim"] = {**LEGACY_SIM_DEFAULTS, **saved["sim"]}
+            if isinstance(saved["sim"].get("randomization"), dict):
+                saved["sim"]["randomization"] = {**LEGACY_RANDOMIZATION_DEFAULTS, **saved["sim"]["randomization"]}
         # a run uses only the top-level fields: the staged pipeline's `teacher` / `student` / `finetune` sections
         # are copied into them for each stage (staged.py), so they are compared there, not here (a checkpoint
         # written before a section existed lacks it)

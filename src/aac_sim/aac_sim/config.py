@@ -60,6 +60,10 @@ class RandomizationConfig:
     # which bank `textures` draws from: "train", "train_large", "train_contrast" or "heldout" (evaluation only)
     texture_bank: str = "train"
     texture_prob: float = 1.0         # with `textures`: the share of episodes textured; the rest keep flat colours
+    # with `textures`: this share of the textured episodes draws from `texture_mix_bank` instead (e.g. `train`
+    # mixed with `train_contrast`: low- and high-contrast textures both; 0 = off, the draws as without it)
+    texture_mix_bank: str = ""
+    texture_mix_prob: float = 0.0
 
     def __post_init__(self):
         w = "randomization"
@@ -89,6 +93,11 @@ class RandomizationConfig:
             raise ConfigError(f"{w}.texture_prob must be in [0, 1], got {self.texture_prob}")
         if self.texture_bank not in TEXTURE_BANK_NAMES:
             raise ConfigError(f"{w}.texture_bank must be one of {list(TEXTURE_BANK_NAMES)}, got {self.texture_bank!r}")
+        if not 0.0 <= self.texture_mix_prob <= 1.0:
+            raise ConfigError(f"{w}.texture_mix_prob must be in [0, 1], got {self.texture_mix_prob}")
+        if self.texture_mix_prob > 0 and self.texture_mix_bank not in TEXTURE_BANK_NAMES:
+            raise ConfigError(f"{w}.texture_mix_bank must be one of {list(TEXTURE_BANK_NAMES)} with texture_mix_prob "
+                              f"{self.texture_mix_prob}, got {self.texture_mix_bank!r}")
 
     @classmethod
     def off(cls) -> "RandomizationConfig":

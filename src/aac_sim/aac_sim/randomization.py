@@ -122,10 +122,13 @@ class DomainRandomizer:
         textures = None
         if cfg.textures:
             r = rng["textures"]
-            n = TEXTURE_BANKS[cfg.texture_bank]
+            bank = cfg.texture_bank
+            if cfg.texture_mix_prob > 0 and r.random() < cfg.texture_mix_prob:   # drawn only with a mix
+                bank = cfg.texture_mix_bank
+            n = TEXTURE_BANKS[bank]
             # table and floor drawn first, as before the block got one: an episode reset with a seed (the
             # evaluation) shows the same held-out table and floor textures as before
-            textures = {"bank": cfg.texture_bank, "table": int(r.integers(n)), "floor": int(r.integers(n))}
+            textures = {"bank": bank, "table": int(r.integers(n)), "floor": int(r.integers(n))}
             textures["object"] = int(r.integers(n))
             if cfg.texture_prob < 1.0 and r.random() >= cfg.texture_prob:
                 textures = None   # this episode keeps flat colours (drawn last: the indices above do not change)
