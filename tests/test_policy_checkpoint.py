@@ -14,7 +14,7 @@ from aac_policy import checkpoint as ck
 from aac_policy.checkpoint import CheckpointError, list_checkpoints, load_latest, save_checkpoint
 from aac_policy.config import load_config
 from aac_policy.finish import finish_run
-from aac_policy.train import Trainer
+from aac_policy.train import InterruptGate, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,6 +106,34 @@ def test_resume_after_kill_9_continues_from_last_checkpoint(tmp_path):
     steps = [json.loads(line)["env_steps"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and len(steps) == len(set(steps))   # no duplicated evals after the resume
     assert (run / "actor.pt").exists()
+
+
+def test_a_signal_inside_the_writer_or_progress_bar_is_held_until_the_call_ends():
+    """The run's SIGTERM/SIGINT handler never throws into TensorBoard's writer or tqdm (an exception
+    inside their queue/lock code lost the writer thread's wake-up and close() hung in CI); the
+    signal is raised as soon as the shielded call returns, and at once outside one."""
+    gate = InterruptGate()
+    seen = []
+
+    class Writer:
+        def add_scalar(self, tag, value, step):
+            gate(signal.SIGTERM, None)     # the signal arrives while the writer runs
+            seen.append((tag, value, step))
+            return "done"
+
+    writer = gate.wrap(Writer())
+    with pytest.raises(KeyboardInterrupt, match=f"signal {int(signal.SIGTERM)}"):
+        writer.add_scalar("a", 1.0, 5)
+    assert seen == [("a", 1.0, 5)]          # the call finished before the interrupt
+    assert gate.pending is None and gate.depth == 0
+    with pytest.raises(KeyboardInterrupt):
+        with gate.shielded():              # nested shields raise once, when the outermost ends
+            with gate.shielded():
+                gate(signal.SIGINT, None)
+            assert gate.pending == signal.SIGINT
+    assert gate.pending is None
+    with pytest.raises(KeyboardInterrupt):  # outside a shielded call: at once
+        gate(signal.SIGTERM, None)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

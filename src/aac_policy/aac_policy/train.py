@@ -9,6 +9,7 @@ Re-running the same command resumes from the newest readable checkpoint in the r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import json
 import logging
@@ -55,8 +56,50 @@ LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
 LEGACY_RANDOMIZATION_DEFAULTS = {"texture_mix_bank": "", "texture_mix_prob": 0.0}
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+class InterruptGate:
+    """The SIGTERM/SIGINT handler of a training run: raises KeyboardInterrupt in the main loop, except
+    inside `shielded()` blocks, where the signal is held and raised when the block ends.
+
+    Why: an exception thrown into TensorBoard's writer (its queue.put) or tqdm's update can lose the
+    wake-up of their background thread, and the writer's close() then waits for its next flush
+    (up to 2 min): seen in CI, a run that did not exit within 90 s of `kill`."""
+
+    def __init__(self):
+        self.depth = 0
+        self.pending: int | None = None
+
+    def __call__(self, signum, frame):
+        if self.depth:
+            self.pending = signum
+            return
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    @contextlib.contextmanager
+    def shielded(self):
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise KeyboardInterrupt(f"signal {signum}")
+
+    def wrap(self, obj):
+        """`obj` whose method calls all run shielded (the TensorBoard writer, the progress bar)."""
+        gate = self
+
+        class Shielded:
+            def __getattr__(self, name):
+                attr = getattr(obj, name)
+                if not callable(attr):
+                    return attr
+
+                def call(*args, **kwargs):
+                    with gate.shielded():
+                        return attr(*args, **kwargs)
+                return call
+        return Shielded()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -346,11 +389,13 @@ class Trainer:
         updates = 0
         last = {}
         previous_handlers, finished = {}, False
+        gate = InterruptGate()
+        writer, bar = gate.wrap(writer), gate.wrap(bar)
         if threading.current_thread() is threading.main_thread():
             # `kill` saves like Ctrl-C does. SIGINT is set too: a run started in the background by a
             # non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and Python then installs no
             # KeyboardInterrupt handler, so Ctrl-C to its process group would stop only the workers
-            previous_handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+            previous_handlers = {s: signal.signal(s, gate) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             if self.env_steps == 0:
                 self._log_eval(writer, 0, self.evaluate(cfg.eval_episodes))
