@@ -16,9 +16,11 @@ Two camera cases: frames at the policy resolution (84x84, as the sim twin publis
 640x480 RealSense frames (crop + resize inside the policy node); each with the two actor runtimes of the
 policy node, ONNX Runtime (`actor.onnx`, the robot PC's) and torch (`actor.pt`, torch.export), in one run.
 `--thread-priorities 0 40` repeats every case with the policy and arm nodes' `thread_priority` (SCHED_FIFO,
-as ros2_control's controller_manager runs its loop; needs the rtprio limit or root; a refusal stops the run).
+as ros2_control's controller_manager runs its loop; needs the rtprio limit or root; a refusal stops the run);
+`--image-qos reliable sensor_data` repeats every case with the policy node's image subscriptions reliable
+(the default) and best effort (sensor data QoS).
 
-    .venv/bin/python bench/deploy_latency.py [--frames 1100] [--actor runs/main/actor.pt] [--thread-priorities 0 40]
+    .venv/bin/python bench/deploy_latency.py [--frames 1100] [--actor runs/main/actor.pt] [--thread-priorities 0 40] [--image-qos reliable sensor_data]
 
 Goals: p99 <= 10 ms at 84x84 (issue 5); at 640x480 every control tick answered and p99 <= 8 ms (issue 18).
 Writes bench/results/deploy_latency.json.
@@ -88,7 +90,7 @@ def robot_process(ns: str) -> None:
         pass
 
 
-def run_case(node, actor: Path, intr, frames: int, rate_hz: float, priority: int = 0) -> dict:
+def run_case(node, actor: Path, intr, frames: int, rate_hz: float, priority: int = 0, image_qos: str = "reliable") -> dict:
     from geometry_msgs.msg import PoseStamped, TwistStamped
     from sensor_msgs.msg import CameraInfo, Image
 
@@ -102,7 +104,8 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float, priority: int
     prio = ["-p", f"thread_priority:={priority}"]
     procs = [subprocess.Popen([sys.executable, "-m", mod, "--ros-args", "-r", f"__ns:=/{NS}", *args],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
-             for (mod, args), log in zip((("aac_policy.policy_node", ["-p", f"actor:={actor}", *prio]),
+             for (mod, args), log in zip((("aac_policy.policy_node", ["-p", f"actor:={actor}", "-p", f"image_qos:={image_qos}",
+                                                                      *prio]),
                                           ("aac_driver.arm_node", ["-p", "output:=servo", "-p", "max_ee_speed_m_s:=2.0",
                                                                    *prio])),
                                          logs)]
@@ -197,7 +200,7 @@ def run_case(node, actor: Path, intr, frames: int, rate_hz: float, priority: int
     refused = [line.strip() for log in logs for line in open(log.name) if "thread_priority" in line and "normal" in line]
     if refused:   # the case would silently measure normal priority
         raise RuntimeError(f"thread_priority {priority} was refused: {refused[0]}")
-    return {"camera": f"{intr.width}x{intr.height}", "thread_priority": priority, "frames_sent": frames, "control_ticks": ticks,
+    return {"camera": f"{intr.width}x{intr.height}", "thread_priority": priority, "image_qos": image_qos, "frames_sent": frames, "control_ticks": ticks,
             "commands_matched": int(lat.size),
             "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
             "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()), "mean_ms": float(lat.mean()),
@@ -221,6 +224,8 @@ def main() -> int:
     ap.add_argument("--out", default="deploy_latency.json", help="result file name in bench/results/")
     ap.add_argument("--thread-priorities", type=int, nargs="+", default=[0], metavar="P",
                     help="the policy and arm nodes' thread_priority (SCHED_FIFO; 0 = the OS default), each a case")
+    ap.add_argument("--image-qos", nargs="+", default=["reliable"], choices=["reliable", "sensor_data"],
+                    help="the policy node's image_qos (its colour + depth subscriptions), each a case")
     ap.add_argument("--actor", default=None, help="an exported actor.pt with its actor.onnx next to it "
                                                   "(default: an untrained push actor)")
     args = ap.parse_args()
@@ -240,12 +245,13 @@ def main() -> int:
     with BackgroundSpin("aac_deploy_latency") as node:
         for name, intr in cases.items():
             for runtime, path in runtimes.items():   # the two runtimes back to back, per camera case
-                for priority in args.thread_priorities:   # and the priorities back to back, per runtime
-                    key = f"{name} {runtime}" + (f" fifo{priority}" if priority else "")
-                    results[key] = dict(run_case(node, path, intr, args.frames, args.rate, priority), runtime=runtime)
+                # and the priorities and image QoS back to back, per runtime
+                for priority, qos in [(p, q) for p in args.thread_priorities for q in args.image_qos]:
+                    key = f"{name} {runtime}" + (f" fifo{priority}" if priority else "") + (f" {qos}" if qos != "reliable" else "")
+                    results[key] = dict(run_case(node, path, intr, args.frames, args.rate, priority, qos), runtime=runtime)
                     r = results[key]
                     print(f"{key}: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms "
-                          f"({r['commands_matched']} frames)", flush=True)
+                          f"({r['commands_matched']} of {r['control_ticks']} ticks)", flush=True)
     out = {"command": "python bench/deploy_latency.py " + " ".join(sys.argv[1:]),
            "goal": "p99 <= 10 ms at 84x84; 640x480: every control tick answered, p99 <= 8 ms",
            "chain": ("frame publish -> aac_policy_node -> aac_arm_node (servo) -> command received; "

@@ -81,7 +81,8 @@ def ros_and_deploy() -> str:
         target = (f"p99 <= 10 ms: **{'met' if r['p99_ms'] <= 10 else 'NOT met'}**" if cam == "84x84" else
                   f"every control tick answered, p99 <= 8 ms: **{'met' if every and r['p99_ms'] <= 8 else 'NOT met'}**")
         case_of = (f", {r['runtime']}" if "runtime" in r else "") + (
-            f", nodes at SCHED_FIFO {r['thread_priority']}" if r.get("thread_priority") else "")
+            f", nodes at SCHED_FIFO {r['thread_priority']}" if r.get("thread_priority") else "") + (
+            ", policy images best effort (image_qos sensor_data)" if r.get("image_qos") == "sensor_data" else "")
         rows.append(row(f"camera frame in -> arm command out, {cam} frames at {d['rate_hz']:g} Hz{case_of}, 4 processes "
                         f"(`bench/results/deploy_latency.json`)", f"`{d['command']}`",
                         f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.1f} ms; "

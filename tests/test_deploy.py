@@ -239,6 +239,35 @@ def test_policy_node_pairs_a_frame_with_the_joint_state_taken_at_its_time(actor_
         rclpy.shutdown()
 
 
+def test_policy_node_image_qos_sets_its_image_subscriptions_and_refuses_unknown_names(actor_file):
+    """image_qos: the colour + depth subscriptions reliable (default) or best effort (sensor data QoS); the
+    state topics stay reliable; a name it does not know stops the node with the choices."""
+    import rclpy
+    from rclpy.parameter import Parameter
+    from rclpy.qos import ReliabilityPolicy
+
+    from aac_policy.policy_node import PolicyNode
+    from aac_robot import ros_interface as ri
+
+    rclpy.init()
+    try:
+        for qos, expect in (("reliable", ReliabilityPolicy.RELIABLE), ("sensor_data", ReliabilityPolicy.BEST_EFFORT)):
+            node = PolicyNode(parameter_overrides=[Parameter("actor", Parameter.Type.STRING, str(actor_file)),
+                                                   Parameter("image_qos", Parameter.Type.STRING, qos)])
+            got = {sub.topic_name: sub.qos_profile.reliability for sub in node.subscriptions}
+            got = {k: next(v for t, v in got.items() if t.endswith("/" + topic))
+                   for k, topic in (("color", ri.COLOR_IMAGE), ("depth", ri.DEPTH_IMAGE), ("joints", ri.JOINT_STATES))}
+            node.actor.close()
+            node.destroy_node()
+            assert got["color"] == got["depth"] == expect, got
+            assert got["joints"] == ReliabilityPolicy.RELIABLE
+        with pytest.raises(ConfigError, match="image_qos must be one of"):
+            PolicyNode(parameter_overrides=[Parameter("actor", Parameter.Type.STRING, str(actor_file)),
+                                            Parameter("image_qos", Parameter.Type.STRING, "best_effort")])
+    finally:
+        rclpy.shutdown()
+
+
 def test_the_policy_node_process_drives_the_twin_like_in_process_and_stops_on_sigint(actor_file):
     """`aac_policy_node` as launched (its own process and main(), ONNX Runtime): the same episode as in-process,
     and Ctrl-C ends it with exit code 0."""

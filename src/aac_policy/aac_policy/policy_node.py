@@ -22,6 +22,7 @@ import time
 import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from trajectory_msgs.msg import JointTrajectory
 
@@ -34,11 +35,17 @@ from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth
 from .deploy import DeployedActor
 
 NODE_NAME = "aac_policy_node"
+IMAGE_QOS = {"reliable": QoSProfile(depth=5), "sensor_data": qos_profile_sensor_data}
 PARAMETERS = {"actor": "", "runtime": "auto", "camera_namespace": ri.DEFAULT_CAMERA_NAMESPACE, "goal_topic": ri.GOAL,
               "joint_names": list(ri.ARM_JOINTS + ri.FINGER_JOINTS), "torch_threads": 1, "joint_wait_s": 0.05,
               "joint_tolerance_s": 0.005, "rate_tolerance_s": 0.02,
               # SCHED_FIFO priority of the node's threads (0 = the OS default); see aac_robot.node_main
               "thread_priority": 0,
+              # QoS of the colour + depth subscriptions: 'reliable' (keep last 5), or 'sensor_data' (rclpy's
+              # qos_profile_sensor_data: best effort, keep last 5). Both match realsense2_camera's default
+              # (SYSTEM_DEFAULT = reliable on Fast DDS); best effort adds no acknowledgements per fragment and
+              # never re-sends a frame that a newer one has made useless
+              "image_qos": "reliable",
               # '' = finger joints from joint_states; else a JointState topic with them (franka_ros2 Jazzy:
               # /franka_gripper/joint_states: under moveit.launch.py v3.4.0 the fingers in /joint_states stay 0)
               "finger_joint_states": ""}
@@ -64,8 +71,11 @@ class PolicyNode(Node):
         if self.fingers_from:
             self.create_subscription(JointState, self.fingers_from, self._on_fingers, 10)
         self.create_subscription(PoseStamped, v["goal_topic"], self._on_goal, 10)
-        self.create_subscription(Image, f"{cam}/{ri.DEPTH_IMAGE}", self._on_depth, 5)
-        self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_color, 5)
+        image_qos = IMAGE_QOS.get(v["image_qos"])
+        if image_qos is None:
+            raise ConfigError(f"image_qos must be one of {sorted(IMAGE_QOS)}, got {v['image_qos']!r}")
+        self.create_subscription(Image, f"{cam}/{ri.DEPTH_IMAGE}", self._on_depth, image_qos)
+        self.create_subscription(Image, f"{cam}/{ri.COLOR_IMAGE}", self._on_color, image_qos)
         self.joint_wait_s = float(v["joint_wait_s"])
         self.joint_tolerance_ns = int(float(v["joint_tolerance_s"]) * 1e9)
         if not 0 <= self.joint_tolerance_ns <= 20_000_000:
