@@ -287,3 +287,38 @@ def test_color_jitter_changes_training_rgb_only():
     assert torch.equal(shifted[:, 3], jittered[:, 3]) and not torch.equal(shifted[:, :3], jittered[:, :3])
     with pytest.raises(ConfigError, match="color_jitter"):
         small_cfg(color_jitter=1.0)
+
+
+def test_random_conv_changes_the_rgb_of_the_chosen_training_samples_only():
+    """randconv_prob: the chosen samples' RGB goes through their own random 3x3 convolution (clipped to
+    [0, 1]), the others and depth are untouched; 0 changes nothing, 1 every sample; same seed, same draw;
+    not applied when acting or evaluating; refused out of range."""
+    from aac_policy.networks import image_tensor, random_conv
+    rng = np.random.default_rng(0)
+    rgb = torch.from_numpy(rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8))
+    depth = torch.from_numpy(rng.integers(300, 1500, (16, 8, 8), dtype=np.uint16))
+    clean = image_tensor(rgb, depth)
+    assert torch.equal(random_conv(image_tensor(rgb, depth), 0.0, np.random.default_rng(1)), clean)
+    every = random_conv(image_tensor(rgb, depth), 1.0, np.random.default_rng(1))
+    assert torch.equal(every[:, 3], clean[:, 3]) and every.min() >= 0 and every.max() <= 1
+    assert ((every[:, :3] - clean[:, :3]).abs().amax(dim=(1, 2, 3)) > 0.05).all()   # every sample changed
+    # each sample its own kernel: the same image in every slot comes out different
+    same = image_tensor(rgb[:1].repeat(4, 1, 1, 1), depth[:1].repeat(4, 1, 1))
+    out = random_conv(same.clone(), 1.0, np.random.default_rng(2))
+    assert len({tuple(np.round(o.flatten()[:20].numpy(), 4)) for o in out[:, :3]}) == 4
+    half = random_conv(image_tensor(rgb, depth), 0.5, np.random.default_rng(3))
+    changed = (half[:, :3] != clean[:, :3]).flatten(1).any(dim=1)
+    chosen = np.random.default_rng(3).random(16) < 0.5
+    assert changed.numpy().tolist() == chosen.tolist()
+    assert torch.equal(half, random_conv(image_tensor(rgb, depth), 0.5, np.random.default_rng(3)))
+    spec = build_spec(obs_space(), ACTION_SPACE, "asymmetric", aux=True, state_layout=LAYOUT)
+    agent = Agent(spec, small_cfg(wiring="asymmetric", randconv_prob=1.0))
+    obs = random_obs(4, rng)
+    keys = spec.image_keys
+    plain = image_tensor(*(torch.from_numpy(obs[k]) if k in keys else None for k in ("rgb", "depth")))
+    assert torch.equal(agent.images(obs), plain)                             # acting / eval: none
+    plain_agent = Agent(spec, small_cfg(wiring="asymmetric"))                # same seed: the same shifts
+    shifted, convolved = plain_agent.images(obs, 2), agent.images(obs, 2)    # training batches
+    assert torch.equal(shifted[:, 3], convolved[:, 3]) and not torch.equal(shifted[:, :3], convolved[:, :3])
+    with pytest.raises(ConfigError, match="randconv_prob"):
+        small_cfg(randconv_prob=1.5)

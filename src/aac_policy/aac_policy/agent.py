@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .networks import (PixelActor, PixelCritic, RunningNorm, StateActor, StateCritic, color_jitter, image_tensor,
-                       random_shift)
+                       random_conv, random_shift)
 from .perf import bf16_is_fast, bf16_support_note
 from .spec import ObsSpec
 
@@ -110,6 +110,8 @@ class Agent:
         out = image_tensor(named.get("rgb"), named.get("depth"))
         if shift_pad > 0 and self.cfg.color_jitter > 0 and "rgb" in named:   # training-time augmentation only
             color_jitter(out, self.cfg.color_jitter, self.np_rng)
+        if shift_pad > 0 and self.cfg.randconv_prob > 0 and "rgb" in named:
+            random_conv(out, self.cfg.randconv_prob, self.np_rng)
         return out
 
     def update_norms(self, obs: dict) -> None:

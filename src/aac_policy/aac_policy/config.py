@@ -202,6 +202,10 @@ class TrainConfig(StrictConfig):
     # offset in [-x/2, x/2] (of the 0..1 range); 0 = off. A candidate for held-out textures and lighting
     # (bench/README.md, 2026-12-01); evaluation and deployment never see it.
     color_jitter: float = 0.0
+    # with augment: the share of training samples whose RGB goes through a random 3x3 convolution (3 -> 3
+    # channels, Xavier-normal weights drawn per sample; clipped to 0..1): Lee et al. 2020 "Network
+    # Randomization" (RAD's random_conv), a remedy for unseen textures; 0 = off. Depth is left alone.
+    randconv_prob: float = 0.0
     torch_threads: int = 2
     device: str = "auto"             # auto (CUDA when available) | cpu | cuda; the replay stays in host memory
 
@@ -240,6 +244,8 @@ class TrainConfig(StrictConfig):
             raise ConfigError(f"gamma must be in (0, 1), got {self.gamma}")
         if not 0 <= self.color_jitter < 1:
             raise ConfigError(f"color_jitter must be in [0, 1), got {self.color_jitter}")
+        if not 0 <= self.randconv_prob <= 1:
+            raise ConfigError(f"randconv_prob must be in [0, 1], got {self.randconv_prob}")
         if not 0 < self.tau <= 1:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
         if not 0 <= self.stop_success <= 1:

@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 DEPTH_RANGE_M = 2.0        # depth input = clip(depth_mm / 1000, 0, DEPTH_RANGE_M) / DEPTH_RANGE_M; 0 = no reading
 NORM_CLIP = 5.0
@@ -117,6 +118,25 @@ def color_jitter(images: torch.Tensor, strength: float, rng: np.random.Generator
     offset = torch.from_numpy(rng.uniform(-strength / 2, strength / 2, (b, 3, 1, 1)).astype(np.float32))
     rgb = images[:, 0:3]
     rgb.mul_(gain.to(images.device)).add_(offset.to(images.device)).clamp_(0.0, 1.0)
+    return images
+
+
+def random_conv(images: torch.Tensor, prob: float, rng: np.random.Generator) -> torch.Tensor:
+    """Network randomization (Lee et al. 2020; RAD's random_conv) of a (B,C,H,W) batch from `image_tensor`,
+    in place: each sample with probability `prob` gets its RGB (channels 0-2, 0..1) replaced by a 3x3
+    convolution 3 -> 3 with its own Xavier-normal weights (std sqrt(2 / (fan_in + fan_out)) = sqrt(1/27)),
+    replicate-padded and clipped to [0, 1]. Depth is left alone. Drawn from `rng` (the agent's
+    augmentation stream: a resumed run draws exactly as an uninterrupted one)."""
+    b, _, h, w = images.shape
+    chosen = np.flatnonzero(rng.random(b) < prob)
+    if chosen.size == 0:
+        return images
+    n = chosen.size
+    weights = torch.from_numpy(rng.normal(0.0, np.sqrt(2.0 / (27 + 27)), (n * 3, 3, 3, 3)).astype(np.float32))
+    idx = torch.from_numpy(chosen).to(images.device)
+    rgb = images[idx, 0:3].reshape(1, n * 3, h, w)   # one grouped conv: a kernel per sample
+    out = F.conv2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), weights.to(images.device, images.dtype), groups=n)
+    images[idx, 0:3] = out.reshape(n, 3, h, w).clamp_(0.0, 1.0)
     return images
 
 

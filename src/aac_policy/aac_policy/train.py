@@ -49,7 +49,7 @@ RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", 
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
-                   "bf16": False, "color_jitter": 0.0, "start_grasped_prob": 0.0, "knock_prob": 0.0,
+                   "bf16": False, "color_jitter": 0.0, "randconv_prob": 0.0, "start_grasped_prob": 0.0, "knock_prob": 0.0,
                    "distill_lr_final": 1.0, "keep_best": False, "finetune_from": None, "bc_weight": 0.0}
 LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
 # randomization fields added later, at the values that draw as before they existed (2026-12-07: the texture mix)
