@@ -33,15 +33,11 @@ def export(run: Path, out: Path, force: bool = False) -> list[Path]:
     if out.exists() and not force:
         raise SystemExit(f"{out} exists; --force to replace it")
     out.mkdir(parents=True, exist_ok=True)
-    prefixes = sorted({str(REPO) + "/", str(REPO.resolve()) + "/"}, key=len, reverse=True)
     written = []
     for name, src in FILES.items():
         dst = out / name
-        if name in TEXT:
-            text = (run / src).read_text()
-            for prefix in prefixes:
-                text = text.replace(prefix, "")
-            dst.write_text(text)
+        if name in TEXT:   # REPO is resolved (repo_paths), as the runs record their paths
+            dst.write_text((run / src).read_text().replace(str(REPO) + "/", ""))
         else:
             shutil.copyfile(run / src, dst)
         written.append(dst)

@@ -108,10 +108,11 @@ class Agent:
         raw = random_shift([np.asarray(obs[k]) for k in keys], shift_pad, self.np_rng)
         named = {k: self._t(x) for k, x in zip(keys, raw)}
         out = image_tensor(named.get("rgb"), named.get("depth"))
-        if shift_pad > 0 and self.cfg.color_jitter > 0 and "rgb" in named:   # training-time augmentation only
-            color_jitter(out, self.cfg.color_jitter, self.np_rng)
-        if shift_pad > 0 and self.cfg.randconv_prob > 0 and "rgb" in named:
-            random_conv(out, self.cfg.randconv_prob, self.np_rng)
+        if shift_pad > 0 and "rgb" in named:   # training-time augmentation only
+            if self.cfg.color_jitter > 0:
+                color_jitter(out, self.cfg.color_jitter, self.np_rng)
+            if self.cfg.randconv_prob > 0:
+                random_conv(out, self.cfg.randconv_prob, self.np_rng)
         return out
 
     def update_norms(self, obs: dict) -> None:
