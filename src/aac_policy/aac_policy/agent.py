@@ -21,15 +21,40 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from aac_sim.config import SEG_BLOCK, SEG_FLOOR, SEG_KEY, SEG_TABLE
+
 from .config import TrainConfig
 from .networks import (PixelActor, PixelCritic, RunningNorm, StateActor, StateCritic, color_jitter, image_tensor,
-                       random_conv, random_shift)
+                       random_conv, random_shift, retexture)
 from .perf import bf16_is_fast, bf16_support_note
 from .spec import ObsSpec
 
 GOAL_KEYS = ("desired_goal", "achieved_goal")
+# the surfaces retexture_prob re-textures: table and floor with one texture (little floor is in view), the block
+RETEXTURE_SURFACES = ((SEG_TABLE, SEG_FLOOR), (SEG_BLOCK,))
+# bank textures are held at this side: the sim's camera sees ~a 32-pixel window of a 256 texture across the
+# table; the views (0.15-0.6 of the side) span 40-150 of those pixels
+RETEXTURE_SIZE = 64
 
 log = logging.getLogger(__name__)
+
+
+def load_texture_bank(banks) -> torch.Tensor:
+    """Every texture of the named training banks (aac_sim.scene's PNG cache; generated on first use) as
+    (N,3,RETEXTURE_SIZE,RETEXTURE_SIZE) float32 in 0..1. A texture in two banks (train_large holds train) is
+    kept once."""
+    import cv2
+    from aac_sim.scene import TEXTURE_BANKS, texture_file   # the simulator: training side only
+    files = dict.fromkeys(texture_file(b, i) for b in banks for i in range(TEXTURE_BANKS[b]))
+    out = []
+    for f in files:
+        img = cv2.imread(f, cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f"could not read texture {f}")
+        img = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), (RETEXTURE_SIZE, RETEXTURE_SIZE),
+                         interpolation=cv2.INTER_AREA)
+        out.append(img.transpose(2, 0, 1))
+    return torch.from_numpy(np.stack(out).astype(np.float32) / 255.0)
 
 
 def norm_name(key: str) -> str:
@@ -94,6 +119,7 @@ class Agent:
         self.critic_updates = 0
         self.frozen_norms: set[str] = set()   # normalizers that came with a loaded teacher: never updated
         self.np_rng = np.random.default_rng(cfg.seed + 1)   # augmentation shifts
+        self._retexture_bank: torch.Tensor | None = None
         self.q_low, self.q_high = -1.0 / (1.0 - cfg.gamma), 0.0   # sparse {-1, 0} rewards bound the return
 
     # ------------------------------------------------------------------ inputs
@@ -105,15 +131,26 @@ class Agent:
 
     def images(self, obs: dict, shift_pad: int = 0) -> torch.Tensor:
         keys = self.spec.image_keys
-        raw = random_shift([np.asarray(obs[k]) for k in keys], shift_pad, self.np_rng)
+        # the surface classes (training batches with retexture_prob) shift with their images
+        seg = self.cfg.retexture_prob > 0 and shift_pad > 0 and SEG_KEY in obs and "rgb" in keys
+        raw = random_shift([np.asarray(obs[k]) for k in keys + ((SEG_KEY,) if seg else ())], shift_pad, self.np_rng)
         named = {k: self._t(x) for k, x in zip(keys, raw)}
         out = image_tensor(named.get("rgb"), named.get("depth"))
+        if seg:   # first: it changes the scene; the colour augmentations below act on the camera's view of it
+            retexture(out, torch.from_numpy(raw[-1]), self.cfg.retexture_prob, self.retexture_bank(),
+                      RETEXTURE_SURFACES, self.np_rng)
         if shift_pad > 0 and "rgb" in named:   # training-time augmentation only
             if self.cfg.color_jitter > 0:
                 color_jitter(out, self.cfg.color_jitter, self.np_rng)
             if self.cfg.randconv_prob > 0:
                 random_conv(out, self.cfg.randconv_prob, self.np_rng)
         return out
+
+    def retexture_bank(self) -> torch.Tensor:
+        """The textures of `retexture_banks` (see load_texture_bank), loaded on first use."""
+        if self._retexture_bank is None:
+            self._retexture_bank = load_texture_bank(self.cfg.retexture_banks)
+        return self._retexture_bank
 
     def update_norms(self, obs: dict) -> None:
         """Feed newly collected vectors (any leading shape) to the running normalizers."""
@@ -272,6 +309,7 @@ class Agent:
     def distill_sample_keys(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """A distillation batch reads the actor's inputs, the teacher's inputs and the aux target; no next frame."""
         keys = self.spec.actor_keys + self.spec.critic_vec_keys + ((self.spec.aux_key,) if self.spec.aux_key else ())
+        keys += (SEG_KEY,) if self.cfg.retexture_prob > 0 else ()
         return tuple(dict.fromkeys(keys + ("desired_goal",))), ()
 
     def _update_actor(self, o: dict, img, critic_vec) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aac_robot.config_base import apply_overrides, set_by_path  # noqa: F401 (set_by_path: aac_train --set)
 from aac_robot.metrics import GRASP_TASKS
-from aac_sim.config import ConfigError, SimConfig, StrictConfig
+from aac_sim.config import TEXTURE_BANK_NAMES, ConfigError, SimConfig, StrictConfig
 
 WIRINGS = ("asymmetric", "symmetric", "state")
 ALGOS = ("ddpg", "td3")
@@ -206,6 +206,13 @@ class TrainConfig(StrictConfig):
     # channels, Xavier-normal weights drawn per sample; clipped to 0..1): Lee et al. 2020 "Network
     # Randomization" (RAD's random_conv), a remedy for unseen textures; 0 = off. Depth is left alone.
     randconv_prob: float = 0.0
+    # with augment, pixel wirings: the share of training samples whose table, floor and block pixels (the
+    # simulator's privileged surface classes, SimConfig.segmentation, turned on for it) each get a random view
+    # of a random texture from `retexture_banks`, shaded by the original's smoothed brightness; 0 = off. Where
+    # texture randomization in the sim gives one texture per episode, this gives a new one per sample
+    # ("green-screen" augmentation, Teoh et al. 2024). Never the held-out bank; never at acting or evaluation.
+    retexture_prob: float = 0.0
+    retexture_banks: tuple[str, ...] = ("train_large", "train_contrast")
     torch_threads: int = 2
     device: str = "auto"             # auto (CUDA when available) | cpu | cuda; the replay stays in host memory
 
@@ -246,6 +253,18 @@ class TrainConfig(StrictConfig):
             raise ConfigError(f"color_jitter must be in [0, 1), got {self.color_jitter}")
         if not 0 <= self.randconv_prob <= 1:
             raise ConfigError(f"randconv_prob must be in [0, 1], got {self.randconv_prob}")
+        if not 0 <= self.retexture_prob <= 1:
+            raise ConfigError(f"retexture_prob must be in [0, 1], got {self.retexture_prob}")
+        if self.retexture_prob > 0:
+            banks = tuple(self.retexture_banks)
+            if not banks or any(b not in TEXTURE_BANK_NAMES for b in banks):
+                raise ConfigError(f"retexture_banks must name texture banks of {list(TEXTURE_BANK_NAMES)}, got {banks}")
+            if "heldout" in banks:
+                raise ConfigError("retexture_banks must not include 'heldout': the held-out textures are the "
+                                  "evaluation's, never trained on")
+            if self.env_id or not self.pixels:
+                raise ConfigError("retexture_prob needs a pixel wiring on the built-in sims (it reads their surface "
+                                  "classes)")
         if not 0 < self.tau <= 1:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
         if not 0 <= self.stop_success <= 1:

@@ -13,8 +13,9 @@ from .config import TrainConfig
 
 
 def sim_config_for(cfg: TrainConfig):
-    # the state wiring never looks at pixels: do not render them (~5x faster env steps)
-    return cfg.sim.replace(render_images=cfg.pixels)
+    # the state wiring never looks at pixels: do not render them (~5x faster env steps); the surface classes
+    # only for the training augmentation that reads them
+    return cfg.sim.replace(render_images=cfg.pixels, segmentation=cfg.pixels and cfg.retexture_prob > 0)
 
 
 def make_train_env(cfg: TrainConfig) -> gym.vector.VectorEnv:

@@ -227,3 +227,56 @@ class PixelCritic(nn.Module):
     def forward(self, vec: torch.Tensor, action: torch.Tensor, img: torch.Tensor | None = None) -> list[torch.Tensor]:
         x = torch.cat([self.encoder(img), vec, action], dim=-1)
         return [q(x).squeeze(-1) for q in self.qs]
+
+
+
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _smooth(x: torch.Tensor, k: int) -> torch.Tensor:
+    """A (N,1,H,W) map averaged over k x k cells and bilinearly resampled back: a blur at a fraction of a
+    stride-1 pooling's cost (CPU avg_pool2d with stride 1 is slow)."""
+    return F.interpolate(F.avg_pool2d(x, k, k, ceil_mode=True), size=x.shape[-2:], mode="bilinear",
+                         align_corners=False)
+
+
+def retexture(images: torch.Tensor, seg: torch.Tensor, prob: float, bank: torch.Tensor,
+              surfaces: tuple[tuple[int, ...], ...], rng: np.random.Generator, shade_cell: int = 6) -> torch.Tensor:
+    """Segmentation-guided re-texturing ("green-screen" augmentation) of a (B,C,H,W) batch from `image_tensor`,
+    in place: each sample with probability `prob` gets, for each surface of `surfaces` (a tuple of the labels
+    it covers in `seg`, (B,H,W)), its pixels replaced by a random view of a random texture of `bank`
+    (N,3,S,S float in 0..1): a square of 0.15 to 0.6 of the texture's side, turned by a random angle, kept
+    inside the texture, resampled to HxW. The new colour is shaded by the original's brightness on the
+    same surface averaged over `shade_cell`-pixel cells (lighting gradients and soft shadows stay, the old
+    texture's fine pattern goes) relative to its mean over the surface. Depth (channel 3) is left alone.
+    Drawn from `rng` (a resumed run draws exactly as an uninterrupted one)."""
+    b, _, h, w = images.shape
+    chosen = np.flatnonzero(rng.random(b) < prob)
+    if chosen.size == 0 or not surfaces:
+        return images
+    n, k = chosen.size, len(surfaces)
+    which = torch.from_numpy(rng.integers(0, bank.shape[0], n * k))
+    scale = rng.uniform(0.15, 0.6, n * k)
+    angle = rng.uniform(0.0, 2 * np.pi, n * k)
+    # a turned square of half-side `scale` reaches scale * sqrt(2) from its centre: the view stays in the texture
+    shift = rng.uniform(-1.0, 1.0, (n * k, 2)) * (1.0 - np.sqrt(2.0) * scale)[:, None]
+    cos, sin = np.cos(angle) * scale, np.sin(angle) * scale
+    theta = torch.from_numpy(np.stack([np.stack([cos, -sin, shift[:, 0]], 1),
+                                       np.stack([sin, cos, shift[:, 1]], 1)], 1).astype(np.float32))
+    dev = images.device
+    grid = F.affine_grid(theta.to(dev), [n * k, 3, h, w], align_corners=False)
+    tex = F.grid_sample(bank[which].to(dev), grid, mode="bilinear", padding_mode="border",
+                        align_corners=False).view(n, k, 3, h, w)
+    idx = torch.from_numpy(chosen).to(dev)
+    rgb = images[idx, 0:3]
+    labels = seg[idx].to(dev)
+    lum = (rgb * torch.tensor(_LUMA, device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    for j, surface in enumerate(surfaces):
+        m = torch.isin(labels, torch.tensor(surface, dtype=labels.dtype, device=dev)).unsqueeze(1)
+        mf = m.to(rgb.dtype)
+        local = _smooth(lum * mf, shade_cell) / _smooth(mf, shade_cell).clamp_min(1e-3)
+        mean = (lum * mf).sum((2, 3), keepdim=True) / mf.sum((2, 3), keepdim=True).clamp_min(1.0)
+        shade = (local / mean.clamp_min(1e-3)).clamp_(0.25, 1.5)
+        rgb = rgb + mf * (tex[:, j] * shade - rgb)
+    images[idx, 0:3] = rgb.clamp_(0.0, 1.0)
+    return images

@@ -21,14 +21,16 @@ RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 class HerReplay:
     def __init__(self, spec: ObsSpec, obs_space, capacity: int, episode_len: int, her_k: int,
-                 reward_fn: RewardFn, seed: int | None = None):
+                 reward_fn: RewardFn, seed: int | None = None, extra_keys: tuple[str, ...] = ()):
+        """`extra_keys`: observation keys stored besides the spec's (e.g. the surface classes a training
+        augmentation reads)."""
         if episode_len < 1:
             raise ValueError(f"episode_len must be >= 1, got {episode_len}")
         self.spec, self.T, self.reward_fn = spec, episode_len, reward_fn
         self.max_episodes = max(1, capacity // episode_len)
         self.future_p = 1.0 - 1.0 / (1.0 + her_k)
         self.rng = np.random.default_rng(seed)
-        self.keys = tuple(spec.image_keys) + spec.stored_vec_keys + ("desired_goal",)
+        self.keys = tuple(spec.image_keys) + spec.stored_vec_keys + ("desired_goal",) + tuple(extra_keys)
         self.keys = tuple(dict.fromkeys(self.keys))
         E, T1 = self.max_episodes, episode_len + 1
         # np.zeros maps untouched pages lazily: memory grows as the buffer fills

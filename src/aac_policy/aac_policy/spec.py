@@ -15,7 +15,7 @@ from gymnasium import spaces
 from aac_sim.config import ConfigError
 
 IMAGE_KEYS = ("rgb", "depth")
-PRIVILEGED_KEYS = ("state", "observation", "achieved_goal")
+PRIVILEGED_KEYS = ("state", "observation", "achieved_goal", "seg")   # seg: aac_sim.config.SEG_KEY
 AUX_STATE_FIELDS = ("object_pos", "ee_pos")   # what the encoder regresses when the env names its state layout
 
 

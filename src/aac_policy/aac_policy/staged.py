@@ -48,7 +48,7 @@ def teacher_config(cfg: TrainConfig) -> TrainConfig:
                        batch_size=t.batch_size, num_envs=t.num_envs, eval_every_steps=t.eval_every_steps,
                        eval_episodes=t.eval_episodes, checkpoint_every_steps=t.eval_every_steps,
                        start_grasped_prob=t.start_grasped_prob, knock_prob=t.knock_prob, video_episodes=0,
-                       keep_best=True)
+                       keep_best=True, retexture_prob=0.0)   # no images: no image augmentation
 
 
 def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> TrainConfig:

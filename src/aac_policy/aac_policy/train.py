@@ -27,7 +27,7 @@ import yaml
 from tqdm import tqdm
 
 from aac_robot.metrics import summarize
-from aac_sim.config import ConfigError
+from aac_sim.config import SEG_KEY, ConfigError
 from aac_sim.rollout import EVAL_SEED_BASE, run_episodes
 from aac_sim.scripted import check_solvable
 
@@ -49,9 +49,10 @@ RESUMABLE_CHANGES = {"total_env_steps", "max_wall_minutes", "eval_every_steps", 
 # config keys added after runs were checkpointed, with the value that reproduces such a run
 LEGACY_DEFAULTS = {"state_teacher": False, "distill_updates_per_step": 0.125, "teacher_collect_prob": 0.5,
                    "n_step": 1, "teacher_collect_final": 0.5, "teacher_collect_decay_steps": 0, "teacher_path": None,
-                   "bf16": False, "color_jitter": 0.0, "randconv_prob": 0.0, "start_grasped_prob": 0.0, "knock_prob": 0.0,
+                   "bf16": False, "color_jitter": 0.0, "randconv_prob": 0.0, "retexture_prob": 0.0,
+                   "retexture_banks": ["train_large", "train_contrast"], "start_grasped_prob": 0.0, "knock_prob": 0.0,
                    "distill_lr_final": 1.0, "keep_best": False, "finetune_from": None, "bc_weight": 0.0}
-LEGACY_SIM_DEFAULTS = {"camera_render": "policy"}
+LEGACY_SIM_DEFAULTS = {"camera_render": "policy", "segmentation": False}
 # randomization fields added later, at the values that draw as before they existed (2026-12-07: the texture mix)
 LEGACY_RANDOMIZATION_DEFAULTS = {"texture_mix_bank": "", "texture_mix_prob": 0.0}
 
@@ -163,8 +164,15 @@ class Trainer:
                 student, self.finetune_start = load_student_checkpoint(
                     cfg.finetune_from, json.loads(json.dumps(self.spec.to_dict())))
                 self.agent.load_finetune_start(student["agent"], ckpt["agent"])
+        extra = ()
+        if cfg.retexture_prob > 0:   # the surface classes the augmentation reads are stored with the frames
+            if SEG_KEY not in self.eval_env.observation_space.spaces:
+                raise ConfigError(f"retexture_prob needs the sim's surface classes ({SEG_KEY!r}), which this env "
+                                  "does not observe")
+            extra = (SEG_KEY,)
         self.replay = HerReplay(self.spec, self.eval_env.observation_space, cfg.replay_capacity, self.T,
-                                cfg.her_k, lambda ag, g: base.compute_reward(ag, g, None), seed=cfg.seed)
+                                cfg.her_k, lambda ag, g: base.compute_reward(ag, g, None), seed=cfg.seed,
+                                extra_keys=extra)
         self.store = EpisodeStore(self.run_dir / "replay", self.replay.max_episodes) if cfg.save_replay else None
         self.env_steps = self.episodes = 0
         self.eval_history: list[float] = []   # eval success rates, oldest first (the stop_success rule)
@@ -381,6 +389,10 @@ class Trainer:
         cfg = self.cfg
         writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
         envs = self.make_env()
+        missing = [k for k in self.replay.keys if k not in envs.single_observation_space.spaces]
+        if missing:   # e.g. the surface classes of retexture_prob from sims over ROS, which do not send them
+            envs.close()
+            raise ConfigError(f"the training envs do not observe {missing}, which this run stores and trains on")
         next_eval = (self.env_steps // cfg.eval_every_steps + 1) * cfg.eval_every_steps
         next_ckpt = (self.env_steps // cfg.checkpoint_every_steps + 1) * cfg.checkpoint_every_steps
         bar = tqdm(total=cfg.total_env_steps, initial=self.env_steps, unit="step", disable=not self.progress,

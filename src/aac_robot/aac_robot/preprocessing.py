@@ -78,6 +78,12 @@ class CropResize:
         out = cv2.resize(self._crop(frame), (self.out_w, self.out_h), interpolation=cv2.INTER_NEAREST_EXACT)
         return np.ascontiguousarray(out)
 
+    def labels(self, frame: np.ndarray) -> np.ndarray:
+        """HxW integer label image (e.g. the simulator's surface classes) -> out_h x out_w, nearest-neighbour
+        like the depth: a label is never averaged."""
+        out = cv2.resize(self._crop(frame), (self.out_w, self.out_h), interpolation=cv2.INTER_NEAREST_EXACT)
+        return np.ascontiguousarray(out)
+
 
 def check_rgb_frame(frame, width: int, height: int) -> None:
     if not isinstance(frame, np.ndarray):

@@ -21,7 +21,7 @@ from aac_robot.metrics import GRASP_TASKS, held
 from aac_robot.motion import MotionLimits, applied_action, limit_xyz
 from aac_robot.preprocessing import CropResize, metres_to_depth_mm
 
-from .config import ConfigError, SimConfig, from_dict
+from .config import SEG_BLOCK, SEG_FLOOR, SEG_KEY, SEG_OTHER, SEG_TABLE, ConfigError, SimConfig, from_dict
 from .randomization import DomainRandomizer, EpisodeParams
 from .scene import (GRIPPER_MAX_WIDTH, NEUTRAL_ARM_Q, PandaIK, build_scene, command_joints, load_texture, make_block,
                     reset_robot)
@@ -108,6 +108,8 @@ class AacPandaEnv(gym.Env):
         if cfg.render_images:
             obs_spaces["rgb"] = spaces.Box(0, 255, (S, S, 3), np.uint8)
             obs_spaces["depth"] = spaces.Box(0, np.iinfo(np.uint16).max, (S, S), np.uint16)
+            if cfg.segmentation:
+                obs_spaces[SEG_KEY] = spaces.Box(0, SEG_BLOCK, (S, S), np.uint8)
         obs_spaces.update(proprio=vec(sum(n for _, n in PROPRIO_LAYOUT)), desired_goal=vec(3),
                           state=vec(state_dim), achieved_goal=vec(3))
         self.observation_space = spaces.Dict(obs_spaces)
@@ -383,20 +385,33 @@ class AacPandaEnv(gym.Env):
             self._parking[body] = (5.0 + 0.2 * len(self._blocks), 5.0, 0.1)
         return self._blocks[key]
 
-    def _render(self, intr: CameraIntrinsics, with_depth: bool = True):
+    def _render(self, intr: CameraIntrinsics, with_depth: bool = True, with_seg: bool = False):
+        """(rgb, depth mm or None), plus the surface classes (SEG_*) as a third item with `with_seg`."""
         for hook in self.render_hooks:
             hook()
         proj = self._proj if intr is self.episode.intrinsics else gl_projection_matrix(intr, NEAR_M, FAR_M)
-        _, _, rgba, depth_buf, _ = p.getCameraImage(
+        _, _, rgba, depth_buf, seg_buf = p.getCameraImage(
             intr.width, intr.height, self._view, proj, renderer=p.ER_TINY_RENDERER,
-            flags=p.ER_NO_SEGMENTATION_MASK, physicsClientId=self.client, **self._light)
+            flags=0 if with_seg else p.ER_NO_SEGMENTATION_MASK, physicsClientId=self.client, **self._light)
         rgb = cv2.cvtColor(np.asarray(rgba, dtype=np.uint8).reshape(intr.height, intr.width, 4), cv2.COLOR_RGBA2RGB)
-        if not with_depth:
-            return rgb, None
-        d = np.asarray(depth_buf, dtype=np.float32).reshape(intr.height, intr.width)
-        z = _Z_NUM / (_Z_DEN - _Z_SLOPE * d)    # OpenGL depth buffer -> metric z-depth
-        z = self._dr.depth(z)
-        return rgb, metres_to_depth_mm(z, intr.depth_min_m, intr.depth_max_m)
+        depth = None
+        if with_depth:
+            d = np.asarray(depth_buf, dtype=np.float32).reshape(intr.height, intr.width)
+            z = _Z_NUM / (_Z_DEN - _Z_SLOPE * d)    # OpenGL depth buffer -> metric z-depth
+            z = self._dr.depth(z)
+            depth = metres_to_depth_mm(z, intr.depth_min_m, intr.depth_max_m)
+        if not with_seg:
+            return rgb, depth
+        return rgb, depth, self._surface_classes(np.asarray(seg_buf, dtype=np.int64).reshape(intr.height, intr.width))
+
+    def _surface_classes(self, body_ids: np.ndarray) -> np.ndarray:
+        """PyBullet's per-pixel body ids (-1 where nothing is hit) -> SEG_* classes, uint8."""
+        out = np.full(body_ids.shape, SEG_OTHER, dtype=np.uint8)
+        out[body_ids == self.scene.table] = SEG_TABLE
+        out[body_ids == self.scene.floor] = SEG_FLOOR
+        if self.block is not None:
+            out[body_ids == self.block] = SEG_BLOCK
+        return out
 
     def _joints(self) -> tuple[np.ndarray, np.ndarray]:
         joints = p.getJointStates(self.scene.robot, self.scene.arm_joints + self.scene.finger_joints,
@@ -420,14 +435,18 @@ class AacPandaEnv(gym.Env):
         """The policy's images: rendered directly at the policy size (camera_render: policy), or the
         camera's full frame with the episode's focal jitter, cropped and resized exactly as the deploy
         path does with a real RealSense frame (camera_render: native; ~6x the render cost)."""
+        seg = self.cfg.segmentation
         if self.cfg.camera_render == "policy":
             self.last_native = None
-            return self._render(self.episode.intrinsics)
+            return self._render(self.episode.intrinsics, with_seg=seg)
         factor = self.episode.intrinsics.fx / self.policy_intrinsics.fx
         native = self.camera_intrinsics.scaled_focal(factor)
-        rgb, depth = self._render(native)
+        rgb, depth, *classes = self._render(native, with_seg=seg)
         self.last_native = (rgb, depth, native)   # the full frame of this observation (the sim node can publish it)
-        return self.crop.rgb(rgb, native), self.crop.depth(depth, native)
+        out = (self.crop.rgb(rgb, native), self.crop.depth(depth, native))
+        if seg:   # nearest neighbour, as the depth: a class is never averaged
+            out += (self.crop.labels(classes[0]),)
+        return out
 
     def _observe(self) -> dict:
         """The whole observation of the current state (no camera delay)."""
@@ -439,7 +458,9 @@ class AacPandaEnv(gym.Env):
         ee_pos, ee_vel = self._grasp_point()
         obs = {}
         if self.cfg.render_images:
-            obs["rgb"], obs["depth"] = self._render_camera()
+            obs["rgb"], obs["depth"], *seg = self._render_camera()
+            if seg:
+                obs[SEG_KEY] = seg[0]
         obs["proprio"] = np.concatenate([ee_pos, ee_vel, [q[7] + q[8]]]).astype(np.float32)
         return obs
 
