@@ -271,9 +271,12 @@ def retexture(images: torch.Tensor, seg: torch.Tensor, prob: float, bank: torch.
     rgb = images[idx, 0:3]
     labels = seg[idx].to(dev)
     lum = (rgb * torch.tensor(_LUMA, device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    lut = torch.zeros(256, dtype=torch.uint8, device=dev)   # label -> 1 + its surface's index (0: left alone)
     for j, surface in enumerate(surfaces):
-        m = torch.isin(labels, torch.tensor(surface, dtype=labels.dtype, device=dev)).unsqueeze(1)
-        mf = m.to(rgb.dtype)
+        lut[list(surface)] = j + 1
+    which_surface = lut[labels.long()].unsqueeze(1)
+    for j in range(k):
+        mf = (which_surface == j + 1).to(rgb.dtype)
         local = _smooth(lum * mf, shade_cell) / _smooth(mf, shade_cell).clamp_min(1e-3)
         mean = (lum * mf).sum((2, 3), keepdim=True) / mf.sum((2, 3), keepdim=True).clamp_min(1.0)
         shade = (local / mean.clamp_min(1e-3)).clamp_(0.25, 1.5)
