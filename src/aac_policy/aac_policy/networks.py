@@ -240,46 +240,58 @@ def _smooth(x: torch.Tensor, k: int) -> torch.Tensor:
                          align_corners=False)
 
 
+def _texture_views(bank: torch.Tensor, n: int, h: int, w: int, rng: np.random.Generator) -> torch.Tensor:
+    """n random views (n,3,h,w) of random textures of `bank` (N,3,S,S): a square of 0.15 to 0.6 of the texture's
+    side, turned by a random angle, kept inside the texture, bilinearly resampled."""
+    which = torch.from_numpy(rng.integers(0, bank.shape[0], n))
+    scale = rng.uniform(0.15, 0.6, n)
+    angle = rng.uniform(0.0, 2 * np.pi, n)
+    # a turned square of half-side `scale` reaches scale * sqrt(2) from its centre: the view stays in the texture
+    shift = rng.uniform(-1.0, 1.0, (n, 2)) * (1.0 - np.sqrt(2.0) * scale)[:, None]
+    cos, sin = np.cos(angle) * scale, np.sin(angle) * scale
+    theta = torch.from_numpy(np.stack([np.stack([cos, -sin, shift[:, 0]], 1),
+                                       np.stack([sin, cos, shift[:, 1]], 1)], 1).astype(np.float32))
+    grid = F.affine_grid(theta.to(bank.device), [n, 3, h, w], align_corners=False)
+    return F.grid_sample(bank[which], grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def retexture(images: torch.Tensor, seg: torch.Tensor, prob: float, bank: torch.Tensor,
-              surfaces: tuple[tuple[int, ...], ...], rng: np.random.Generator, shade_cell: int = 6) -> torch.Tensor:
+              surfaces: tuple[tuple[tuple[int, ...], int], ...], rng: np.random.Generator,
+              shade_cell: int = 6) -> torch.Tensor:
     """Segmentation-guided re-texturing ("green-screen" augmentation) of a (B,C,H,W) batch from `image_tensor`,
-    in place: each sample with probability `prob` gets, for each surface of `surfaces` (a tuple of the labels
-    it covers in `seg`, (B,H,W)), its pixels replaced by a random view of a random texture of `bank`
-    (N,3,S,S float in 0..1): a square of 0.15 to 0.6 of the texture's side, turned by a random angle, kept
-    inside the texture, resampled to HxW. The new colour is shaded by the original's brightness on the
-    same surface averaged over `shade_cell`-pixel cells (lighting gradients and soft shadows stay, the old
-    texture's fine pattern goes) relative to its mean over the surface. Depth (channel 3) is left alone.
-    Drawn from `rng` (a resumed run draws exactly as an uninterrupted one)."""
+    in place: each sample with probability `prob` gets, for each surface of `surfaces` ((labels it covers in
+    `seg` (B,H,W), divisor)), its pixels replaced by a random view of a random texture of `bank` (N,3,S,S float
+    in 0..1; see _texture_views), sampled at 1/divisor of the image's resolution (a small surface, the block,
+    needs few samples) and brought back to it by nearest neighbour. The new colour is shaded by the
+    original's brightness on the same surface averaged over `shade_cell`-pixel cells (lighting gradients,
+    soft shadows and the block's lit and shaded faces stay; the old texture's fine pattern goes) relative
+    to its mean over the surface. Depth (channel 3) is left alone. Drawn from `rng` (a resumed run draws
+    exactly as an uninterrupted one). Surfaces are composed into one texture and one shading map, so the
+    full-size RGB passes are few (the augmentation runs on every training batch)."""
     b, _, h, w = images.shape
     chosen = np.flatnonzero(rng.random(b) < prob)
     if chosen.size == 0 or not surfaces:
         return images
-    n, k = chosen.size, len(surfaces)
-    which = torch.from_numpy(rng.integers(0, bank.shape[0], n * k))
-    scale = rng.uniform(0.15, 0.6, n * k)
-    angle = rng.uniform(0.0, 2 * np.pi, n * k)
-    # a turned square of half-side `scale` reaches scale * sqrt(2) from its centre: the view stays in the texture
-    shift = rng.uniform(-1.0, 1.0, (n * k, 2)) * (1.0 - np.sqrt(2.0) * scale)[:, None]
-    cos, sin = np.cos(angle) * scale, np.sin(angle) * scale
-    theta = torch.from_numpy(np.stack([np.stack([cos, -sin, shift[:, 0]], 1),
-                                       np.stack([sin, cos, shift[:, 1]], 1)], 1).astype(np.float32))
-    dev = images.device
-    grid = F.affine_grid(theta.to(dev), [n * k, 3, h, w], align_corners=False)
-    tex = F.grid_sample(bank[which].to(dev), grid, mode="bilinear", padding_mode="border",
-                        align_corners=False).view(n, k, 3, h, w)
+    n, dev = chosen.size, images.device
     idx = torch.from_numpy(chosen).to(dev)
     rgb = images[idx, 0:3]
-    labels = seg[idx].to(dev)
-    lum = (rgb * torch.tensor(_LUMA, device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
     lut = torch.zeros(256, dtype=torch.uint8, device=dev)   # label -> 1 + its surface's index (0: left alone)
-    for j, surface in enumerate(surfaces):
-        lut[list(surface)] = j + 1
-    which_surface = lut[labels.long()].unsqueeze(1)
-    for j in range(k):
-        mf = (which_surface == j + 1).to(rgb.dtype)
+    for j, (labels, _) in enumerate(surfaces):
+        lut[list(labels)] = j + 1
+    which_surface = lut[seg[idx].to(dev).long()].unsqueeze(1)            # (n,1,h,w)
+    lum = (rgb * torch.tensor(_LUMA, device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    tex = shade = None
+    for j, (_, divisor) in enumerate(surfaces):
+        view = _texture_views(bank.to(dev), n, -(-h // divisor), -(-w // divisor), rng)
+        if divisor > 1:
+            view = F.interpolate(view, size=(h, w), mode="nearest")
+        m = which_surface == j + 1
+        mf = m.to(rgb.dtype)
         local = _smooth(lum * mf, shade_cell) / _smooth(mf, shade_cell).clamp_min(1e-3)
         mean = (lum * mf).sum((2, 3), keepdim=True) / mf.sum((2, 3), keepdim=True).clamp_min(1.0)
-        shade = (local / mean.clamp_min(1e-3)).clamp_(0.25, 1.5)
-        rgb = rgb + mf * (tex[:, j] * shade - rgb)
-    images[idx, 0:3] = rgb.clamp_(0.0, 1.0)
+        s_j = (local / mean.clamp_min(1e-3)).clamp_(0.25, 1.5)
+        tex = view if tex is None else torch.where(m, view, tex)
+        shade = s_j if shade is None else torch.where(m, s_j, shade)
+    out = torch.where(which_surface > 0, tex * shade, rgb)
+    images[idx, 0:3] = out.clamp_(0.0, 1.0)
     return images
