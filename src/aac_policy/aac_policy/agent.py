@@ -30,9 +30,9 @@ from .perf import bf16_is_fast, bf16_support_note
 from .spec import ObsSpec
 
 GOAL_KEYS = ("desired_goal", "achieved_goal")
-# the surfaces retexture_prob re-textures (labels, sampled at 1/divisor of the image's resolution): table and
-# floor with one texture (little floor is in view), the block (~8 x 8 pixels at 84 x 84) with another
-RETEXTURE_SURFACES = (((SEG_TABLE, SEG_FLOOR), 1), ((SEG_BLOCK,), 2))
+# the surfaces retexture_prob re-textures: table and floor with one texture (little floor is in view), the block
+# with another
+RETEXTURE_SURFACES = ((SEG_TABLE, SEG_FLOOR), (SEG_BLOCK,))
 # bank textures are held at this side: the sim's camera sees ~a 32-pixel window of a 256 texture across the
 # table; the views (0.15-0.6 of the side) span 40-150 of those pixels
 RETEXTURE_SIZE = 64
