@@ -229,12 +229,11 @@ class PixelCritic(nn.Module):
         return [q(x).squeeze(-1) for q in self.qs]
 
 
-
 _LUMA = (0.299, 0.587, 0.114)
 
 
 def _smooth(x: torch.Tensor, k: int) -> torch.Tensor:
-    """A (N,1,H,W) map averaged over k x k cells and bilinearly resampled back: a blur at a fraction of a
+    """(N,C,H,W) maps averaged over k x k cells and bilinearly resampled back: a blur at a fraction of a
     stride-1 pooling's cost (CPU avg_pool2d with stride 1 is slow)."""
     return F.interpolate(F.avg_pool2d(x, k, k, ceil_mode=True), size=x.shape[-2:], mode="bilinear",
                          align_corners=False)

@@ -16,9 +16,9 @@ RENDER_MODELS = ("low_poly", "full")
 CAMERA_RENDERS = ("policy", "native")
 # procedural texture banks (scene.TEXTURE_BANKS): `train` (64) or `train_large` (512, `train`'s 64 and more
 # of the same kinds) for training, `heldout` for the evaluation only
+TEXTURE_BANK_NAMES = ("train", "heldout", "train_large", "train_contrast")
 SEG_KEY = "seg"   # with SimConfig.segmentation: per-pixel surface class of the policy image (privileged)
 SEG_OTHER, SEG_TABLE, SEG_FLOOR, SEG_BLOCK = 0, 1, 2, 3   # robot, background and anything else are SEG_OTHER
-TEXTURE_BANK_NAMES = ("train", "heldout", "train_large", "train_contrast")
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class SimConfig(StrictConfig):
     # policy: render directly at image_size with the cropped intrinsics (training); native: render the camera's
     # full frame (640x480) and crop + resize it as the deploy path does (aac_robot.preprocessing.CropResize)
     camera_render: str = "policy"
-    # training only: also observe "seg", the policy image's per-pixel surface class (SEG_* in aac_sim.env: table,
+    # training only: also observe "seg", the policy image's per-pixel surface class (SEG_* above: table,
     # floor, block, everything else), for image augmentations that re-texture a surface (aac_policy's
     # retexture_prob). Privileged: no real camera gives it, and no actor reads it.
     segmentation: bool = False
