@@ -20,10 +20,10 @@ import torch
 from aac_policy.agent import Agent
 from aac_policy.config import TrainConfig
 from aac_policy.perf import bf16_is_fast, keep_freed_memory_for_reuse
-from aac_policy.replay import HerReplay
 from aac_policy.spec import build_spec
 from aac_sim.config import SEG_KEY, SimConfig
 from aac_sim.env import AacPandaEnv
+from learner_speed import filled_replay   # bench/: random-action episodes into a replay
 
 OUT = Path(__file__).parent / "results" / "augment_cost.json"
 BATCH, EPISODES, REPEATS = 256, 6, 20
@@ -37,18 +37,7 @@ def main() -> int:
     env = AacPandaEnv(config=SimConfig(task="pick_place", segmentation=True))
     base = TrainConfig(wiring="asymmetric", state_teacher=True, batch_size=BATCH, bf16=True, sim=env.cfg)
     spec = build_spec(env.observation_space, env.action_space, "asymmetric", base.aux_loss, env.state_layout)
-    rb = HerReplay(spec, env.observation_space, 10_000, 50, 4, env.compute_reward, seed=0, extra_keys=(SEG_KEY,))
-    rng = np.random.default_rng(0)
-    for e in range(EPISODES):
-        o, _ = env.reset(seed=e)
-        frames, acts = {k: [o[k]] for k in rb.keys}, []
-        for _ in range(50):
-            a = rng.uniform(-1, 1, 4).astype(np.float32)
-            o, *_ = env.step(a)
-            acts.append(a)
-            for k in rb.keys:
-                frames[k].append(o[k])
-        rb.add_episode({k: np.stack(v) for k, v in frames.items()}, np.stack(acts))
+    rb = filled_replay(env, spec, np.random.default_rng(0), EPISODES, extra_keys=(SEG_KEY,))
     env.close()
     agents = {name: Agent(spec, base.replace(**kw)) for name, kw in VARIANTS.items()}
     for a in agents.values():

@@ -36,9 +36,10 @@ def timed(fn, n):
     return (time.perf_counter() - t) / n
 
 
-def filled_replay(env, spec, rng):
-    rb = HerReplay(spec, env.observation_space, 10_000, 50, 4, env.compute_reward, seed=0)
-    for e in range(EPISODES):
+def filled_replay(env, spec, rng, episodes: int = EPISODES, extra_keys: tuple[str, ...] = ()):
+    """A replay of `episodes` random-action episodes of `env` (also stored: `extra_keys`)."""
+    rb = HerReplay(spec, env.observation_space, 10_000, 50, 4, env.compute_reward, seed=0, extra_keys=extra_keys)
+    for e in range(episodes):
         o, _ = env.reset(seed=e)
         frames, acts = {k: [o[k]] for k in rb.keys}, []
         for _ in range(50):
