@@ -148,9 +148,9 @@ class Agent:
         return out
 
     def retexture_bank(self) -> torch.Tensor:
-        """The textures of `retexture_banks` (see load_texture_bank), loaded on first use."""
+        """The textures of `retexture_banks` (see load_texture_bank), loaded onto the agent's device on first use."""
         if self._retexture_bank is None:
-            self._retexture_bank = load_texture_bank(self.cfg.retexture_banks)
+            self._retexture_bank = load_texture_bank(self.cfg.retexture_banks).to(self.device)
         return self._retexture_bank
 
     def update_norms(self, obs: dict) -> None:

@@ -263,7 +263,7 @@ def retexture(images: torch.Tensor, seg: torch.Tensor, prob: float, bank: torch.
     """Segmentation-guided re-texturing ("green-screen" augmentation) of a (B,C,H,W) batch from `image_tensor`,
     in place: each sample with probability `prob` gets, for each surface of `surfaces` (the labels it covers
     in `seg`, (B,H,W)), its pixels replaced by a random view of a random texture of `bank` (N,3,S,S float in
-    0..1; see _texture_views). The new colour is shaded by the original's brightness on the same surface
+    0..1, on the images' device; see _texture_views). The new colour is shaded by the original's brightness on the same surface
     averaged over `shade_cell`-pixel cells (lighting gradients, soft shadows and the block's lit and shaded
     faces stay; the old texture's fine pattern goes) relative to its mean over the surface. Depth (channel 3)
     is left alone. Drawn from `rng` (a resumed run draws exactly as an uninterrupted one). The surfaces are
@@ -287,7 +287,7 @@ def retexture(images: torch.Tensor, seg: torch.Tensor, prob: float, bank: torch.
     local = local[:, :k] / local[:, k:].clamp_min(1e-3)
     mean = (lum * mf).sum((2, 3), keepdim=True) / mf.sum((2, 3), keepdim=True).clamp_min(1.0)
     shades = (local / mean.clamp_min(1e-3)).clamp_(0.25, 1.5)
-    views = _texture_views(bank.to(dev), n * k, h, w, rng).view(k, n, 3, h, w)
+    views = _texture_views(bank, n * k, h, w, rng).view(k, n, 3, h, w)
     tex, shade = views[0], shades[:, :1]
     for j in range(1, k):
         tex = torch.where(masks[j], views[j], tex)

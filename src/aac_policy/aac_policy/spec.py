@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from gymnasium import spaces
 
-from aac_sim.config import ConfigError
+from aac_sim.config import SEG_KEY, ConfigError
 
 IMAGE_KEYS = ("rgb", "depth")
-PRIVILEGED_KEYS = ("state", "observation", "achieved_goal", "seg")   # seg: aac_sim.config.SEG_KEY
+PRIVILEGED_KEYS = ("state", "observation", "achieved_goal", SEG_KEY)
 AUX_STATE_FIELDS = ("object_pos", "ee_pos")   # what the encoder regresses when the env names its state layout
 
 

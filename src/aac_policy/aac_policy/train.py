@@ -164,12 +164,9 @@ class Trainer:
                 student, self.finetune_start = load_student_checkpoint(
                     cfg.finetune_from, json.loads(json.dumps(self.spec.to_dict())))
                 self.agent.load_finetune_start(student["agent"], ckpt["agent"])
-        extra = ()
-        if cfg.retexture_prob > 0:   # the surface classes the augmentation reads are stored with the frames
-            if SEG_KEY not in self.eval_env.observation_space.spaces:
-                raise ConfigError(f"retexture_prob needs the sim's surface classes ({SEG_KEY!r}), which this env "
-                                  "does not observe")
-            extra = (SEG_KEY,)
+        # the surface classes retexture_prob reads are stored with the frames (sim_config_for turns them on; training
+        # envs that lack them are refused in run())
+        extra = (SEG_KEY,) if cfg.retexture_prob > 0 else ()
         self.replay = HerReplay(self.spec, self.eval_env.observation_space, cfg.replay_capacity, self.T,
                                 cfg.her_k, lambda ag, g: base.compute_reward(ag, g, None), seed=cfg.seed,
                                 extra_keys=extra)

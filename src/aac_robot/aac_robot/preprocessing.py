@@ -75,8 +75,7 @@ class CropResize:
         foreground and background at edges and smear 0 ("no reading") into valid pixels.
         """
         check_depth_frame(frame, intr.width, intr.height)
-        out = cv2.resize(self._crop(frame), (self.out_w, self.out_h), interpolation=cv2.INTER_NEAREST_EXACT)
-        return np.ascontiguousarray(out)
+        return self.labels(frame)
 
     def labels(self, frame: np.ndarray) -> np.ndarray:
         """HxW integer label image (e.g. the simulator's surface classes) -> out_h x out_w, nearest-neighbour
