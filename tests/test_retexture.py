@@ -122,3 +122,25 @@ def test_a_student_stores_the_surface_classes_and_trains_on_retextured_images_it
     assert torch.equal(shifted[:, 3], retextured[:, 3]) and not torch.equal(shifted[:, :3], retextured[:, :3])
     assert torch.equal(agent.images(batch["obs"]), plain.images(batch["obs"]))   # acting / eval: never
     assert np.isfinite(agent.distill(batch)["loss/distill"])
+
+
+def test_training_envs_that_do_not_send_the_surface_classes_are_refused(tmp_path):
+    """Sims over ROS (RosVectorEnv) have no observation space and never send `seg`: a retexture run over them
+    is refused before it trains; without the augmentation nothing extra is asked of them."""
+    class SpacelessEnvs:   # what run() sees of a RosVectorEnv before its first reset
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    sets = ["sim.task=pick", "sim.image_size=48", "wiring=asymmetric", "state_teacher=true", "num_envs=1",
+            "hidden_dim=32", "feature_dim=16", "torch_threads=1", "total_env_steps=100", "save_replay=false",
+            "bf16=false"]
+    envs = SpacelessEnvs()
+    trainer = Trainer(load_config(None, sets + ["retexture_prob=0.5"]), tmp_path / "a", make_env=lambda: envs,
+                      progress=False)
+    with pytest.raises(ConfigError, match=SEG_KEY):
+        trainer.run()
+    assert envs.closed
+    plain = Trainer(load_config(None, sets), tmp_path / "b", make_env=lambda: envs, progress=False)
+    assert plain.replay.extra_keys == ()

@@ -30,7 +30,8 @@ class HerReplay:
         self.max_episodes = max(1, capacity // episode_len)
         self.future_p = 1.0 - 1.0 / (1.0 + her_k)
         self.rng = np.random.default_rng(seed)
-        self.keys = tuple(spec.image_keys) + spec.stored_vec_keys + ("desired_goal",) + tuple(extra_keys)
+        self.extra_keys = tuple(extra_keys)
+        self.keys = tuple(spec.image_keys) + spec.stored_vec_keys + ("desired_goal",) + self.extra_keys
         self.keys = tuple(dict.fromkeys(self.keys))
         E, T1 = self.max_episodes, episode_len + 1
         # np.zeros maps untouched pages lazily: memory grows as the buffer fills
