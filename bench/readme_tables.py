@@ -156,6 +156,8 @@ def learning() -> str:
                    "(seed 0's student from the committed teacher `bench/teachers/pick_seed0`, the row below)"),
         staged_row("learn_staged-pick_place-n1.json", "pick_place (move a block) from pixels (issue 19): staged, the "
                    "teacher with 1-step TD targets (`configs/pick_place.yaml`)"),
+        staged_row("learn_staged-pick_place-n1-retex50.json", "pick_place, the same teachers, the student with "
+                   "re-texturing (`student.retexture_prob` 0.5, the default since 2026-12-07)"),
     ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():

@@ -144,3 +144,22 @@ def test_training_envs_that_do_not_send_the_surface_classes_are_refused(tmp_path
     assert envs.closed
     plain = Trainer(load_config(None, sets), tmp_path / "b", make_env=lambda: envs, progress=False)
     assert plain.replay.extra_keys == ()
+
+
+def test_the_staged_student_retextures_by_default_and_the_teacher_never(tmp_path):
+    """The main job's student trains with student.retexture_prob (0.5: bench/README.md, 2026-12-07 d); the
+    top-level knob is for single runs and is refused in the staged pipeline rather than silently unused."""
+    from aac_policy.staged import student_config, teacher_config
+
+    cfg = load_config("main", [])
+    assert cfg.pipeline == "staged" and cfg.retexture_prob == 0.0
+    student = student_config(cfg, tmp_path, 60.0)
+    assert student.retexture_prob == 0.5 and student.pixels
+    assert teacher_config(cfg).retexture_prob == 0.0
+    assert student_config(load_config("main", ["student.retexture_prob=0"]), tmp_path, 60.0).retexture_prob == 0.0
+    with pytest.raises(ConfigError, match="student.retexture_prob"):
+        load_config("main", ["retexture_prob=0.5"])
+    with pytest.raises(ConfigError, match="retexture_prob"):
+        load_config("main", ["student.retexture_prob=2"])
+    with pytest.raises(ConfigError, match="set student.retexture_prob=0"):   # before the teacher trains
+        load_config("main", ["env_id=CartPole-v1"])

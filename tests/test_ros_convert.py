@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("sensor_msgs")
 
 from aac_sim.env import AacPandaEnv  # noqa: E402
-from aac_robot.ros_convert import (MessageError, camera_info_msg, image_to_depth_mm, image_to_rgb,  # noqa: E402
+from aac_robot.ros_convert import (MessageError, camera_info_msg, image_to_depth_mm, image_to_labels, image_to_rgb,  # noqa: E402
                                    ns_from_stamp, numpy_to_image, pack_labelled, pose_position, pose_stamped,
                                    stamp_from_ns, trajectory_target, unpack_labelled)
 from aac_robot.motion import action_to_command, applied_action  # noqa: E402
@@ -34,6 +34,16 @@ def test_images_round_trip_in_every_supported_encoding():
     np.testing.assert_array_equal(mm, expect)
 
 
+def test_label_images_round_trip_and_only_as_labels():
+    labels = RNG.integers(0, 4, (6, 5), dtype=np.uint8)
+    msg = numpy_to_image(labels, "mono8", 7, "cam")
+    np.testing.assert_array_equal(image_to_labels(msg, (6, 5)), labels)
+    with pytest.raises(MessageError, match="label image must be mono8"):
+        image_to_labels(numpy_to_image(np.zeros((6, 5, 3), np.uint8), "rgb8", 0, ""))
+    with pytest.raises(MessageError, match="depth image must be 16UC1"):
+        image_to_depth_mm(msg)
+
+
 def test_padded_rows_and_big_endian_are_read_correctly():
     depth = RNG.integers(0, 60000, (3, 4), dtype=np.uint16)
     padded = np.zeros((3, 6), np.uint16)
@@ -43,7 +53,8 @@ def test_padded_rows_and_big_endian_are_read_correctly():
 
 
 @pytest.mark.parametrize("change, match", [
-    (dict(encoding="mono8"), "unsupported image encoding 'mono8'"),
+    (dict(encoding="mono16"), "unsupported image encoding 'mono16'"),
+    (dict(encoding="mono8"), "colour image must be rgb8 or bgr8"),
     (dict(encoding="yuv422"), "unsupported image encoding"),
     (dict(step=10), "do not fit"),
     (dict(height=7), "do not fit"),

@@ -15,7 +15,7 @@ from aac_policy.config import load_config
 from aac_policy.envs import sim_config_for
 from aac_policy.train import Trainer
 from aac_robot import ros_interface as ri
-from aac_sim.config import ConfigError, SimConfig
+from aac_sim.config import SEG_BLOCK, SEG_FLOOR, SEG_KEY, SEG_OTHER, SEG_TABLE, ConfigError, SimConfig
 from aac_sim.env import AacPandaEnv
 from aac_robot.ros_convert import image_to_depth_mm, image_to_rgb, ns_from_stamp, stamp_from_ns, unpack_labelled
 
@@ -361,3 +361,8 @@ def test_trainer_node_runs_the_staged_pipeline(tmp_path):
     assert stages["teacher"]["env_steps"] == 100 and stages["student"]["env_steps"] == 100
     assert (tmp_path / "actor.pt").stat().st_size > 0 and out["report"]["conditions"]["train"]["episodes"] == 1
     assert (tmp_path / "teacher" / "replay").is_dir()   # stage 1 ran in-process (its replay saved to disk)
+    # the student re-textures by default: the sim sent its surface classes with every frame, stored with them
+    episode = np.load(sorted((tmp_path / "student" / "replay").glob("episode_*.npz"))[0])
+    seg = episode[f"obs/{SEG_KEY}"]
+    assert seg.shape[1:] == episode["obs/rgb"].shape[1:3] and seg.dtype == np.uint8
+    assert set(np.unique(seg)) <= {SEG_OTHER, SEG_TABLE, SEG_FLOOR, SEG_BLOCK} and (seg == SEG_TABLE).any()

@@ -264,7 +264,7 @@ def _staged_sets(run_dir: Path) -> list[str]:
             "teacher.stop_success=0.9", "teacher.updates_per_step=0.5", "random_steps=300",
             "student.total_env_steps=1500", "student.eval_every_steps=500", "student.eval_episodes=20",
             "student.teacher_collect_decay_steps=1000", "student.passes_per_frame=16", "student.bf16=false",
-            "student.textures=false", "student.num_envs=1", "device=cpu"]
+            "student.textures=false", "student.retexture_prob=0", "student.num_envs=1", "device=cpu"]
 
 
 def test_a_short_staged_run_end_to_end(tmp_path):

@@ -35,10 +35,10 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from aac_robot import ros_interface as ri
-from aac_sim.config import ConfigError
+from aac_sim.config import SEG_KEY, ConfigError
 from aac_robot.node_main import QUIET_PUB
-from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_rgb, ns_from_stamp,
-                                   stamp_from_ns, twist_stamped, unpack_labelled)
+from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_labels, image_to_rgb,
+                                   ns_from_stamp, stamp_from_ns, twist_stamped, unpack_labelled)
 from aac_robot.motion import MotionLimits, action_to_command
 from aac_sim.take_loop import TakeLoop
 
@@ -46,6 +46,7 @@ from .checkpoint import config_mismatch
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 PARTS = ("rgb", "depth", "privileged")
+READERS = {"rgb": image_to_rgb, "depth": image_to_depth_mm, SEG_KEY: image_to_labels}   # image topic -> array
 # sim config fields that may differ between trainer and sim (the trainer does not render for `state`)
 IGNORED_SIM_FIELDS = {"render_images", "camera_intrinsics", "camera_extrinsics"}
 
@@ -59,9 +60,10 @@ class SimClient:
     callbacks run in the thread that calls the env's reset/step, inside `obs_loop.spin_once`."""
 
     def __init__(self, node, obs_loop: TakeLoop, namespace: str, lock: threading.Lock, camera_namespace: str,
-                 need_images: bool):
+                 need_images: bool, need_seg: bool = False):
         self.node, self.ns, self.lock = node, namespace.strip("/"), lock
         self.need = PARTS if need_images else ("privileged",)   # the state wiring needs no images
+        self.need += (SEG_KEY,) if need_seg else ()             # the surface classes re-texturing reads
         pre = f"/{self.ns}/" if self.ns else "/"
         cam = camera_namespace.strip("/")
         self.info: dict | None = None
@@ -79,6 +81,8 @@ class SimClient:
         obs_loop.subscribe(Image, f"{pre}{cam}/{ri.COLOR_IMAGE}", lambda m: self._on_image("rgb", m))
         obs_loop.subscribe(Image, f"{pre}{cam}/{ri.DEPTH_IMAGE}", lambda m: self._on_image("depth", m))
         obs_loop.subscribe(Float32MultiArray, pre + ri.PRIVILEGED_STATE, lambda m: self._on_array("privileged", m))
+        if need_seg:
+            obs_loop.subscribe(Image, pre + ri.PRIVILEGED_SEGMENTATION, lambda m: self._on_image(SEG_KEY, m))
         # the seed is the one parameter the trainer sets: one SetParameters client, not the six of an
         # AsyncParameterClient (every client is in the executor's wait set on every wake-up)
         self.param_client = None
@@ -101,7 +105,7 @@ class SimClient:
 
     def _on_image(self, key: str, msg: Image) -> None:
         try:
-            value = (image_to_rgb if key == "rgb" else image_to_depth_mm)(msg, self.expected_size)
+            value = READERS[key](msg, self.expected_size)
         except MessageError as exc:
             self.node.get_logger().error(f"/{self.ns}: dropped {key} image: {exc}")
             return
@@ -175,10 +179,13 @@ class RosVectorEnv:
         self.node, self.sim_config, self.T = node, sim_config, episode_steps
         self.motion = MotionLimits.from_dict(sim_config.get("motion", {}))   # the sims' config is checked against it
         self.need_images = image_keys
+        # observation keys sent beside the spec's: the surface classes of a sim config with `segmentation`
+        self.extra_keys = (SEG_KEY,) if image_keys and sim_config.get("segmentation") else ()
         self.step_timeout_s, self.connect_timeout_s = step_timeout_s, connect_timeout_s
         self.lock = threading.Lock()   # guards what the executor thread writes (sim_info)
         self.obs_loop = TakeLoop(node, reliability=step_reliability)
-        self.clients = [SimClient(node, self.obs_loop, ns, self.lock, camera_namespace, image_keys) for ns in namespaces]
+        self.clients = [SimClient(node, self.obs_loop, ns, self.lock, camera_namespace, image_keys,
+                                  need_seg=bool(self.extra_keys)) for ns in namespaces]
         self.num_envs = len(self.clients)
         self.stamps = np.zeros(self.num_envs, dtype=np.int64)
         self.dropped = np.zeros(self.num_envs, dtype=bool)
@@ -372,6 +379,8 @@ class RosVectorEnv:
                "achieved_goal": priv["achieved_goal"], "_priv": priv}
         if self.need_images:
             obs["rgb"], obs["depth"] = parts["rgb"], parts["depth"]
+        for k in self.extra_keys:
+            obs[k] = parts[k]
         return obs
 
     def _batch(self) -> dict:

@@ -64,7 +64,7 @@ def student_config(cfg: TrainConfig, teacher_dir: Path, minutes: float) -> Train
                        teacher_collect_decay_steps=s.teacher_collect_decay_steps,
                        exploration_noise=s.exploration_noise, random_action_prob=s.random_action_prob,
                        bf16=s.bf16, distill_lr_final=s.lr_final, eval_every_steps=s.eval_every_steps,
-                       eval_episodes=s.eval_episodes, knock_prob=s.knock_prob,
+                       eval_episodes=s.eval_episodes, knock_prob=s.knock_prob, retexture_prob=s.retexture_prob,
                        checkpoint_every_steps=s.eval_every_steps)   # save_replay as the run's: a resumed
                                                                     # student keeps its DAgger data
 

@@ -30,7 +30,8 @@ except ImportError:
     _CV_BRIDGE = None
 
 # encoding -> (dtype, channels)
-ENCODINGS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "16UC1": (np.uint16, 1), "32FC1": (np.float32, 1)}
+ENCODINGS = {"rgb8": (np.uint8, 3), "bgr8": (np.uint8, 3), "16UC1": (np.uint16, 1), "32FC1": (np.float32, 1),
+             "mono8": (np.uint8, 1)}   # mono8: label images (the simulator's surface classes)
 
 
 class MessageError(ValueError):
@@ -93,6 +94,13 @@ def image_to_rgb(msg: Image, expect_size=None) -> np.ndarray:
     if msg.encoding not in ("rgb8", "bgr8"):
         raise MessageError(f"colour image must be rgb8 or bgr8, got {msg.encoding!r}")
     return np.ascontiguousarray(a[..., ::-1]) if msg.encoding == "bgr8" else a
+
+
+def image_to_labels(msg: Image, expect_size=None) -> np.ndarray:
+    """A mono8 label image (one class id per pixel) as HxW uint8."""
+    if msg.encoding != "mono8":
+        raise MessageError(f"label image must be mono8, got {msg.encoding!r}")
+    return image_to_numpy(msg, expect_size)
 
 
 def image_to_depth_mm(msg: Image, expect_size=None) -> np.ndarray:

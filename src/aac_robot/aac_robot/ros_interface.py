@@ -35,6 +35,9 @@ JOINT_TRAJECTORY = "joint_trajectory"
 
 # --- simulator extras (not on a real robot)
 PRIVILEGED_STATE = "aac/privileged_state"             # std_msgs/Float32MultiArray, labelled layout (see ros_convert)
+# sensor_msgs/Image mono8, the policy image's per-pixel surface class (aac_sim.config SEG_*), stamped as the frame;
+# only from a sim whose config has `segmentation` (the trainer's re-texturing augmentation reads it)
+PRIVILEGED_SEGMENTATION = "aac/privileged_segmentation"
 PROPRIO = "aac/proprio"                               # std_msgs/Float32MultiArray: on a real robot this is FK of joint_states
 GOAL = "aac/goal"                                     # geometry_msgs/PoseStamped, commanded goal in BASE_FRAME
 MARKERS = "aac/markers"                               # visualization_msgs/MarkerArray: block + goal

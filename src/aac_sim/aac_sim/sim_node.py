@@ -46,7 +46,7 @@ from aac_robot.node_main import QUIET_PUB, QUIET_SUB, ExecutorThread, declare_pa
 from aac_robot.ros_convert import (MessageError, camera_info_msg, joint_state_msg, ns_from_stamp, numpy_to_image,
                                    pack_labelled, pose_stamped, stamp_from_ns, trajectory_target)
 
-from .config import ConfigError, RandomizationConfig, SimConfig, load_yaml
+from .config import SEG_KEY, ConfigError, RandomizationConfig, SimConfig, load_yaml
 from .env import AacPandaEnv
 from .scene import GRIPPER_MAX_WIDTH
 from .sim_server import CommandError, SimServer, SimStep
@@ -136,6 +136,7 @@ class SimNode(Node):
         self.pub_depth_info = self.create_publisher(CameraInfo, f"{cam}/{ri.DEPTH_INFO}", 10, **quiet)
         self.pub_joints = self.create_publisher(JointState, ri.JOINT_STATES, 10, **quiet)
         self.pub_priv = self.create_publisher(Float32MultiArray, ri.PRIVILEGED_STATE, 10, **quiet)
+        self.pub_seg = self.create_publisher(Image, ri.PRIVILEGED_SEGMENTATION, 10, **quiet)
         self.pub_proprio = self.create_publisher(Float32MultiArray, ri.PROPRIO, 10, **quiet)
         self.pub_goal = self.create_publisher(PoseStamped, ri.GOAL, 10, **quiet)
         self.pub_markers = self.create_publisher(MarkerArray, ri.MARKERS, 10, **quiet)
@@ -388,6 +389,8 @@ class SimNode(Node):
                  "desired_goal": obs["desired_goal"], "reward": [step.reward],
                  "is_success": [step.is_success], "truncated": [float(step.truncated)],
                  "episode": [step.episode], "step": [step.step]}, t))
+        if SEG_KEY in obs and wanted(self.pub_seg):   # before the images, like the state: part of the frame
+            self.pub_seg.publish(numpy_to_image(obs[SEG_KEY], "mono8", t, self.color_frame))
         if "rgb" in obs:
             # native: the full frame the policy images were cropped and resized from (the env's last render,
             # taken for this observation), as a RealSense would send it
