@@ -125,9 +125,14 @@ def test_a_student_stores_the_surface_classes_and_trains_on_retextured_images_it
 
 
 def test_training_envs_that_do_not_send_the_surface_classes_are_refused(tmp_path):
-    """Sims over ROS (RosVectorEnv) have no observation space and never send `seg`: a retexture run over them
-    is refused before it trains; without the augmentation nothing extra is asked of them."""
-    class SpacelessEnvs:   # what run() sees of a RosVectorEnv before its first reset
+    """Training envs whose observations lack `seg` (e.g. sims over ROS launched without segmentation: their
+    RosVectorEnv's space is the sims' config's) are refused before a retexture run trains; without the
+    augmentation nothing extra is asked of them."""
+    from aac_sim.config import SimConfig
+    from aac_sim.env import observation_space
+
+    class EnvsWithoutSeg:
+        single_observation_space = observation_space(SimConfig(task="pick", image_size=48))
         closed = False
 
         def close(self):
@@ -136,7 +141,7 @@ def test_training_envs_that_do_not_send_the_surface_classes_are_refused(tmp_path
     sets = ["sim.task=pick", "sim.image_size=48", "wiring=asymmetric", "state_teacher=true", "num_envs=1",
             "hidden_dim=32", "feature_dim=16", "torch_threads=1", "total_env_steps=100", "save_replay=false",
             "bf16=false"]
-    envs = SpacelessEnvs()
+    envs = EnvsWithoutSeg()
     trainer = Trainer(load_config(None, sets + ["retexture_prob=0.5"]), tmp_path / "a", make_env=lambda: envs,
                       progress=False)
     with pytest.raises(ConfigError, match=SEG_KEY):

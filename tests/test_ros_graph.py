@@ -232,6 +232,24 @@ def test_trainer_survives_a_sim_killed_mid_episode_inside_collect_and_readmits_i
         assert not np.array_equal(tr.replay.obs["achieved_goal"][slot], partial["achieved_goal"])
 
 
+def test_the_trainers_ros_env_has_the_observation_space_of_an_in_process_env_of_its_config():
+    """The trainer checks what a run stores against its training envs' space: over ROS that space is the one an
+    in-process env of the same sim config has, less what the trainer does not read (images for a state run)."""
+    cfg = SimConfig(task="pick", image_size=48, segmentation=True).to_dict()
+    local = AacPandaEnv(config=cfg)
+    with Spinning() as node:
+        pixels = RosVectorEnv(node, ["s"], cfg, 50, image_keys=True)
+        state = RosVectorEnv(node, ["t"], cfg, 50, image_keys=False)
+        plain = RosVectorEnv(node, ["u"], {**cfg, "segmentation": False}, 50, image_keys=True)
+        assert pixels.single_observation_space == local.observation_space and SEG_KEY in local.observation_space.spaces
+        assert set(state.single_observation_space.spaces) == {"proprio", "desired_goal", "state", "achieved_goal"}
+        assert state.single_observation_space["state"] == local.observation_space["state"]
+        assert set(plain.single_observation_space.spaces) == set(local.observation_space.spaces) - {SEG_KEY}
+        for env in (pixels, state, plain):
+            env.close()
+    local.close()
+
+
 def test_the_trainer_hands_its_sim_config_to_a_lockstep_sim_and_refuses_a_realtime_one():
     """One source for the sims' config: a lockstep sim launched with another one (64 px, no textures) runs the
     trainer's once connected (84 px frames, textures on); a realtime twin is not reconfigured but refused

@@ -75,26 +75,8 @@ def plot_comparison(runs: dict[str, list[Path]], out_png: str | Path, title: str
                    "eval success rate (mean, min-max over seeds)")
 
 
-def plot_stages(curves: dict[str, list[dict]], out_png: str | Path, title: str = "") -> Path:
-    """Consecutive stages of one run (label -> metrics rows, in order): each stage's eval success over
-    its own env steps (left), and over the pipeline's cumulative wall time (right: a stage starts where
-    the previous one ended)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    offset = 0.0
-    for label, rows in curves.items():
-        if not rows:
-            continue
-        succ = [r["success_rate"] for r in rows]
-        line, = axes[0].plot([r["env_steps"] for r in rows], succ, marker="o", ms=3, label=label)
-        wall = [offset + r["wall_time_s"] / 60 for r in rows]
-        axes[1].plot(wall, succ, marker="o", ms=3, color=line.get_color(), label=label)
-        offset = wall[-1]
-    axes[0].legend(loc="lower right", fontsize=8)
-    return _finish(fig, axes, out_png, title, "wall time (min, all stages)", "eval success rate")
-
-
 STAGE_STYLE = {"teacher": ("--", "teacher (privileged state)"), "student": ("-", "pixel student"),
-               "finetune": (":", "stage 3")}
+               "finetune": (":", "stage 3 (asymmetric actor-critic)")}
 
 
 def staged_series(run: dict) -> list[tuple[str, list[int], list[float], list[float]]]:

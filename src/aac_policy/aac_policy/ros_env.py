@@ -25,6 +25,7 @@ import threading
 import time
 
 import numpy as np
+from gymnasium import spaces
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
@@ -35,7 +36,8 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from aac_robot import ros_interface as ri
-from aac_sim.config import SEG_KEY, ConfigError
+from aac_sim.config import SEG_KEY, ConfigError, SimConfig, from_dict
+from aac_sim.env import observation_space
 from aac_robot.node_main import QUIET_PUB
 from aac_robot.ros_convert import (MessageError, gripper_command, image_to_depth_mm, image_to_labels, image_to_rgb,
                                    ns_from_stamp, stamp_from_ns, twist_stamped, unpack_labelled)
@@ -46,6 +48,7 @@ from .checkpoint import config_mismatch
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
 PARTS = ("rgb", "depth", "privileged")
+VEC_KEYS = ("proprio", "desired_goal", "state", "achieved_goal")   # read from the privileged message
 READERS = {"rgb": image_to_rgb, "depth": image_to_depth_mm, SEG_KEY: image_to_labels}   # image topic -> array
 # sim config fields that may differ between trainer and sim (the trainer does not render for `state`)
 IGNORED_SIM_FIELDS = {"render_images", "camera_intrinsics", "camera_extrinsics"}
@@ -194,6 +197,15 @@ class RosVectorEnv:
         self._checked_version = [0] * self.num_envs
         self._handed = [-1] * self.num_envs   # info_version of each sim when it was handed the trainer's config
         self.drops = self.readmissions = 0
+
+    @property
+    def single_observation_space(self) -> spaces.Dict:
+        """The space of one sim's observation as this env returns it: the keys it reads from the sims (the
+        state, and the images when `image_keys`, with the surface classes when the config segments) with the
+        spaces an in-process env of the same sim config has. A config no sim can run raises ConfigError."""
+        full = observation_space(from_dict(SimConfig, self.sim_config)).spaces
+        sent = VEC_KEYS + (("rgb", "depth") if self.need_images else ()) + self.extra_keys
+        return spaces.Dict({k: full[k] for k in sent if k in full})
 
     # ------------------------------------------------------------------ validation / liveness
     def _check(self, i: int) -> bool:
@@ -375,8 +387,8 @@ class RosVectorEnv:
 
     def _obs_from(self, parts: dict) -> dict:
         priv = parts["privileged"]
-        obs = {"proprio": priv["proprio"], "desired_goal": priv["desired_goal"], "state": priv["state"],
-               "achieved_goal": priv["achieved_goal"], "_priv": priv}
+        obs = {k: priv[k] for k in VEC_KEYS}
+        obs["_priv"] = priv
         if self.need_images:
             obs["rgb"], obs["depth"] = parts["rgb"], parts["depth"]
         for k in self.extra_keys:

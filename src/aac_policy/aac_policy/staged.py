@@ -33,7 +33,7 @@ from aac_sim.config import ConfigError
 
 from .checkpoint import load_latest
 from .config import TrainConfig
-from .plots import plot_stages, read_metrics
+from .plots import plot_staged_seeds, read_metrics
 from .finish import ACTOR_FILE, ONNX_ACTOR_FILE, finish_run
 from .train import Trainer
 
@@ -149,15 +149,14 @@ def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, mak
     student = _run_stage("student", student_config(cfg, teacher_dir, minutes), student_dir, progress,
                          make_student_env)
     summary = {"teacher": teacher, "student": student}
-    curves = {"teacher (privileged state)": read_metrics(teacher_dir / "metrics.jsonl"),
-              "student (pixels, DAgger)": read_metrics(student_dir / "metrics.jsonl")}
+    curves = {"teacher": read_metrics(teacher_dir / "metrics.jsonl"), "student": read_metrics(student_dir / "metrics.jsonl")}
     exported = student_dir
     if cfg.finetune.enabled:
         finetune_dir = run_dir / "finetune"
         summary["finetune"] = _run_stage("finetune", finetune_config(cfg, teacher_dir, student_dir,
                                                                      cfg.finetune.max_wall_minutes),
                                          finetune_dir, progress, make_student_env)
-        curves["fine-tune (pixels, asymmetric actor-critic)"] = read_metrics(finetune_dir / "metrics.jsonl")
+        curves["finetune"] = read_metrics(finetune_dir / "metrics.jsonl")
         # kept only where it measured better: the final reports (same episodes) decide, ties stay with stage 2
         if (summary["finetune"]["final_report_success"] or 0) > (student["final_report_success"] or 0):
             exported = finetune_dir
@@ -167,7 +166,8 @@ def run_staged(cfg: TrainConfig, run_dir: str | Path, progress: bool = True, mak
             shutil.copy2(exported / name, run_dir / name)
     if (exported / "eval").is_dir():
         shutil.copytree(exported / "eval", run_dir / "eval", dirs_exist_ok=True)
-    plot_stages(curves, run_dir / "learning_curve.png", title=f"{cfg.sim.task}: staged (seed {cfg.seed})")
+    plot_staged_seeds({f"seed {cfg.seed}": {"stages": summary, "curves": curves}}, run_dir / "learning_curve.png",
+                      title=f"{cfg.sim.task}: staged (seed {cfg.seed})")
     summary["total_wall_time_s"] = round(sum(summary[s]["wall_time_s"] for s in ("teacher", "student", "finetune")
                                              if s in summary), 1)
     summary["this_invocation_s"] = round(time.monotonic() - t0, 1)

@@ -386,10 +386,7 @@ class Trainer:
         cfg = self.cfg
         writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
         envs = self.make_env()
-        # sims over ROS (RosVectorEnv) have no observation space: they send the spec's keys and their `extra_keys`
-        observed = getattr(envs, "single_observation_space", None)
-        missing = [k for k in self.replay.keys if k not in observed.spaces] if observed is not None else \
-            [k for k in self.replay.extra_keys if k not in getattr(envs, "extra_keys", ())]
+        missing = [k for k in self.replay.keys if k not in envs.single_observation_space.spaces]
         if missing:   # e.g. the surface classes of retexture_prob from sims over ROS, which do not send them
             envs.close()
             raise ConfigError(f"the training envs do not observe {missing}, which this run stores and trains on")

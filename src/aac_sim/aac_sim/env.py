@@ -54,6 +54,26 @@ def layout_slices(layout) -> dict[str, slice]:
     return out
 
 
+def state_layout(task) -> tuple:
+    return ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if task.has_object else ())
+
+
+def observation_space(cfg: SimConfig) -> spaces.Dict:
+    """The observation space of an env with config `cfg`: built from the config alone (no simulator), so
+    sims over ROS that run `cfg` are given the same one by the trainer that drives them."""
+    S = cfg.image_size
+    vec = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
+    obs_spaces = {}
+    if cfg.render_images:
+        obs_spaces["rgb"] = spaces.Box(0, 255, (S, S, 3), np.uint8)
+        obs_spaces["depth"] = spaces.Box(0, np.iinfo(np.uint16).max, (S, S), np.uint16)
+        if cfg.segmentation:
+            obs_spaces[SEG_KEY] = spaces.Box(0, SEG_BLOCK, (S, S), np.uint8)
+    obs_spaces.update(proprio=vec(sum(n for _, n in PROPRIO_LAYOUT)), desired_goal=vec(3),
+                      state=vec(sum(n for _, n in state_layout(make_task(cfg.task)))), achieved_goal=vec(3))
+    return spaces.Dict(obs_spaces)
+
+
 def _make_config(task, config, overrides) -> SimConfig:
     if isinstance(config, SimConfig):
         data = dataclasses.asdict(config)
@@ -98,21 +118,9 @@ class AacPandaEnv(gym.Env):
         self._texture_ids: dict[tuple[str, int], int] = {}   # (bank, index) -> renderer id, loaded on first use
         self._textured: set[int] = set()   # bodies showing a texture now
 
-        layout = ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if self.task.has_object else ())
-        self.state_layout = layout_slices(layout)
+        self.state_layout = layout_slices(state_layout(self.task))
         self.proprio_layout = layout_slices(PROPRIO_LAYOUT)
-        state_dim = sum(n for _, n in layout)
-        S = cfg.image_size
-        vec = lambda n: spaces.Box(-np.inf, np.inf, (n,), np.float32)  # noqa: E731
-        obs_spaces = {}
-        if cfg.render_images:
-            obs_spaces["rgb"] = spaces.Box(0, 255, (S, S, 3), np.uint8)
-            obs_spaces["depth"] = spaces.Box(0, np.iinfo(np.uint16).max, (S, S), np.uint16)
-            if cfg.segmentation:
-                obs_spaces[SEG_KEY] = spaces.Box(0, SEG_BLOCK, (S, S), np.uint8)
-        obs_spaces.update(proprio=vec(sum(n for _, n in PROPRIO_LAYOUT)), desired_goal=vec(3),
-                          state=vec(state_dim), achieved_goal=vec(3))
-        self.observation_space = spaces.Dict(obs_spaces)
+        self.observation_space = observation_space(cfg)
         self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
 
         self._dr: DomainRandomizer | None = None
