@@ -125,8 +125,8 @@ def test_a_student_stores_the_surface_classes_and_trains_on_retextured_images_it
 
 
 def test_training_envs_that_do_not_send_the_surface_classes_are_refused(tmp_path):
-    """Training envs whose observations lack `seg` (e.g. sims over ROS launched without segmentation: their
-    RosVectorEnv's space is the sims' config's) are refused before a retexture run trains; without the
+    """Training envs whose observation space lacks `seg` (a `make_env` whose envs do not segment; sims over ROS
+    get the trainer's own sim config, which does) are refused before a retexture run trains; without the
     augmentation nothing extra is asked of them."""
     from aac_sim.config import SimConfig
     from aac_sim.env import observation_space

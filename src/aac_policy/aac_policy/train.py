@@ -387,7 +387,7 @@ class Trainer:
         writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
         envs = self.make_env()
         missing = [k for k in self.replay.keys if k not in envs.single_observation_space.spaces]
-        if missing:   # e.g. the surface classes of retexture_prob from sims over ROS, which do not send them
+        if missing:   # e.g. retexture_prob's surface classes from a make_env whose envs do not segment
             envs.close()
             raise ConfigError(f"the training envs do not observe {missing}, which this run stores and trains on")
         next_eval = (self.env_steps // cfg.eval_every_steps + 1) * cfg.eval_every_steps
