@@ -245,7 +245,11 @@ def test_the_trainers_ros_env_has_the_observation_space_of_an_in_process_env_of_
         assert set(state.single_observation_space.spaces) == {"proprio", "desired_goal", "state", "achieved_goal"}
         assert state.single_observation_space["state"] == local.observation_space["state"]
         assert set(plain.single_observation_space.spaces) == set(local.observation_space.spaces) - {SEG_KEY}
-        for env in (pixels, state, plain):
+        # a pixel env over sims whose config renders no images would wait for frames that never come: refused
+        blind = RosVectorEnv(node, ["v"], {**cfg, "render_images": False}, 50, image_keys=True)
+        with pytest.raises(ConfigError, match=r"waits for \['rgb', 'depth', 'seg.*render_images: False"):
+            blind.single_observation_space
+        for env in (pixels, state, plain, blind):
             env.close()
     local.close()
 

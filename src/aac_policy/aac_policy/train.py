@@ -386,10 +386,13 @@ class Trainer:
         cfg = self.cfg
         writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
         envs = self.make_env()
-        missing = [k for k in self.replay.keys if k not in envs.single_observation_space.spaces]
-        if missing:   # e.g. retexture_prob's surface classes from a make_env whose envs do not segment
+        try:   # a refusal here (or a space the envs cannot build) closes them: sims over ROS hold nodes
+            missing = [k for k in self.replay.keys if k not in envs.single_observation_space.spaces]
+            if missing:   # e.g. retexture_prob's surface classes from a make_env whose envs do not segment
+                raise ConfigError(f"the training envs do not observe {missing}, which this run stores and trains on")
+        except BaseException:
             envs.close()
-            raise ConfigError(f"the training envs do not observe {missing}, which this run stores and trains on")
+            raise
         next_eval = (self.env_steps // cfg.eval_every_steps + 1) * cfg.eval_every_steps
         next_ckpt = (self.env_steps // cfg.checkpoint_every_steps + 1) * cfg.checkpoint_every_steps
         bar = tqdm(total=cfg.total_env_steps, initial=self.env_steps, unit="step", disable=not self.progress,
