@@ -204,12 +204,13 @@ class RosVectorEnv:
         state, and the images when `image_keys`, with the surface classes when the config segments) with the
         spaces an in-process env of the same sim config has. A config no sim can run, or one whose sims would not
         send a key this env waits for (images from a config that renders none), raises ConfigError."""
-        full = observation_space(from_dict(SimConfig, self.sim_config)).spaces
+        cfg = from_dict(SimConfig, self.sim_config)
+        full = observation_space(cfg).spaces
         sent = VEC_KEYS + (("rgb", "depth") if self.need_images else ()) + self.extra_keys
         absent = [k for k in sent if k not in full]
         if absent:
             raise ConfigError(f"this env waits for {absent} from the sims, which their config does not give "
-                              f"(render_images: {self.sim_config.get('render_images')})")
+                              f"(render_images: {cfg.render_images})")
         return spaces.Dict({k: full[k] for k in sent})
 
     # ------------------------------------------------------------------ validation / liveness

@@ -384,7 +384,6 @@ class Trainer:
     def run(self) -> dict:
         from torch.utils.tensorboard import SummaryWriter
         cfg = self.cfg
-        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
         envs = self.make_env()
         try:   # a refusal here (or a space the envs cannot build) closes them: sims over ROS hold nodes
             missing = [k for k in self.replay.keys if k not in envs.single_observation_space.spaces]
@@ -393,6 +392,8 @@ class Trainer:
         except BaseException:
             envs.close()
             raise
+        # opened once the envs are accepted: a refused run leaves no TensorBoard file behind
+        writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.env_steps or None)
         next_eval = (self.env_steps // cfg.eval_every_steps + 1) * cfg.eval_every_steps
         next_ckpt = (self.env_steps // cfg.checkpoint_every_steps + 1) * cfg.checkpoint_every_steps
         bar = tqdm(total=cfg.total_env_steps, initial=self.env_steps, unit="step", disable=not self.progress,
