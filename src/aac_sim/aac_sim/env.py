@@ -54,7 +54,9 @@ def layout_slices(layout) -> dict[str, slice]:
     return out
 
 
-def state_layout(task) -> tuple:
+def task_state_fields(task) -> tuple:
+    """(name, size) of each field of obs["state"] for `task`, in order; `AacPandaEnv.state_layout`
+    holds the same as slices."""
     return ROBOT_STATE_LAYOUT + (OBJECT_STATE_LAYOUT if task.has_object else ())
 
 
@@ -70,7 +72,7 @@ def observation_space(cfg: SimConfig) -> spaces.Dict:
         if cfg.segmentation:
             obs_spaces[SEG_KEY] = spaces.Box(0, SEG_BLOCK, (S, S), np.uint8)
     obs_spaces.update(proprio=vec(sum(n for _, n in PROPRIO_LAYOUT)), desired_goal=vec(3),
-                      state=vec(sum(n for _, n in state_layout(make_task(cfg.task)))), achieved_goal=vec(3))
+                      state=vec(sum(n for _, n in task_state_fields(make_task(cfg.task)))), achieved_goal=vec(3))
     return spaces.Dict(obs_spaces)
 
 
@@ -118,7 +120,7 @@ class AacPandaEnv(gym.Env):
         self._texture_ids: dict[tuple[str, int], int] = {}   # (bank, index) -> renderer id, loaded on first use
         self._textured: set[int] = set()   # bodies showing a texture now
 
-        self.state_layout = layout_slices(state_layout(self.task))
+        self.state_layout = layout_slices(task_state_fields(self.task))
         self.proprio_layout = layout_slices(PROPRIO_LAYOUT)
         self.observation_space = observation_space(cfg)
         self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
