@@ -159,7 +159,7 @@ def learning() -> str:
         staged_row("learn_staged-pick_place-n1-retex50.json", "pick_place, the same teachers, the student with "
                    "re-texturing (`student.retexture_prob` 0.5, the default since 2026-12-07)"),
         staged_row("learn_staged-pick-retex50.json", "pick, the student with re-texturing (the default), each "
-                   "seed's student from its committed teacher `bench/teachers/pick_seed<N>` (seeds so far)"),
+                   "seed's student from its committed teacher `bench/teachers/pick_seed<N>`"),
     ) if r] + teacher_rows()
     d = load("learn_push_vs_state-t-base.json")
     for variant, curves in d["curves"].items():
